@@ -1,0 +1,178 @@
+//! The admin endpoint: read and change a service's faults at runtime.
+//!
+//! `GET /admin/faults` shows the configuration in force, `PUT /admin/faults`
+//! replaces it (YAML or JSON body, validated first), `DELETE /admin/faults`
+//! clears it. It listens on its own address, loopback by default; on any
+//! other address it refuses to start without a token, and with a token every
+//! request must carry `Authorization: Bearer <token>`.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::error_body::ErrorBody;
+use crate::fault::{FaultConfig, Faults};
+
+#[derive(Debug, Clone)]
+struct AdminState {
+    faults: Faults,
+    token: Option<String>,
+}
+
+/// Checks the admin address and token together: a non-loopback admin
+/// endpoint without a token would let anyone on the network break the mesh.
+pub fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<(), String> {
+    if !addr.ip().is_loopback() && token.is_none_or(str::is_empty) {
+        return Err(format!(
+            "--admin-listen {addr} is not a loopback address: set --admin-token \
+             (TRACEMESH_ADMIN_TOKEN) to expose the admin endpoint"
+        ));
+    }
+    Ok(())
+}
+
+/// The admin router.
+pub fn router(faults: Faults, token: Option<String>) -> Router {
+    let state = AdminState { faults, token };
+    Router::new()
+        .route(
+            "/admin/faults",
+            get(show_faults).put(replace_faults).delete(clear_faults),
+        )
+        .fallback(crate::http_server::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<AdminState>, req: Request, next: Next) -> Response {
+    if let Some(expected) = state.token.as_deref().filter(|t| !t.is_empty()) {
+        let given = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                ErrorBody::new("unauthorized", "missing or wrong admin token"),
+            )
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Compares without returning early, so response time does not reveal how
+/// much of a guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn show_faults(State(state): State<AdminState>) -> Response {
+    axum::Json(state.faults.config()).into_response()
+}
+
+async fn replace_faults(State(state): State<AdminState>, body: String) -> Response {
+    match FaultConfig::parse(&body) {
+        Ok(config) => {
+            tracing::info!(faults = ?config, "fault configuration replaced");
+            state.faults.replace(config);
+            axum::Json(state.faults.config()).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            ErrorBody::new("invalid_fault_config", e.to_string()),
+        )
+            .into_response(),
+    }
+}
+
+async fn clear_faults(State(state): State<AdminState>) -> Response {
+    state.faults.replace(FaultConfig::default());
+    tracing::info!("fault configuration cleared");
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    fn request(method: &str, token: Option<&str>, body: &str) -> Request {
+        let mut builder = Request::builder().method(method).uri("/admin/faults");
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        builder.body(Body::from(body.to_owned())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_request_without_the_token_is_refused() {
+        let app = router(Faults::default(), Some("s3cret".into()));
+        let res = app.clone().oneshot(request("GET", None, "")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let res = app
+            .clone()
+            .oneshot(request("GET", Some("wrong"), ""))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let res = app
+            .oneshot(request("GET", Some("s3cret"), ""))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn put_replaces_the_faults_and_rejects_bad_ones() {
+        let faults = Faults::default();
+        let app = router(faults.clone(), None);
+        let res = app
+            .clone()
+            .oneshot(request(
+                "PUT",
+                None,
+                "operations: {Reserve: {latency: {distribution: fixed, ms: 40}}}",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(faults.config().operations.contains_key("Reserve"));
+
+        let res = app
+            .clone()
+            .oneshot(request(
+                "PUT",
+                None,
+                "operations: {Reserve: {error_rate: 7}}",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(
+            faults.config().operations.contains_key("Reserve"),
+            "kept the old config"
+        );
+
+        let res = app.oneshot(request("DELETE", None, "")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert!(faults.config().operations.is_empty());
+    }
+
+    #[test]
+    fn a_public_admin_address_needs_a_token() {
+        let public: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        assert!(check_exposure(public, None).is_err());
+        assert!(check_exposure(public, Some("")).is_err());
+        assert!(check_exposure(public, Some("t")).is_ok());
+        assert!(check_exposure(local, None).is_ok());
+    }
+}

@@ -1,0 +1,400 @@
+//! Fault and latency injection, per operation, reproducible from one seed.
+//!
+//! A [`FaultConfig`] says, per operation name, what to add: a latency (fixed
+//! or drawn from a distribution) and an error rate with the error to return.
+//! [`Faults`] holds the current configuration (replaceable at runtime through
+//! the admin endpoint, see [`crate::admin`]) and a seeded random generator.
+//! The server layers call [`Faults::apply`] once per request, so no handler
+//! knows about faults. Every injected delay or error is marked on the span
+//! that incurred it (`fault.injected`, `fault.kind`, `fault.delay_ms`), which
+//! is how the harness tells planted latency from real latency.
+//!
+//! Operation names: a gRPC method's short name (`Reserve`), or an HTTP
+//! route as `METHOD /route` (`POST /v1/charges`); `*` matches every operation.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The faults of one service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultConfig {
+    /// Seeds the generator that draws latencies and error decisions.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Operation name (or `*`) to its fault.
+    #[serde(default)]
+    pub operations: BTreeMap<String, OperationFault>,
+}
+
+/// What to inject into one operation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationFault {
+    #[serde(default)]
+    pub latency: Option<Latency>,
+    /// Probability in [0, 1] that a request fails with `error`.
+    #[serde(default)]
+    pub error_rate: f64,
+    /// The error returned when the request fails; `unavailable` by default.
+    #[serde(default)]
+    pub error: InjectedErrorKind,
+}
+
+/// An added latency.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "distribution", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Latency {
+    Fixed {
+        ms: f64,
+    },
+    Uniform {
+        min_ms: f64,
+        max_ms: f64,
+    },
+    /// Truncated at zero.
+    Normal {
+        mean_ms: f64,
+        stddev_ms: f64,
+    },
+    Exponential {
+        mean_ms: f64,
+    },
+}
+
+impl Latency {
+    fn sample(&self, rng: &mut StdRng) -> Duration {
+        let ms = match *self {
+            Latency::Fixed { ms } => ms,
+            Latency::Uniform { min_ms, max_ms } => {
+                if max_ms > min_ms {
+                    rng.random_range(min_ms..max_ms)
+                } else {
+                    min_ms
+                }
+            }
+            Latency::Normal { mean_ms, stddev_ms } => {
+                // Box-Muller: two uniforms give one standard normal draw.
+                let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+                let u2: f64 = rng.random();
+                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                mean_ms + stddev_ms * z
+            }
+            Latency::Exponential { mean_ms } => {
+                let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+                -mean_ms * u.ln()
+            }
+        };
+        Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let values: &[f64] = match self {
+            Latency::Fixed { ms } => &[*ms],
+            Latency::Uniform { min_ms, max_ms } => {
+                if min_ms > max_ms {
+                    return Err(format!("min_ms {min_ms} is above max_ms {max_ms}"));
+                }
+                &[*min_ms, *max_ms]
+            }
+            Latency::Normal { mean_ms, stddev_ms } => &[*mean_ms, *stddev_ms],
+            Latency::Exponential { mean_ms } => &[*mean_ms],
+        };
+        // One minute is far beyond any deadline in the mesh; larger values are typos.
+        match values
+            .iter()
+            .find(|v| !v.is_finite() || **v < 0.0 || **v > 60_000.0)
+        {
+            Some(v) => Err(format!("{v} ms is not a latency between 0 and 60000 ms")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The kinds of error an injected fault can return; each transport maps
+/// them to its own status (see [`InjectedErrorKind::grpc_code`] and
+/// [`InjectedErrorKind::http_status`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InjectedErrorKind {
+    #[default]
+    Unavailable,
+    Internal,
+    DeadlineExceeded,
+    ResourceExhausted,
+}
+
+impl InjectedErrorKind {
+    pub fn grpc_code(self) -> tonic::Code {
+        match self {
+            InjectedErrorKind::Unavailable => tonic::Code::Unavailable,
+            InjectedErrorKind::Internal => tonic::Code::Internal,
+            InjectedErrorKind::DeadlineExceeded => tonic::Code::DeadlineExceeded,
+            InjectedErrorKind::ResourceExhausted => tonic::Code::ResourceExhausted,
+        }
+    }
+
+    pub fn http_status(self) -> http::StatusCode {
+        match self {
+            InjectedErrorKind::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+            InjectedErrorKind::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
+            InjectedErrorKind::DeadlineExceeded => http::StatusCode::GATEWAY_TIMEOUT,
+            InjectedErrorKind::ResourceExhausted => http::StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InjectedErrorKind::Unavailable => "unavailable",
+            InjectedErrorKind::Internal => "internal",
+            InjectedErrorKind::DeadlineExceeded => "deadline_exceeded",
+            InjectedErrorKind::ResourceExhausted => "resource_exhausted",
+        }
+    }
+}
+
+/// A fault configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid fault configuration: {0}")]
+pub struct FaultConfigError(pub String);
+
+impl FaultConfig {
+    /// Parses YAML (or JSON, which is YAML) and validates every value.
+    pub fn parse(text: &str) -> Result<Self, FaultConfigError> {
+        let config: FaultConfig = if text.trim().is_empty() {
+            FaultConfig::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| FaultConfigError(e.to_string()))?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), FaultConfigError> {
+        for (op, fault) in &self.operations {
+            if !(0.0..=1.0).contains(&fault.error_rate) {
+                return Err(FaultConfigError(format!(
+                    "operation {op:?}: error_rate {} is not between 0 and 1",
+                    fault.error_rate
+                )));
+            }
+            if let Some(latency) = &fault.latency {
+                latency
+                    .validate()
+                    .map_err(|e| FaultConfigError(format!("operation {op:?}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn fault_for(&self, operation: &str) -> Option<&OperationFault> {
+        self.operations
+            .get(operation)
+            .or_else(|| self.operations.get("*"))
+    }
+}
+
+/// An injected error, returned by [`Faults::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("injected fault: {}", kind.as_str())]
+pub struct InjectedError {
+    pub kind: InjectedErrorKind,
+}
+
+/// The live fault configuration of a service and its seeded generator.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    inner: Arc<Mutex<FaultsInner>>,
+}
+
+#[derive(Debug)]
+struct FaultsInner {
+    config: FaultConfig,
+    rng: StdRng,
+}
+
+/// One decision: what to do to one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Decision {
+    delay: Option<Duration>,
+    error: Option<InjectedErrorKind>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults::new(FaultConfig::default())
+    }
+}
+
+impl Faults {
+    pub fn new(config: FaultConfig) -> Self {
+        let rng = rng_for(&config);
+        Faults {
+            inner: Arc::new(Mutex::new(FaultsInner { config, rng })),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> FaultConfig {
+        self.lock().config.clone()
+    }
+
+    /// Replaces the configuration; the generator is re-seeded, so the same
+    /// configuration replays the same sequence of decisions.
+    pub fn replace(&self, config: FaultConfig) {
+        let mut inner = self.lock();
+        inner.rng = rng_for(&config);
+        inner.config = config;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FaultsInner> {
+        // A panic while holding this lock cannot leave the config half-written
+        // (every write is one assignment), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn decide(&self, operation: &str) -> Decision {
+        let mut inner = self.lock();
+        let FaultsInner { config, rng } = &mut *inner;
+        let Some(fault) = config.fault_for(operation) else {
+            return Decision {
+                delay: None,
+                error: None,
+            };
+        };
+        let delay = fault.latency.map(|l| l.sample(rng));
+        let error = (fault.error_rate > 0.0 && rng.random::<f64>() < fault.error_rate)
+            .then_some(fault.error);
+        Decision { delay, error }
+    }
+
+    /// Applies the faults configured for `operation` to the current request:
+    /// sleeps for the injected latency, then returns the injected error if
+    /// this request is one that fails. Both are recorded on the current span.
+    pub async fn apply(&self, operation: &str) -> Result<(), InjectedError> {
+        let decision = self.decide(operation);
+        let span = tracing::Span::current();
+        if let Some(delay) = decision.delay {
+            span.set_attribute("fault.injected", true);
+            span.set_attribute("fault.kind", "latency");
+            span.set_attribute("fault.delay_ms", delay.as_secs_f64() * 1000.0);
+            tokio::time::sleep(delay).await;
+        }
+        match decision.error {
+            None => Ok(()),
+            Some(kind) => {
+                span.set_attribute("fault.injected", true);
+                // A request may get both a delay and an error; the error is
+                // what the caller sees, so it names the kind.
+                span.set_attribute("fault.kind", "error");
+                span.set_attribute("fault.error", kind.as_str());
+                Err(InjectedError { kind })
+            }
+        }
+    }
+}
+
+fn rng_for(config: &FaultConfig) -> StdRng {
+    match config.seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_os_rng(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_yaml_with_each_distribution() {
+        let config = FaultConfig::parse(
+            "seed: 7\noperations:\n  Reserve:\n    latency: {distribution: fixed, ms: 40}\n  \
+             GetStock:\n    latency: {distribution: uniform, min_ms: 1, max_ms: 5}\n    \
+             error_rate: 0.5\n    error: internal\n",
+        )
+        .unwrap();
+        assert_eq!(config.seed, Some(7));
+        assert_eq!(
+            config.operations["Reserve"].latency,
+            Some(Latency::Fixed { ms: 40.0 })
+        );
+        assert_eq!(
+            config.operations["GetStock"].error,
+            InjectedErrorKind::Internal
+        );
+    }
+
+    #[test]
+    fn rejects_an_error_rate_above_one_and_a_negative_latency() {
+        let err = FaultConfig::parse("operations: {Reserve: {error_rate: 1.5}}").unwrap_err();
+        assert!(err.0.contains("Reserve"), "{err}");
+        assert!(
+            FaultConfig::parse("operations: {Reserve: {latency: {distribution: fixed, ms: -1}}}")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_fields_so_typos_are_not_ignored() {
+        assert!(FaultConfig::parse("operations: {Reserve: {eror_rate: 0.5}}").is_err());
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_decisions() {
+        let config =
+            FaultConfig::parse("seed: 42\noperations: {'*': {error_rate: 0.3, latency: {distribution: exponential, mean_ms: 10}}}")
+                .unwrap();
+        let a = Faults::new(config.clone());
+        let b = Faults::new(config);
+        let run = |f: &Faults| (0..200).map(|_| f.decide("X")).collect::<Vec<_>>();
+        assert_eq!(run(&a), run(&b));
+    }
+
+    #[test]
+    fn the_error_rate_is_honoured_within_sampling_error() {
+        let faults = Faults::new(
+            FaultConfig::parse("seed: 1\noperations: {Charge: {error_rate: 0.2}}").unwrap(),
+        );
+        let n = 10_000;
+        let errors = (0..n)
+            .filter(|_| faults.decide("Charge").error.is_some())
+            .count();
+        // 0.2 +/- 4.9 standard deviations (sd = 0.004 for n = 10,000).
+        assert!((1_800..=2_200).contains(&errors), "{errors} errors of {n}");
+        assert_eq!(faults.decide("Other").error, None);
+    }
+
+    #[test]
+    fn an_exact_operation_wins_over_the_wildcard() {
+        let faults = Faults::new(
+            FaultConfig::parse(
+                "operations: {'*': {error_rate: 1.0}, Reserve: {latency: {distribution: fixed, ms: 3}}}",
+            )
+            .unwrap(),
+        );
+        let d = faults.decide("Reserve");
+        assert_eq!(d.error, None);
+        assert_eq!(d.delay, Some(Duration::from_millis(3)));
+        assert!(faults.decide("Release").error.is_some());
+    }
+
+    #[tokio::test]
+    async fn apply_sleeps_and_then_fails() {
+        let faults = Faults::new(
+            FaultConfig::parse(
+                "operations: {Reserve: {error_rate: 1.0, error: deadline_exceeded, latency: {distribution: fixed, ms: 5}}}",
+            )
+            .unwrap(),
+        );
+        let started = tokio::time::Instant::now();
+        let err = faults.apply("Reserve").await.unwrap_err();
+        assert_eq!(err.kind.grpc_code(), tonic::Code::DeadlineExceeded);
+        assert!(started.elapsed() >= Duration::from_millis(5));
+    }
+}

@@ -1,0 +1,185 @@
+//! What gRPC server and client spans share: parsing `/package.Service/Method`,
+//! reading `grpc-status`, and a response body that finishes the span when the
+//! call's trailers arrive.
+//!
+//! A gRPC call's outcome is usually in the HTTP/2 *trailers*, after the last
+//! message, not in the response headers (except for "trailers-only" error
+//! responses). So the span cannot be closed when the handler returns: the
+//! [`TracedBody`] holds it until the trailers pass by, records
+//! `rpc.grpc.status_code` from them, and drops it at the end of the stream.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use opentelemetry::trace::Status;
+use opentelemetry_semantic_conventions::attribute as semconv;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// `/tracemesh.inventory.v1.InventoryService/Reserve` →
+/// (`tracemesh.inventory.v1.InventoryService`, `Reserve`).
+pub fn split_path(path: &str) -> Option<(&str, &str)> {
+    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    (!service.is_empty() && !method.is_empty() && !method.contains('/'))
+        .then_some((service, method))
+}
+
+/// The `grpc-status` in a header map, if any.
+pub fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
+    let raw = headers.get("grpc-status")?.to_str().ok()?;
+    raw.parse::<i32>().ok().map(tonic::Code::from)
+}
+
+/// Which side of the call a span is on; the error rules differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// The rpc semantic conventions' error rule: a client span fails on every
+/// non-OK status; a server span only on the codes that mean the server
+/// failed (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
+/// DATA_LOSS), since e.g. NOT_FOUND is a correct answer to a bad request.
+pub fn is_error(side: Side, code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    match side {
+        Side::Client => code != Ok,
+        Side::Server => matches!(
+            code,
+            Unknown | DeadlineExceeded | Unimplemented | Internal | Unavailable | DataLoss
+        ),
+    }
+}
+
+/// The status name as the semantic conventions spell it (`DEADLINE_EXCEEDED`).
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Records the call's final status on `span`.
+#[allow(deprecated)] // rpc.grpc.status_code: see `crate::grpc_server` on the rpc.* names.
+pub fn record_status(span: &tracing::Span, side: Side, code: tonic::Code, message: Option<&str>) {
+    span.set_attribute(semconv::RPC_GRPC_STATUS_CODE, code as i64);
+    if is_error(side, code) {
+        span.set_attribute(semconv::ERROR_TYPE, code_name(code));
+        span.set_status(Status::error(message.unwrap_or(code_name(code)).to_owned()));
+    }
+}
+
+/// Records a failure that produced no gRPC status at all (connection
+/// refused, deadline hit before an answer): `error.type` names it.
+pub fn record_transport_error(span: &tracing::Span, error_type: &'static str, message: String) {
+    span.set_attribute(semconv::ERROR_TYPE, error_type);
+    span.set_status(Status::error(message));
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that ends `span` once the stream ends, recording the
+    /// status carried by the trailers.
+    pub struct TracedBody<B> {
+        #[pin]
+        inner: B,
+        span: Option<tracing::Span>,
+        side: Side,
+    }
+}
+
+impl<B> TracedBody<B> {
+    /// `span = None` when the status was already recorded (trailers-only).
+    pub fn new(inner: B, span: Option<tracing::Span>, side: Side) -> Self {
+        TracedBody { inner, span, side }
+    }
+}
+
+impl<B: Body> Body for TracedBody<B>
+where
+    B::Error: std::fmt::Display,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref()
+                    && let Some(span) = this.span.take()
+                {
+                    let code = grpc_status(trailers).unwrap_or(tonic::Code::Unknown);
+                    let message = trailers.get("grpc-message").and_then(|m| m.to_str().ok());
+                    record_status(&span, *this.side, code, message);
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                if let Some(span) = this.span.take() {
+                    record_transport_error(&span, "stream_error", e.to_string());
+                }
+            }
+            // End of stream without trailers: nothing more to learn, the
+            // span ends here when dropped.
+            Poll::Ready(None) => {
+                this.span.take();
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_into_service_and_method() {
+        assert_eq!(
+            split_path("/tracemesh.inventory.v1.InventoryService/Reserve"),
+            Some(("tracemesh.inventory.v1.InventoryService", "Reserve"))
+        );
+        assert_eq!(split_path("/nomethod"), None);
+        assert_eq!(split_path("/a/b/c"), None);
+        assert_eq!(split_path(""), None);
+    }
+
+    #[test]
+    fn server_spans_fail_only_on_server_side_codes() {
+        assert!(!is_error(Side::Server, tonic::Code::NotFound));
+        assert!(!is_error(Side::Server, tonic::Code::FailedPrecondition));
+        assert!(is_error(Side::Server, tonic::Code::Unavailable));
+        assert!(is_error(Side::Client, tonic::Code::NotFound));
+        assert!(!is_error(Side::Client, tonic::Code::Ok));
+    }
+}

@@ -1,0 +1,43 @@
+//! What every tracemesh service shares: telemetry, propagation, the span
+//! layers, faults, SQLite, and the process life cycle.
+//!
+//! A map, in the order a request meets it:
+//!
+//! - [`config`]: reading `OTEL_*` / `TRACEMESH_*` through the [`config::Env`]
+//!   trait, with errors that name the variable and the value.
+//! - [`telemetry`]: the one place that builds the tracer provider, the OTLP
+//!   exporter (gRPC or HTTP), the sampler and the batch processor, installs
+//!   the `tracing` subscriber, and flushes on shutdown. [`logs`]: JSON log
+//!   lines carrying `trace_id` / `span_id`.
+//! - [`propagation`]: W3C `traceparent`/`tracestate`/`baggage` in and out of
+//!   headers (gRPC metadata are headers too), and `traceresponse`.
+//! - Server spans, once per request, never in handlers:
+//!   [`http_server::trace_http`] (axum middleware) and
+//!   [`grpc_server::GrpcServerLayer`] (tower layer for tonic).
+//! - Client spans, once per call: [`grpc_client::connect`] (a traced tonic
+//!   channel with deadlines) and [`http_client::TracedHttpClient`] (reqwest).
+//!   [`grpc_span`] holds what gRPC client and server spans share;
+//!   [`grpc_error`] puts a machine-readable reason on a gRPC status.
+//! - [`db`]: SQLite with a CLIENT span per statement.
+//! - [`fault`]: latency and errors injected per operation, marked on spans;
+//!   [`admin`]: the endpoint that changes them at runtime.
+//! - [`service`]: common flags and [`service::run`], the start/stop order;
+//!   [`shutdown`]: ctrl-c / SIGTERM as a future many tasks can wait for.
+//! - [`error_body`]: the JSON error body of every HTTP error.
+
+pub mod admin;
+pub mod config;
+pub mod db;
+pub mod error_body;
+pub mod fault;
+pub mod grpc_client;
+pub mod grpc_error;
+pub mod grpc_server;
+pub mod grpc_span;
+pub mod http_client;
+pub mod http_server;
+pub mod logs;
+pub mod propagation;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,158 @@
+//! What every service process shares: its common flags ([`CommonArgs`]), the
+//! context handed to a service ([`ServiceContext`]), and [`run`], which
+//! brings a service up and down in the right order.
+//!
+//! Start: telemetry, then the admin endpoint, then the service's listener.
+//! Stop (ctrl-c or SIGTERM): stop accepting, let in-flight requests finish,
+//! then flush the spans still queued, then exit.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tokio::net::TcpListener;
+
+use crate::config::ProcessEnv;
+use crate::fault::{FaultConfig, Faults};
+use crate::telemetry::{self, TelemetryConfig};
+
+/// Flags every service takes (each also readable from its variable).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Address to serve on; port 0 picks a free port.
+    #[arg(long, env = "TRACEMESH_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the service's SQLite file.
+    #[arg(long, env = "TRACEMESH_DATA_DIR", default_value = "tracemesh-data")]
+    pub data_dir: PathBuf,
+    /// Address of the admin endpoint (faults at runtime).
+    #[arg(long, env = "TRACEMESH_ADMIN_LISTEN", default_value = "127.0.0.1:0")]
+    pub admin_listen: SocketAddr,
+    /// Bearer token the admin endpoint requires; needed off loopback.
+    #[arg(long, env = "TRACEMESH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// A fault configuration file (YAML or JSON) applied at start.
+    #[arg(long, env = "TRACEMESH_FAULTS")]
+    pub faults: Option<PathBuf>,
+    /// Seed for fault decisions; overrides the file's `seed`.
+    #[arg(long, env = "TRACEMESH_FAULT_SEED")]
+    pub fault_seed: Option<u64>,
+}
+
+/// What a service gets from its process: where its data lives and its faults.
+#[derive(Debug, Clone)]
+pub struct ServiceContext {
+    pub data_dir: PathBuf,
+    pub faults: Faults,
+}
+
+/// A reason a service could not start or run, for `main` to print.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Telemetry(#[from] telemetry::TelemetryError),
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Service(String),
+}
+
+impl CommonArgs {
+    /// Reads and validates the fault file and seed.
+    pub fn load_faults(&self) -> Result<FaultConfig, StartError> {
+        let mut config = match &self.faults {
+            None => FaultConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| StartError::Config(format!("--faults {}: {e}", path.display())))?;
+                FaultConfig::parse(&text)
+                    .map_err(|e| StartError::Config(format!("--faults {}: {e}", path.display())))?
+            }
+        };
+        if let Some(seed) = self.fault_seed {
+            config.seed = Some(seed);
+        }
+        Ok(config)
+    }
+}
+
+/// Runs one service until ctrl-c or SIGTERM: `serve` gets the bound
+/// listener, the context and a shutdown future, and must return once it has
+/// stopped accepting and finished its in-flight requests.
+pub async fn run<F, Fut>(
+    service_name: &str,
+    default_listen: SocketAddr,
+    args: CommonArgs,
+    serve: F,
+) -> Result<(), StartError>
+where
+    F: FnOnce(TcpListener, ServiceContext, crate::shutdown::Shutdown) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let telemetry_config = TelemetryConfig::from_env(&ProcessEnv, service_name)
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    let faults = Faults::new(args.load_faults()?);
+    crate::admin::check_exposure(args.admin_listen, args.admin_token.as_deref())
+        .map_err(StartError::Config)?;
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| StartError::Config(format!("--data-dir {}: {e}", args.data_dir.display())))?;
+
+    let guard = telemetry::init(&telemetry_config)?;
+    let shutdown = crate::shutdown::Shutdown::on_signal();
+
+    let admin_listener = TcpListener::bind(args.admin_listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: args.admin_listen,
+            source,
+        })?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: args.admin_listen,
+            source,
+        })?;
+    let admin = crate::admin::router(faults.clone(), args.admin_token.clone());
+    let admin_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let served = axum::serve(admin_listener, admin)
+            .with_graceful_shutdown(admin_shutdown.wait())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "admin endpoint failed");
+        }
+    });
+
+    let listen = args.listen.unwrap_or(default_listen);
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: listen,
+        source,
+    })?;
+    tracing::info!(
+        service = service_name,
+        listen = %local,
+        admin = %admin_addr,
+        data_dir = %args.data_dir.display(),
+        "service listening"
+    );
+
+    let ctx = ServiceContext {
+        data_dir: args.data_dir.clone(),
+        faults,
+    };
+    let result = serve(listener, ctx, shutdown).await;
+    // In-flight requests are done: now flush their spans.
+    guard.shutdown().await;
+    result.map_err(StartError::Service)
+}
