@@ -1,0 +1,28 @@
+//! The tracemesh harness: everything that receives, stores and inspects the
+//! traces the mesh produces.
+//!
+//! Map of this crate:
+//!
+//! - [`model`]: [`SpanRecord`](model::SpanRecord), one received span
+//!   flattened for checks (hex ids, service name, attribute map), and the
+//!   conversion from OTLP that also validates ids.
+//! - [`store`]: [`TraceStore`](store::TraceStore), the in-memory store —
+//!   per-trace index, memory bound with counted eviction, Tempo-style
+//!   search (`store/search.rs`), and async waits woken by inserts
+//!   (`store/wait.rs`) so tests never sleep-and-hope.
+//! - [`collector`]: the embedded OTLP collector — gRPC (`grpc.rs`) and HTTP
+//!   (`http.rs`) receivers, Tempo's query API (`query.rs`), optional
+//!   forwarding upstream (`forward.rs`), and [`collector::start`] /
+//!   [`collector::serve`] to run it all.
+//!
+//! Data flow: exporter --OTLP--> `collector::{grpc,http}` -> `ingest` ->
+//! `TraceStore::insert` -> checks read `SpanRecord`s; people and Grafana
+//! read the same store through `collector::query`.
+
+pub mod collector;
+pub mod model;
+pub mod store;
+
+pub use collector::{CollectorConfig, RunningCollector};
+pub use model::SpanRecord;
+pub use store::TraceStore;

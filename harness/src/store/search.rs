@@ -1,0 +1,245 @@
+//! Trace search with the semantics of Tempo's tag-based search, so the
+//! `/api/search` endpoint and harness code agree on what "matches" means.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{StoredTrace, TraceStore};
+use crate::model::{SERVICE_NAME_KEY, SpanRecord, StatusCode};
+
+/// Tempo's default result count for `/api/search`.
+pub const DEFAULT_SEARCH_LIMIT: usize = 20;
+
+/// What Tempo reports as the root service/name when the root span is missing.
+pub const ROOT_SPAN_NOT_YET_RECEIVED: &str = "<root span not yet received>";
+
+/// A search over stored traces. All conditions must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// `key=value` conditions that must all hold on one span. A key is looked
+    /// up in the span's attributes, then its resource's attributes; `name`
+    /// and `status` (`ok`/`error`/`unset`) are the span's own fields. As in
+    /// Tempo, values match as case-insensitive substrings.
+    pub tags: Vec<(String, String)>,
+    /// Trace duration (earliest start to latest end) at least this.
+    pub min_duration: Option<Duration>,
+    /// Trace duration at most this.
+    pub max_duration: Option<Duration>,
+    /// Only traces that overlap `[start, end]`, unix seconds.
+    pub start_unix_secs: Option<u64>,
+    pub end_unix_secs: Option<u64>,
+    /// At most this many results, newest first; 0 means the default (20).
+    pub limit: usize,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        SearchQuery {
+            tags: Vec::new(),
+            min_duration: None,
+            max_duration: None,
+            start_unix_secs: None,
+            end_unix_secs: None,
+            limit: DEFAULT_SEARCH_LIMIT,
+        }
+    }
+}
+
+/// One search hit: the fields of a Tempo search result, in our units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceSummary {
+    pub trace_id: String,
+    pub root_service_name: String,
+    pub root_span_name: String,
+    pub start_unix_nanos: u64,
+    pub duration_nanos: u64,
+    pub span_count: usize,
+}
+
+impl TraceStore {
+    /// Traces matching `query`, most recent start first.
+    pub fn search(&self, query: &SearchQuery) -> Vec<TraceSummary> {
+        let limit = if query.limit == 0 {
+            DEFAULT_SEARCH_LIMIT
+        } else {
+            query.limit
+        };
+        let wanted: Vec<(&str, String)> = query
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_lowercase()))
+            .collect();
+
+        let state = self.lock();
+        let mut hits: Vec<TraceSummary> = state
+            .traces
+            .iter()
+            .filter(|(_, trace)| {
+                trace
+                    .spans
+                    .iter()
+                    .any(|s| wanted.iter().all(|(k, v)| span_matches(&s.record, k, v)))
+            })
+            .map(|(id, trace)| summarize(id, trace))
+            .filter(|summary| within_duration(summary, query) && within_window(summary, query))
+            .collect();
+        drop(state);
+
+        // Newest first, like Tempo; trace id breaks ties so results are stable.
+        hits.sort_by(|a, b| {
+            b.start_unix_nanos
+                .cmp(&a.start_unix_nanos)
+                .then(a.trace_id.cmp(&b.trace_id))
+        });
+        hits.truncate(limit);
+        hits
+    }
+}
+
+fn span_matches(span: &SpanRecord, key: &str, wanted_lowercase: &str) -> bool {
+    let contains = |value: &str| value.to_lowercase().contains(wanted_lowercase);
+    match key {
+        "name" => contains(&span.name),
+        "status" => contains(match span.status.code {
+            StatusCode::Unset => "unset",
+            StatusCode::Ok => "ok",
+            StatusCode::Error => "error",
+        }),
+        // The record already resolved the fallback for a missing service.name.
+        SERVICE_NAME_KEY => contains(&span.service_name),
+        _ => span
+            .attributes
+            .get(key)
+            .or_else(|| span.resource_attributes.get(key))
+            .is_some_and(|value| contains(&value.to_string())),
+    }
+}
+
+fn summarize(trace_id: &str, trace: &StoredTrace) -> TraceSummary {
+    let records = trace.spans.iter().map(|s| &s.record);
+    let start = records
+        .clone()
+        .map(|r| r.start_unix_nanos)
+        .min()
+        .unwrap_or(0);
+    let end = records.clone().map(|r| r.end_unix_nanos).max().unwrap_or(0);
+    // Several parentless spans can exist (a broken propagation hop makes a
+    // second root); the earliest one is the trace's entry point.
+    let root = records
+        .filter(|r| r.is_root())
+        .min_by_key(|r| r.start_unix_nanos);
+    TraceSummary {
+        trace_id: trace_id.to_string(),
+        root_service_name: root.map_or(ROOT_SPAN_NOT_YET_RECEIVED.to_string(), |r| {
+            r.service_name.clone()
+        }),
+        root_span_name: root.map_or(ROOT_SPAN_NOT_YET_RECEIVED.to_string(), |r| r.name.clone()),
+        start_unix_nanos: start,
+        duration_nanos: end.saturating_sub(start),
+        span_count: trace.spans.len(),
+    }
+}
+
+fn within_duration(summary: &TraceSummary, query: &SearchQuery) -> bool {
+    let duration = Duration::from_nanos(summary.duration_nanos);
+    query.min_duration.is_none_or(|min| duration >= min)
+        && query.max_duration.is_none_or(|max| duration <= max)
+}
+
+fn within_window(summary: &TraceSummary, query: &SearchQuery) -> bool {
+    const NANOS_PER_SEC: u64 = 1_000_000_000;
+    let trace_end = summary
+        .start_unix_nanos
+        .saturating_add(summary.duration_nanos);
+    let after_start = query
+        .start_unix_secs
+        .is_none_or(|start| trace_end >= start.saturating_mul(NANOS_PER_SEC));
+    // `end` is a whole second; count a trace starting anywhere in it.
+    let before_end = query.end_unix_secs.is_none_or(|end| {
+        summary.start_unix_nanos < end.saturating_add(1).saturating_mul(NANOS_PER_SEC)
+    });
+    after_start && before_end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::{batch, trace_hex};
+
+    fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn matches_service_name_and_span_name_case_insensitively() {
+        let store = TraceStore::new(100);
+        store.insert(vec![
+            batch("order-service", &[(1, 1)]),
+            batch("user", &[(2, 1)]),
+        ]);
+        let query = SearchQuery {
+            tags: tags(&[("service.name", "ORDER")]),
+            ..Default::default()
+        };
+        let hits = store.search(&query);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].trace_id, trace_hex(1));
+        assert_eq!(hits[0].root_service_name, "order-service");
+        assert_eq!(hits[0].root_span_name, "span-1");
+
+        let query = SearchQuery {
+            tags: tags(&[("name", "span-1"), ("service.name", "user")]),
+            ..Default::default()
+        };
+        assert_eq!(store.search(&query)[0].trace_id, trace_hex(2));
+
+        let query = SearchQuery {
+            tags: tags(&[("no.such.key", "x")]),
+            ..Default::default()
+        };
+        assert!(store.search(&query).is_empty());
+    }
+
+    #[test]
+    fn filters_on_duration_window_and_limit() {
+        let store = TraceStore::new(100);
+        store.insert(vec![batch("a", &[(1, 1), (2, 1), (3, 1)])]);
+        // Every test span lasts 1000ns and starts at 1000ns after the epoch.
+        let longer = SearchQuery {
+            min_duration: Some(Duration::from_micros(2)),
+            ..Default::default()
+        };
+        assert!(store.search(&longer).is_empty());
+        let shorter = SearchQuery {
+            max_duration: Some(Duration::from_micros(1)),
+            ..Default::default()
+        };
+        assert_eq!(store.search(&shorter).len(), 3);
+        let later = SearchQuery {
+            start_unix_secs: Some(10),
+            ..Default::default()
+        };
+        assert!(store.search(&later).is_empty());
+        let epoch = SearchQuery {
+            start_unix_secs: Some(0),
+            end_unix_secs: Some(0),
+            limit: 2,
+            ..Default::default()
+        };
+        assert_eq!(store.search(&epoch).len(), 2);
+    }
+
+    #[test]
+    fn reports_missing_root_like_tempo() {
+        let store = TraceStore::new(100);
+        let mut rs = batch("a", &[(1, 2)]);
+        rs.scope_spans[0].spans[0].parent_span_id = vec![7; 8];
+        store.insert(vec![rs]);
+        let hits = store.search(&SearchQuery::default());
+        assert_eq!(hits[0].root_service_name, ROOT_SPAN_NOT_YET_RECEIVED);
+    }
+}
