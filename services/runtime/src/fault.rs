@@ -279,20 +279,27 @@ impl Faults {
     /// this request is one that fails. Both are recorded on the current span.
     pub async fn apply(&self, operation: &str) -> Result<(), InjectedError> {
         let decision = self.decide(operation);
+        if decision.delay.is_none() && decision.error.is_none() {
+            return Ok(());
+        }
+        // Each attribute is set once: a span keeps every value it is given.
         let span = tracing::Span::current();
+        span.set_attribute("fault.injected", true);
+        // A request may get both a delay and an error; the error is what the
+        // caller sees, so it names the kind.
+        let kind = if decision.error.is_some() {
+            "error"
+        } else {
+            "latency"
+        };
+        span.set_attribute("fault.kind", kind);
         if let Some(delay) = decision.delay {
-            span.set_attribute("fault.injected", true);
-            span.set_attribute("fault.kind", "latency");
             span.set_attribute("fault.delay_ms", delay.as_secs_f64() * 1000.0);
             tokio::time::sleep(delay).await;
         }
         match decision.error {
             None => Ok(()),
             Some(kind) => {
-                span.set_attribute("fault.injected", true);
-                // A request may get both a delay and an error; the error is
-                // what the caller sees, so it names the kind.
-                span.set_attribute("fault.kind", "error");
                 span.set_attribute("fault.error", kind.as_str());
                 Err(InjectedError { kind })
             }

@@ -57,12 +57,6 @@ pub struct GrpcServerService<S> {
     faults: Faults,
 }
 
-/// Health checks are probed constantly by `up`, the gateway and
-/// orchestrators; tracing them would bury the shop's traces.
-fn is_probe(service: &str) -> bool {
-    service == "grpc.health.v1.Health"
-}
-
 impl<S> Service<Request<Body>> for GrpcServerService<S>
 where
     S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
@@ -91,7 +85,7 @@ where
                 Ok(res.map(|b| TracedBody::new(b, None, Side::Server)))
             });
         };
-        if is_probe(service) {
+        if grpc_span::is_probe(service) {
             return Box::pin(async move {
                 let res = inner.call(req).await?;
                 Ok(res.map(|b| TracedBody::new(b, None, Side::Server)))

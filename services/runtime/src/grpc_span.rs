@@ -25,6 +25,13 @@ pub fn split_path(path: &str) -> Option<(&str, &str)> {
         .then_some((service, method))
 }
 
+/// Health checks are probed constantly by `up`, the gateway's `/readyz` and
+/// orchestrators; tracing them would bury the shop's traces, so neither the
+/// client nor the server layer makes spans for them.
+pub fn is_probe(service: &str) -> bool {
+    service == "grpc.health.v1.Health"
+}
+
 /// The `grpc-status` in a header map, if any.
 pub fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
     let raw = headers.get("grpc-status")?.to_str().ok()?;

@@ -56,6 +56,22 @@ where
     }
 }
 
+/// Installs logging alone, for processes that export no spans of their own
+/// (`tracemesh up`, `tracemesh collector`): `RUST_LOG` and
+/// `TRACEMESH_LOG_FORMAT` as for the services.
+pub fn init_logs_only(env: &dyn Env, name: &str) -> Result<(), ConfigError> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter_text = env.get("RUST_LOG").unwrap_or_else(|| "info".to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter_text)
+        .map_err(|e| ConfigError::new("RUST_LOG", &filter_text, e.to_string()))?;
+    // Fails only if a subscriber is already installed, which is then kept.
+    let _ = tracing_subscriber::registry()
+        .with(layer(LogFormat::from_env(env)?, name).with_filter(filter))
+        .try_init();
+    Ok(())
+}
+
 /// Formats an event as one JSON object with the current trace and span ids.
 struct JsonWithTraceIds {
     service: String,
