@@ -1,0 +1,119 @@
+//! [`UserError`], everything that can go wrong in the user service, and its
+//! one mapping to a gRPC status.
+//!
+//! Each error is logged exactly once, here, as it becomes a status: at
+//! `debug` for the caller's mistakes and expected answers (they are in the
+//! trace already), at `warn` for our own failures.
+
+use tonic::Code;
+use tracemesh_runtime::db::DbError;
+use tracemesh_runtime::grpc_error;
+
+use crate::domain::UserId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("user_id {} is not a user id (expected \"u-\" followed by digits)", shown(.0))]
+    InvalidId(String),
+    #[error("no user {0}")]
+    NotFound(UserId),
+    #[error("user {0} is suspended")]
+    Suspended(UserId),
+    #[error("the user store failed: {0}")]
+    Store(#[from] DbError),
+}
+
+impl UserError {
+    /// The gRPC code and the machine-readable reason the caller branches on.
+    pub fn code_and_reason(&self) -> (Code, &'static str) {
+        match self {
+            UserError::InvalidId(_) => (Code::InvalidArgument, "invalid_user_id"),
+            UserError::NotFound(_) => (Code::NotFound, "user_not_found"),
+            UserError::Suspended(_) => (Code::FailedPrecondition, "user_suspended"),
+            UserError::Store(_) => (Code::Internal, "internal"),
+        }
+    }
+}
+
+impl From<UserError> for tonic::Status {
+    fn from(error: UserError) -> Self {
+        let (code, reason) = error.code_and_reason();
+        let message = match &error {
+            UserError::Store(_) => {
+                tracing::warn!(error = %error, reason, "user request failed");
+                // The details are in the log and the DB span; the caller
+                // gets no SQL.
+                "internal error in the user service".to_owned()
+            }
+            _ => {
+                tracing::debug!(error = %error, reason, "user request refused");
+                error.to_string()
+            }
+        };
+        grpc_error::status(code, reason, message)
+    }
+}
+
+/// Client input echoed in a message, cut short: the message travels in a
+/// header, and a megabyte of "id" must not become a megabyte of header.
+fn shown(raw: &str) -> String {
+    const MAX: usize = 64;
+    match raw.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{:?}...", &raw[..cut]),
+        None => format!("{raw:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(raw: &str) -> UserId {
+        UserId::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn every_error_maps_to_its_code_and_reason() {
+        let cases = [
+            (
+                UserError::InvalidId("x".into()),
+                Code::InvalidArgument,
+                "invalid_user_id",
+            ),
+            (
+                UserError::NotFound(id("u-1")),
+                Code::NotFound,
+                "user_not_found",
+            ),
+            (
+                UserError::Suspended(id("u-1099")),
+                Code::FailedPrecondition,
+                "user_suspended",
+            ),
+            (
+                UserError::Store(DbError::Task("boom".into())),
+                Code::Internal,
+                "internal",
+            ),
+        ];
+        for (error, code, reason) in cases {
+            let status = tonic::Status::from(error);
+            assert_eq!(status.code(), code, "{status:?}");
+            assert_eq!(grpc_error::reason(&status), Some(reason));
+        }
+    }
+
+    #[test]
+    fn store_failures_do_not_leak_their_details_to_the_caller() {
+        let status = tonic::Status::from(UserError::Store(DbError::Task(
+            "SELECT secret FROM users".into(),
+        )));
+        assert!(!status.message().contains("SELECT"), "{}", status.message());
+    }
+
+    #[test]
+    fn a_huge_invalid_id_is_cut_short_in_the_message() {
+        let status = tonic::Status::from(UserError::InvalidId("9".repeat(100_000)));
+        assert!(status.message().len() < 200, "{}", status.message().len());
+    }
+}
