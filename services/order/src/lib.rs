@@ -1,0 +1,99 @@
+//! The order service: places orders as a small saga over inventory (gRPC)
+//! and payment (HTTP), and keeps them in SQLite (`order.db`).
+//!
+//! A map, in the order a PlaceOrder meets it:
+//!
+//! - [`serve`] (this file): the tonic server, behind the runtime's gRPC
+//!   server layer (SERVER span, propagation, faults), with gRPC health.
+//! - `server`: the `OrderService` handlers.
+//! - `request`: [`request::PlaceOrder::parse`], every validation rule, and
+//!   the card kept away from `Debug`.
+//! - `saga`: the steps: Reserve, charge, store; Release if the charge fails.
+//! - `payment_client`: `POST /v1/charges` over the traced HTTP client, and
+//!   payment's answers as order errors.
+//! - `store`: the orders and order_lines tables.
+//! - `error`: [`error::OrderError`] and its gRPC code and reason, logged once.
+//! - [`client`]: how other services connect to this one.
+
+pub mod client;
+pub mod error;
+mod payment_client;
+pub mod request;
+mod saga;
+mod server;
+mod store;
+
+use std::time::Duration;
+
+use tokio_stream::wrappers::TcpListenerStream;
+use tracemesh_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
+use tracemesh_proto::order::v1::order_service_server::OrderServiceServer;
+use tracemesh_runtime::grpc_client::{self, Deadlines};
+use tracemesh_runtime::grpc_server::GrpcServerLayer;
+use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::shutdown::Shutdown;
+
+/// Where order listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50052";
+
+/// The order service's own flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// The inventory service (gRPC).
+    #[arg(
+        long,
+        env = "TRACEMESH_INVENTORY_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub inventory_url: String,
+    /// The payment service (HTTP).
+    #[arg(
+        long,
+        env = "TRACEMESH_PAYMENT_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
+    pub payment_url: String,
+    /// How long a charge may take, connecting included, before it fails
+    /// with DEADLINE_EXCEEDED (and the reservation is released).
+    #[arg(long, env = "TRACEMESH_PAYMENT_TIMEOUT_MS", default_value_t = 2000)]
+    pub payment_timeout_ms: u64,
+}
+
+/// Serves order on `listener` until `shutdown`, then lets in-flight calls
+/// finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: ServiceContext,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), String> {
+    let db_path = ctx.data_dir.join("order.db");
+    let store = store::OrderStore::open(&db_path)
+        .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
+    let inventory = grpc_client::connect(&config.inventory_url, Deadlines::default())
+        .map_err(|e| format!("--inventory-url {}: {e}", config.inventory_url))?;
+    let payment = payment_client::PaymentClient::new(
+        &config.payment_url,
+        Duration::from_millis(config.payment_timeout_ms),
+    )?;
+    let saga = saga::Saga::new(
+        InventoryServiceClient::new(inventory),
+        payment,
+        store.clone(),
+    );
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<OrderServiceServer<server::OrderServer>>()
+        .await;
+
+    tonic::transport::Server::builder()
+        .layer(GrpcServerLayer::new(ctx.faults.clone()))
+        .add_service(health_service)
+        .add_service(OrderServiceServer::new(server::OrderServer::new(
+            saga, store,
+        )))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
+        .await
+        .map_err(|e| format!("order server failed: {e}"))
+}
