@@ -85,6 +85,7 @@ pub async fn trace_http(State(opts): State<HttpTracing>, req: Request, next: Nex
     }
 
     let operation = name.clone();
+    let started = std::time::Instant::now();
     let mut response = async move {
         if let Err(injected) = opts.faults.apply(&operation).await {
             let status = injected.kind.http_status();
@@ -115,6 +116,20 @@ pub async fn trace_http(State(opts): State<HttpTracing>, req: Request, next: Nex
                 .to_owned(),
         ));
     }
+    // One access-log line per request, inside the span so it carries the
+    // trace and span ids: warn for server errors, info for client errors,
+    // debug for the rest (a load run makes thousands per second).
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        let code = status.as_u16();
+        if status.is_server_error() {
+            tracing::warn!(status = code, elapsed_ms, "{name}");
+        } else if status.is_client_error() {
+            tracing::info!(status = code, elapsed_ms, "{name}");
+        } else {
+            tracing::debug!(status = code, elapsed_ms, "{name}");
+        }
+    });
     if opts.traceresponse {
         let cx = span.context();
         if let Some(value) = propagation::traceresponse(cx.span().span_context())

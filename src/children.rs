@@ -1,0 +1,112 @@
+//! The five services as child processes of `tracemesh up`: spawning them,
+//! and stopping them so that none is left behind.
+//!
+//! Three guards against orphans: on a normal stop each child gets SIGTERM
+//! (it stops accepting, finishes in-flight requests, flushes its spans) and
+//! then SIGKILL if it overstays; dropping a [`Child`] kills it (tokio's
+//! `kill_on_drop`); and on Linux each child asks the kernel for SIGTERM when
+//! its parent dies (`PR_SET_PDEATHSIG`), which covers `up` being SIGKILLed.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::process::Command;
+
+/// The services, in the order `up` stops them: the edge first, so no new
+/// request enters while the services behind it are stopping.
+pub const SERVICES: [&str; 5] = ["gateway", "order", "user", "inventory", "payment"];
+
+/// One running service process.
+#[derive(Debug)]
+pub struct Child {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    process: tokio::process::Child,
+}
+
+/// Starts `tracemesh service <name> <args>` with `env` added to (and
+/// `remove_env` removed from) this process's environment.
+pub fn spawn(
+    name: &'static str,
+    addr: SocketAddr,
+    admin_addr: SocketAddr,
+    args: Vec<OsString>,
+    env: &[(String, String)],
+    remove_env: &[&str],
+) -> std::io::Result<Child> {
+    let exe = std::env::current_exe()?;
+    let mut command = Command::new(exe);
+    command
+        .arg("service")
+        .arg(name)
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--admin-listen")
+        .arg(admin_addr.to_string())
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for var in remove_env {
+        command.env_remove(var);
+    }
+    ask_for_sigterm_when_parent_dies(&mut command);
+    let process = command.spawn()?;
+    Ok(Child {
+        name,
+        addr,
+        admin_addr,
+        process,
+    })
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn ask_for_sigterm_when_parent_dies(command: &mut Command) {
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed; prctl(2) is one, and the closure
+    // touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn ask_for_sigterm_when_parent_dies(_command: &mut Command) {}
+
+impl Child {
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.id()
+    }
+
+    /// The exit status if the process has already exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.process.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`. Returns how it ended.
+    pub async fn stop(&mut self, grace: Duration) -> String {
+        if let Some(status) = self.exited() {
+            return format!("had already exited ({status})");
+        }
+        if let Some(pid) = self.process.id() {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+        }
+        match tokio::time::timeout(grace, self.process.wait()).await {
+            Ok(Ok(status)) => format!("stopped ({status})"),
+            Ok(Err(e)) => format!("could not be waited for: {e}"),
+            Err(_) => {
+                let _ = self.process.kill().await;
+                format!("did not stop within {grace:?}: killed")
+            }
+        }
+    }
+}

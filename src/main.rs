@@ -1,0 +1,66 @@
+//! `tracemesh`: the one binary of the mesh (the HotROD pattern).
+//!
+//! - `tracemesh service <name>` runs one service in this process
+//!   ([`service_cmd`]); a process is one service, because the `tracing`
+//!   subscriber, and so `service.name`, is process-global.
+//! - `tracemesh up` starts all five as child processes of itself plus the
+//!   embedded collector, and stops them all on ctrl-c or SIGTERM ([`up`],
+//!   [`children`]).
+//! - `tracemesh collector` runs the embedded collector and trace store alone
+//!   ([`collector_cmd`]).
+//!
+//! The services themselves live in the library crates under `services/`;
+//! this binary only parses flags and calls them ([`cli`] has every flag).
+
+mod children;
+mod cli;
+mod collector_cmd;
+mod service_cmd;
+mod up;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit code for a usage mistake (bad flag, bad file, bad variable), as
+/// clap itself uses for unknown flags.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tracemesh: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Service(cmd) => service_cmd::run(cmd).await,
+            cli::Command::Up(args) => up::run(args).await,
+            cli::Command::Collector(args) => collector_cmd::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("tracemesh: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(Failure::Runtime(message)) => {
+            eprintln!("tracemesh: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a command failed: the user's mistake (exit 2) or a runtime failure (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    Usage(String),
+    Runtime(String),
+}
