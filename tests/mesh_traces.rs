@@ -17,9 +17,17 @@ async fn a_checkout_makes_one_complete_trace_across_all_five_services() {
     let mut mesh = Mesh::start(&[]).await;
     let client = reqwest::Client::new();
 
-    let (status, order, trace_id) = mesh
-        .checkout(&client, checkout_body("u-1001", "KEY-001", 2, GOOD_CARD))
-        .await;
+    // Baggage set at the edge must arrive at payment, three hops away.
+    let response = client
+        .post(mesh.url("/api/checkout"))
+        .header("baggage", "tenant=workshop,session=s-42")
+        .json(&checkout_body("u-1001", "KEY-001", 2, GOOD_CARD))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let trace_id = common::trace_id_of(&response);
+    let order: serde_json::Value = response.json().await.unwrap();
     assert_eq!(status, 201, "checkout answered {order}");
     assert_eq!(order["card_last4"], "4242");
 
@@ -132,6 +140,20 @@ async fn a_checkout_makes_one_complete_trace_across_all_five_services() {
             "a value in a query: {query}"
         );
     }
+    // Baggage arrived at every SERVER span, payment's included.
+    for server in spans.iter().filter(|s| s.kind == SpanKind::Server) {
+        assert_eq!(
+            server.attr_str("baggage.tenant"),
+            Some("workshop"),
+            "baggage at {} {}",
+            server.service_name,
+            server.name
+        );
+    }
+    assert!(spans.iter().any(|s| s.service_name == "payment"
+        && s.kind == SpanKind::Server
+        && s.attr_str("baggage.session") == Some("s-42")));
+
     // Every span is OK or unset: nothing failed.
     assert!(
         spans.iter().all(|s| s.status.code != StatusCode::Error),

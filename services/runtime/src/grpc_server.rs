@@ -98,7 +98,11 @@ where
             otel.name = %format!("{service}/{method}"),
             otel.kind = "server"
         );
-        let _ = span.set_parent(propagation::extract(req.headers()));
+        let parent = propagation::extract(req.headers());
+        for attribute in propagation::baggage_attributes(&parent) {
+            span.set_attribute(attribute.key, attribute.value);
+        }
+        let _ = span.set_parent(parent);
         span.set_attribute(semconv::RPC_SYSTEM, "grpc");
         span.set_attribute(semconv::RPC_SERVICE, service);
         span.set_attribute(semconv::RPC_METHOD, method.clone());

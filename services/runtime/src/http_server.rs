@@ -58,7 +58,11 @@ pub async fn trace_http(State(opts): State<HttpTracing>, req: Request, next: Nex
     };
     let span = tracing::info_span!("http.server", otel.name = %name, otel.kind = "server");
     // A missing or malformed traceparent gives an empty context: a new trace.
-    let _ = span.set_parent(propagation::extract(req.headers()));
+    let parent = propagation::extract(req.headers());
+    for attribute in propagation::baggage_attributes(&parent) {
+        span.set_attribute(attribute.key, attribute.value);
+    }
+    let _ = span.set_parent(parent);
     span.set_attribute(semconv::HTTP_REQUEST_METHOD, method.clone());
     span.set_attribute(semconv::URL_PATH, req.uri().path().to_owned());
     span.set_attribute(semconv::URL_SCHEME, "http");
