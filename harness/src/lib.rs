@@ -15,13 +15,19 @@
 //!   forwarding upstream (`forward.rs`), and [`collector::start`] /
 //!   [`collector::serve`] to run it all.
 //!
+//! - [`checks`]: the checks over traces, each returning a
+//!   [`Verdict`](checks::Verdict) with reasons and figures, never a bool.
+//!
 //! Data flow: exporter --OTLP--> `collector::{grpc,http}` -> `ingest` ->
 //! `TraceStore::insert` -> checks read `SpanRecord`s; people and Grafana
 //! read the same store through `collector::query`.
 
+pub mod checks;
 pub mod collector;
 pub mod model;
+pub mod sources;
 pub mod store;
+pub mod trace;
 
 pub use collector::{CollectorConfig, RunningCollector};
 pub use model::SpanRecord;
