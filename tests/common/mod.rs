@@ -22,6 +22,8 @@ pub struct Mesh {
     pub data_dir: tempfile::TempDir,
     /// pid of each service, from `up`'s banner.
     pub pids: Vec<(String, u32)>,
+    /// Admin URL of each service (`http://host:port/admin/faults`).
+    pub admin: Vec<(String, String)>,
     /// Everything `up` and the services wrote to stderr (their logs).
     pub logs: Arc<Mutex<Vec<String>>>,
     up: Child,
@@ -30,6 +32,11 @@ pub struct Mesh {
 impl Mesh {
     /// Starts a collector in this test and `tracemesh up` exporting to it.
     pub async fn start(extra_args: &[&str]) -> Mesh {
+        Mesh::start_with(extra_args, &[]).await
+    }
+
+    /// As [`Mesh::start`], with extra environment variables for every service.
+    pub async fn start_with(extra_args: &[&str], env: &[(&str, &str)]) -> Mesh {
         let collector = collector::start(CollectorConfig {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
@@ -48,6 +55,7 @@ impl Mesh {
             .env("OTEL_BSP_SCHEDULE_DELAY", "100")
             .env("TRACEMESH_LOG_FORMAT", "json")
             .env("RUST_LOG", "info,tracemesh_runtime=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -92,12 +100,16 @@ impl Mesh {
         );
         let mut gateway = None;
         let mut pids = Vec::new();
+        let mut admin = Vec::new();
         for line in &banner {
             let words: Vec<&str> = line.split_whitespace().collect();
             if let (Some(name), Some(pid_at)) =
                 (words.first(), words.iter().position(|w| *w == "pid"))
             {
                 pids.push((name.to_string(), words[pid_at + 1].parse().unwrap()));
+                if let Some(at) = words.iter().position(|w| *w == "admin") {
+                    admin.push((name.to_string(), words[at + 1].to_string()));
+                }
                 if *name == "gateway" {
                     gateway = Some(words[1].to_string());
                 }
@@ -109,9 +121,31 @@ impl Mesh {
             collector,
             data_dir,
             pids,
+            admin,
             logs,
             up,
         }
+    }
+
+    /// The pid of `service`.
+    pub fn pid(&self, service: &str) -> u32 {
+        self.pids
+            .iter()
+            .find(|(n, _)| n == service)
+            .map(|(_, p)| *p)
+            .unwrap()
+    }
+
+    /// Replaces `service`'s faults through its admin endpoint.
+    pub async fn set_faults(&self, service: &str, yaml: &str) {
+        let url = &self.admin.iter().find(|(n, _)| n == service).unwrap().1;
+        let response = reqwest::Client::new()
+            .put(url)
+            .body(yaml.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -165,6 +199,26 @@ impl Mesh {
                 .collect::<Vec<_>>()
         );
         spans
+    }
+
+    /// Waits until the trace is ready (no new span for a quiet period) and
+    /// returns its spans; no fixed sleep.
+    pub async fn ready_trace(&self, trace_id: &str) -> Vec<SpanRecord> {
+        let policy = tracemesh_harness::trace::ReadinessPolicy {
+            expected_spans: None,
+            quiet: Duration::from_millis(500),
+            deadline: Duration::from_secs(20),
+        };
+        let store = self.collector.store();
+        let readiness = tracemesh_harness::trace::wait_for_trace(store, trace_id, &policy).await;
+        assert!(
+            !matches!(
+                readiness,
+                tracemesh_harness::trace::Readiness::TimedOut { .. }
+            ),
+            "trace {trace_id} not ready: {readiness:?}"
+        );
+        store.trace(trace_id).unwrap_or_default()
     }
 
     /// Sends SIGTERM to `up` and waits for it; returns its exit status.
