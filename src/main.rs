@@ -15,6 +15,7 @@
 mod children;
 mod cli;
 mod collector_cmd;
+mod mesh;
 mod service_cmd;
 mod up;
 
