@@ -38,6 +38,7 @@ pub fn spawn(
     args: Vec<OsString>,
     env: &[(String, String)],
     remove_env: &[&str],
+    log: Option<&std::path::Path>,
 ) -> std::io::Result<Child> {
     let exe = std::env::current_exe()?;
     let mut command = Command::new(exe);
@@ -52,6 +53,15 @@ pub fn spawn(
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .kill_on_drop(true);
+    // Logs go to the terminal (inherited) or, for `run`, to a file, so they
+    // do not scroll through the live progress line.
+    if let Some(path) = log {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        command.stdout(file.try_clone()?).stderr(file);
+    }
     for var in remove_env {
         command.env_remove(var);
     }

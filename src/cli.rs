@@ -27,6 +27,8 @@ pub enum Command {
     Up(UpArgs),
     /// Run the embedded OTLP collector and trace store alone.
     Collector(CollectorArgs),
+    /// The main job: start the mesh, drive goose load, check every trace, report.
+    Run(RunArgs),
 }
 
 /// `tracemesh service <name>`: the common flags plus the service's own.
@@ -114,6 +116,112 @@ pub struct UpArgs {
     pub ready_timeout_secs: u64,
 }
 
+/// `tracemesh run`. Load flags follow goose's names.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Concurrent goose users.
+    #[arg(short = 'u', long, env = "TRACEMESH_USERS", default_value_t = 8)]
+    pub users: usize,
+    /// Users started per second.
+    #[arg(
+        short = 'r',
+        long,
+        env = "TRACEMESH_INCREASE_RATE",
+        default_value_t = 4.0
+    )]
+    pub increase_rate: f64,
+    /// How long the load runs, e.g. 20s, 2m, 1m30s.
+    #[arg(short = 't', long, env = "TRACEMESH_RUN_TIME", default_value = "20s", value_parser = parse_run_time)]
+    pub run_time: std::time::Duration,
+    /// The gateway's sampler ratio (parentbased_traceidratio). With --gateway,
+    /// the ratio the target mesh is configured with.
+    #[arg(long, env = "TRACEMESH_SAMPLER_RATIO", default_value_t = 0.5, value_parser = parse_ratio)]
+    pub sampler_ratio: f64,
+    /// A fault scenario file (YAML); by default the built-in slow-inventory:
+    /// 40 ms in inventory's Reserve, 4 s on, 4 s off.
+    #[arg(long, env = "TRACEMESH_SCENARIO")]
+    pub scenario: Option<PathBuf>,
+    /// Where the reports go; by default reports/<date-time>.
+    #[arg(long, env = "TRACEMESH_REPORT_DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Drive an already running mesh at this gateway URL instead of starting one.
+    #[arg(long, env = "TRACEMESH_GATEWAY")]
+    pub gateway: Option<String>,
+    /// With --gateway: read traces from Tempo at this URL (e.g. http://localhost:3200).
+    #[arg(
+        long,
+        env = "TRACEMESH_TEMPO",
+        conflicts_with = "jaeger",
+        requires = "gateway"
+    )]
+    pub tempo: Option<String>,
+    /// With --gateway: read traces from Jaeger's api_v3 at this URL (e.g. http://localhost:16686).
+    #[arg(long, env = "TRACEMESH_JAEGER", requires = "gateway")]
+    pub jaeger: Option<String>,
+    /// With --gateway: a service's admin URL, to apply the scenario's faults
+    /// (`inventory=http://host:port`, repeatable).
+    #[arg(long = "admin", value_name = "SERVICE=URL", value_parser = parse_service_url)]
+    pub admin: Vec<(String, String)>,
+    /// With --gateway: the admin token of the target's services.
+    #[arg(long, env = "TRACEMESH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Share of requests sent without a traceparent (the gateway samples them).
+    #[arg(long, default_value_t = 0.5, value_parser = parse_ratio)]
+    pub rootless_share: f64,
+    /// Seed of the load's choices and trace ids.
+    #[arg(long, env = "TRACEMESH_SEED", default_value_t = 1)]
+    pub seed: u64,
+    /// Remove the planted bottleneck in inventory.
+    #[arg(long)]
+    pub fix_inventory_lock: bool,
+}
+
+fn parse_ratio(raw: &str) -> Result<f64, String> {
+    let ratio: f64 = raw.parse().map_err(|e| format!("{raw:?}: {e}"))?;
+    if (0.0..=1.0).contains(&ratio) {
+        Ok(ratio)
+    } else {
+        Err(format!("{ratio} is not between 0 and 1"))
+    }
+}
+
+/// Goose's duration format: `90`, `90s`, `2m`, `1h`, `1m30s`.
+fn parse_run_time(raw: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{raw:?} is not a duration like 20s, 2m or 1m30s");
+    if let Ok(secs) = raw.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let (mut total, mut number) = (0u64, String::new());
+    for c in raw.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total += n * match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
+fn parse_service_url(raw: &str) -> Result<(String, String), String> {
+    let (service, url) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("{raw:?} is not SERVICE=URL"))?;
+    if !crate::children::SERVICES.contains(&service) {
+        return Err(format!("unknown service {service:?}"));
+    }
+    Ok((service.to_owned(), url.trim_end_matches('/').to_owned()))
+}
+
 /// `tracemesh collector`.
 #[derive(Debug, Clone, Args)]
 pub struct CollectorArgs {
@@ -148,4 +256,27 @@ fn parse_service_file(raw: &str) -> Result<(String, PathBuf), String> {
         ));
     }
     Ok((service.to_owned(), PathBuf::from(path)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_times_read_like_gooses() {
+        assert_eq!(parse_run_time("20s").unwrap().as_secs(), 20);
+        assert_eq!(parse_run_time("90").unwrap().as_secs(), 90);
+        assert_eq!(parse_run_time("1m30s").unwrap().as_secs(), 90);
+        assert_eq!(parse_run_time("1h").unwrap().as_secs(), 3600);
+        for bad in ["", "0s", "20x", "s", "1m30"] {
+            assert!(parse_run_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ratios_must_be_fractions() {
+        assert_eq!(parse_ratio("0.25").unwrap(), 0.25);
+        assert!(parse_ratio("1.5").is_err());
+        assert!(parse_ratio("x").is_err());
+    }
 }

@@ -10,7 +10,7 @@ use crate::Failure;
 use crate::cli::CollectorArgs;
 
 pub async fn run(args: CollectorArgs) -> Result<(), Failure> {
-    tracemesh_runtime::logs::init_logs_only(&ProcessEnv, "collector")
+    tracemesh_runtime::logs::init_logs_only(&ProcessEnv, "collector", "info")
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let config = CollectorConfig {
         grpc_addr: SocketAddr::new(args.host, args.grpc_port),

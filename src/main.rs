@@ -6,6 +6,8 @@
 //! - `tracemesh up` starts all five as child processes of itself plus the
 //!   embedded collector, and stops them all on ctrl-c or SIGTERM ([`up`],
 //!   [`children`]).
+//! - `tracemesh run` is the main job: mesh, goose load, every check,
+//!   reports ([`run_cmd`]).
 //! - `tracemesh collector` runs the embedded collector and trace store alone
 //!   ([`collector_cmd`]).
 //!
@@ -16,6 +18,7 @@ mod children;
 mod cli;
 mod collector_cmd;
 mod mesh;
+mod run_cmd;
 mod service_cmd;
 mod up;
 
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
             cli::Command::Service(cmd) => service_cmd::run(cmd).await,
             cli::Command::Up(args) => up::run(args).await,
             cli::Command::Collector(args) => collector_cmd::run(args).await,
+            cli::Command::Run(args) => run_cmd::run(args).await,
         }
     });
     match result {
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
             eprintln!("tracemesh: {message}");
             ExitCode::FAILURE
         }
+        // The summary already said which checks failed.
+        Err(Failure::ChecksFailed) => ExitCode::FAILURE,
     }
 }
 
@@ -64,4 +70,6 @@ fn main() -> ExitCode {
 pub enum Failure {
     Usage(String),
     Runtime(String),
+    /// `run` completed and reported, but a check failed.
+    ChecksFailed,
 }

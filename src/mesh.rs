@@ -33,6 +33,8 @@ pub struct MeshOptions {
     /// Added to every child's environment (the OTLP endpoint, the sampler...).
     pub env: Vec<(String, String)>,
     pub ready_timeout: Duration,
+    /// Where the services' logs go; the terminal when `None`.
+    pub log_file: Option<PathBuf>,
 }
 
 /// The running services, in stop order (gateway first).
@@ -142,6 +144,7 @@ impl Mesh {
                 flags,
                 &options.env,
                 &["OTEL_SERVICE_NAME"],
+                options.log_file.as_deref(),
             ) {
                 Ok(child) => mesh.children.push(child),
                 Err(e) => {
@@ -159,6 +162,12 @@ impl Mesh {
             return Err(e);
         }
         Ok(mesh)
+    }
+
+    /// `http://host:port/admin/faults` of a service's admin endpoint.
+    pub fn admin_url(&self, name: &str) -> Option<String> {
+        self.child(name)
+            .map(|c| format!("http://{}/admin/faults", c.admin_addr))
     }
 
     pub fn child(&self, name: &str) -> Option<&Child> {

@@ -21,7 +21,7 @@ use crate::cli::UpArgs;
 use crate::mesh::{Mesh, MeshOptions};
 
 pub async fn run(args: UpArgs) -> Result<(), Failure> {
-    tracemesh_runtime::logs::init_logs_only(&ProcessEnv, "up")
+    tracemesh_runtime::logs::init_logs_only(&ProcessEnv, "up", "info")
         .map_err(|e| Failure::Usage(e.to_string()))?;
     check_fault_files(&args.faults)?;
     let temp_dir;
@@ -58,6 +58,7 @@ pub async fn run(args: UpArgs) -> Result<(), Failure> {
         fix_inventory_lock: args.fix_inventory_lock,
         env: collector.as_ref().map(telemetry_env).unwrap_or_default(),
         ready_timeout: Duration::from_secs(args.ready_timeout_secs),
+        log_file: None,
     };
     let result = match Mesh::start(&options).await {
         Ok(mut mesh) => {

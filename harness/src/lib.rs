@@ -18,13 +18,26 @@
 //! - [`checks`]: the checks over traces, each returning a
 //!   [`Verdict`](checks::Verdict) with reasons and figures, never a bool.
 //!
+//! - [`load`]: goose scenarios that drive the gateway and record every
+//!   request with its trace id.
+//! - [`report`]: the run's report, rendered for the terminal, JSON, JUnit
+//!   XML and HTML.
+//!
+//! - [`run`]: a load run's analysis: every check, and the report.
+//! - [`scenario`]: fault scenario files (which faults, and what the run
+//!   must then report).
+//!
 //! Data flow: exporter --OTLP--> `collector::{grpc,http}` -> `ingest` ->
 //! `TraceStore::insert` -> checks read `SpanRecord`s; people and Grafana
 //! read the same store through `collector::query`.
 
 pub mod checks;
 pub mod collector;
+pub mod load;
 pub mod model;
+pub mod report;
+pub mod run;
+pub mod scenario;
 pub mod sources;
 pub mod store;
 pub mod trace;

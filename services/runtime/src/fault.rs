@@ -45,6 +45,38 @@ pub struct OperationFault {
     /// The error returned when the request fails; `unavailable` by default.
     #[serde(default)]
     pub error: InjectedErrorKind,
+    /// When set, the fault is on for `on_secs`, then off for `off_secs`,
+    /// repeating, counted from when the configuration was applied.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+}
+
+/// An on/off cycle for a fault: a run sees both the faulty and the healthy
+/// mesh, so one run holds its own baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub on_secs: f64,
+    pub off_secs: f64,
+}
+
+impl Schedule {
+    /// Whether the fault is on `elapsed` after the configuration was applied.
+    pub fn is_on(&self, elapsed: Duration) -> bool {
+        let period = self.on_secs + self.off_secs;
+        period <= 0.0 || elapsed.as_secs_f64() % period < self.on_secs
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let ok = |v: f64| v.is_finite() && (0.0..=86_400.0).contains(&v);
+        if !ok(self.on_secs) || !ok(self.off_secs) || self.on_secs + self.off_secs <= 0.0 {
+            return Err(format!(
+                "schedule on_secs {} / off_secs {} must be between 0 and 86400, not both 0",
+                self.on_secs, self.off_secs
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// An added latency.
@@ -189,6 +221,11 @@ impl FaultConfig {
                     .validate()
                     .map_err(|e| FaultConfigError(format!("operation {op:?}: {e}")))?;
             }
+            if let Some(schedule) = &fault.schedule {
+                schedule
+                    .validate()
+                    .map_err(|e| FaultConfigError(format!("operation {op:?}: {e}")))?;
+            }
         }
         Ok(())
     }
@@ -217,6 +254,8 @@ pub struct Faults {
 struct FaultsInner {
     config: FaultConfig,
     rng: StdRng,
+    /// When the configuration was applied: schedules count from here.
+    applied: std::time::Instant,
 }
 
 /// One decision: what to do to one request.
@@ -236,7 +275,11 @@ impl Faults {
     pub fn new(config: FaultConfig) -> Self {
         let rng = rng_for(&config);
         Faults {
-            inner: Arc::new(Mutex::new(FaultsInner { config, rng })),
+            inner: Arc::new(Mutex::new(FaultsInner {
+                config,
+                rng,
+                applied: std::time::Instant::now(),
+            })),
         }
     }
 
@@ -251,6 +294,7 @@ impl Faults {
         let mut inner = self.lock();
         inner.rng = rng_for(&config);
         inner.config = config;
+        inner.applied = std::time::Instant::now();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FaultsInner> {
@@ -261,13 +305,23 @@ impl Faults {
 
     fn decide(&self, operation: &str) -> Decision {
         let mut inner = self.lock();
-        let FaultsInner { config, rng } = &mut *inner;
-        let Some(fault) = config.fault_for(operation) else {
-            return Decision {
-                delay: None,
-                error: None,
-            };
+        let FaultsInner {
+            config,
+            rng,
+            applied,
+        } = &mut *inner;
+        let none = Decision {
+            delay: None,
+            error: None,
         };
+        let Some(fault) = config.fault_for(operation) else {
+            return none;
+        };
+        if let Some(schedule) = fault.schedule
+            && !schedule.is_on(applied.elapsed())
+        {
+            return none;
+        }
         let delay = fault.latency.map(|l| l.sample(rng));
         let error = (fault.error_rate > 0.0 && rng.random::<f64>() < fault.error_rate)
             .then_some(fault.error);
@@ -389,6 +443,47 @@ mod tests {
         assert_eq!(d.error, None);
         assert_eq!(d.delay, Some(Duration::from_millis(3)));
         assert!(faults.decide("Release").error.is_some());
+    }
+
+    #[test]
+    fn a_schedule_turns_the_fault_on_and_off() {
+        let schedule = Schedule {
+            on_secs: 2.0,
+            off_secs: 3.0,
+        };
+        assert!(schedule.is_on(Duration::from_secs_f64(0.0)));
+        assert!(schedule.is_on(Duration::from_secs_f64(1.9)));
+        assert!(!schedule.is_on(Duration::from_secs_f64(2.1)));
+        assert!(!schedule.is_on(Duration::from_secs_f64(4.9)));
+        assert!(schedule.is_on(Duration::from_secs_f64(5.1)));
+    }
+
+    #[test]
+    fn a_schedule_that_is_never_on_or_off_is_rejected() {
+        assert!(
+            FaultConfig::parse(
+                "operations: {Reserve: {error_rate: 1, schedule: {on_secs: 0, off_secs: 0}}}"
+            )
+            .is_err()
+        );
+        assert!(
+            FaultConfig::parse(
+                "operations: {Reserve: {error_rate: 1, schedule: {on_secs: -1, off_secs: 5}}}"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn an_off_schedule_injects_nothing() {
+        // On for 0 s of every 1000 s: always off.
+        let faults = Faults::new(
+            FaultConfig::parse(
+                "operations: {Reserve: {error_rate: 1.0, schedule: {on_secs: 0, off_secs: 1000}}}",
+            )
+            .unwrap(),
+        );
+        assert_eq!(faults.decide("Reserve").error, None);
     }
 
     #[tokio::test]

@@ -59,10 +59,12 @@ where
 /// Installs logging alone, for processes that export no spans of their own
 /// (`tracemesh up`, `tracemesh collector`): `RUST_LOG` and
 /// `TRACEMESH_LOG_FORMAT` as for the services.
-pub fn init_logs_only(env: &dyn Env, name: &str) -> Result<(), ConfigError> {
+pub fn init_logs_only(env: &dyn Env, name: &str, default_filter: &str) -> Result<(), ConfigError> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter_text = env.get("RUST_LOG").unwrap_or_else(|| "info".to_string());
+    let filter_text = env
+        .get("RUST_LOG")
+        .unwrap_or_else(|| default_filter.to_string());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter_text)
         .map_err(|e| ConfigError::new("RUST_LOG", &filter_text, e.to_string()))?;
     // Fails only if a subscriber is already installed, which is then kept.
@@ -127,7 +129,7 @@ fn humantime_now() -> String {
 }
 
 /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -1,0 +1,315 @@
+//! The terminal summary: what the traces proved, on one screen.
+//!
+//! At most [`MAX_LINES`] lines of at most [`MAX_COLUMNS`] columns, so it is
+//! read at a glance after a run without scrolling: the headline, the load,
+//! the traces, the sampling ratio, where the time went, one line per check,
+//! and where the full reports are. Everything longer (all reasons, all
+//! figures, waterfalls) lives in the HTML report.
+
+use std::path::PathBuf;
+
+use super::RunReport;
+use super::escape;
+use super::outcome::{Outcome, SamplingFigures, first_reason, ms};
+
+/// The summary never grows past one screen.
+pub const MAX_LINES: usize = 40;
+/// Nor wider than a common terminal; longer lines end in `…`.
+pub const MAX_COLUMNS: usize = 100;
+/// Services shown in "where the time went".
+const TOP_SERVICES: usize = 3;
+/// Report paths listed at most; more would crowd out the checks.
+const MAX_REPORT_LINES: usize = 8;
+
+/// The summary of `report`, listing the goose reports from `report.files`.
+/// ANSI colours only when `color` (never into a file or a pipe).
+pub fn summary(report: &RunReport, color: bool) -> String {
+    summary_with_reports(report, color, &[])
+}
+
+/// The summary, listing `reports` (the files [`super::write_all`] wrote)
+/// before the other files of the run.
+pub fn summary_with_reports(report: &RunReport, color: bool, reports: &[PathBuf]) -> String {
+    let paint = Paint { color };
+    let mut head = vec![
+        headline(report, paint),
+        settings(report),
+        endpoints(report),
+        String::new(),
+        load(report),
+        traces(report),
+        sampling(report, paint),
+        String::new(),
+    ];
+    head.extend(time_spent(report));
+    head.push(String::new());
+    head.push("Checks".to_string());
+
+    let mut tail = vec![String::new()];
+    tail.extend(where_reports_are(report, reports));
+
+    let room = MAX_LINES.saturating_sub(head.len() + tail.len());
+    let mut lines = head;
+    lines.extend(checks(report, paint, room));
+    lines.extend(tail);
+
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(&fit(&line, MAX_COLUMNS));
+        out.push('\n');
+    }
+    out
+}
+
+fn headline(report: &RunReport, paint: Paint) -> String {
+    let outcome = Outcome::of(report);
+    let word = match outcome {
+        Outcome::Pass => paint.green(outcome.word()),
+        Outcome::Fail => paint.red(outcome.word()),
+        Outcome::Partial => paint.yellow(outcome.word()),
+    };
+    format!("tracemesh run: {word} — {}", Outcome::sentence(report))
+}
+
+fn settings(report: &RunReport) -> String {
+    let c = &report.config;
+    escape::terminal(&format!(
+        "scenario {} · {} users · {}s of load · sampler ratio {} · took {:.1}s",
+        c.scenario, c.users, c.run_time_secs, c.sampler_ratio, report.duration_secs
+    ))
+}
+
+fn endpoints(report: &RunReport) -> String {
+    let c = &report.config;
+    escape::terminal(&format!(
+        "target {} · traces from {}",
+        c.target, c.trace_source
+    ))
+}
+
+fn load(report: &RunReport) -> String {
+    let l = &report.load;
+    let failure_percent = if l.requests > 0 {
+        format!(" ({:.2}%)", l.failures as f64 * 100.0 / l.requests as f64)
+    } else {
+        String::new()
+    };
+    format!(
+        "Load      {} requests, {} failures{failure_percent}, {:.1} req/s, p50 {}, p99 {}",
+        l.requests,
+        l.failures,
+        l.requests_per_sec,
+        ms(l.p50_ms),
+        ms(l.p99_ms)
+    )
+}
+
+fn traces(report: &RunReport) -> String {
+    let t = &report.traces;
+    format!(
+        "Traces    expected {}, found {}, complete {} · {} unsampled · ready p50 {}, p99 {}",
+        t.expected,
+        t.found,
+        t.complete,
+        t.unsampled,
+        ms(t.readiness_p50_ms),
+        ms(t.readiness_p99_ms)
+    )
+}
+
+fn sampling(report: &RunReport, paint: Paint) -> String {
+    match SamplingFigures::of(report) {
+        Some(figures) => format!(
+            "Sampling  {} {}",
+            paint.mark(figures.passed),
+            escape::terminal(&figures.describe())
+        ),
+        None => "Sampling  no root sampling check in this run".to_string(),
+    }
+}
+
+/// The services the most critical-path time went to, with their self time.
+fn time_spent(report: &RunReport) -> Vec<String> {
+    if report.attribution.is_empty() {
+        return vec!["Services  no latency attribution in this run".to_string()];
+    }
+    let mut lines = vec![format!(
+        "Services  top {TOP_SERVICES} by critical-path p50 {:>19} {:>10} {:>10}",
+        "critical p50", "self p50", "self p99"
+    )];
+    // `attribution` is sorted by critical-path p50 already: render, don't re-sort.
+    for service in report.attribution.iter().take(TOP_SERVICES) {
+        lines.push(format!(
+            "          {:<33} {:>13} {:>10} {:>10}",
+            escape::terminal(&service.service),
+            ms(service.critical_p50_ms),
+            ms(service.self_p50_ms),
+            ms(service.self_p99_ms)
+        ));
+    }
+    lines
+}
+
+/// One line per verdict; if they do not all fit in `room` lines, the
+/// failed ones are kept (they are what the reader must act on) and the
+/// rest are counted on a last line.
+fn checks(report: &RunReport, paint: Paint, room: usize) -> Vec<String> {
+    let line = |v: &crate::checks::Verdict| {
+        if v.passed {
+            format!("  {} {}", paint.mark(true), escape::terminal(&v.check))
+        } else {
+            format!(
+                "  {} {}: {}",
+                paint.mark(false),
+                escape::terminal(&v.check),
+                escape::terminal(first_reason(v))
+            )
+        }
+    };
+    if report.verdicts.is_empty() {
+        return vec!["  (none)".to_string()];
+    }
+    if report.verdicts.len() <= room {
+        return report.verdicts.iter().map(line).collect();
+    }
+    let shown_room = room.saturating_sub(1);
+    let failed: Vec<_> = report.verdicts.iter().filter(|v| !v.passed).collect();
+    let mut lines: Vec<String> = failed.iter().take(shown_room).map(|v| line(v)).collect();
+    let hidden_failed = failed.len() - lines.len();
+    let passed = report.verdicts.len() - failed.len();
+    lines.push(format!(
+        "  … {passed} passed and {hidden_failed} more failed not shown (see verdict.json)"
+    ));
+    lines
+}
+
+fn where_reports_are(report: &RunReport, reports: &[PathBuf]) -> Vec<String> {
+    let all: Vec<String> = reports
+        .iter()
+        .map(|p| p.display().to_string())
+        .chain(report.files.iter().cloned())
+        .map(|p| escape::terminal(&p))
+        .collect();
+    if all.is_empty() {
+        return vec!["Reports   (none written)".to_string()];
+    }
+    let mut lines: Vec<String> = all
+        .iter()
+        .take(MAX_REPORT_LINES)
+        .enumerate()
+        .map(|(i, path)| {
+            let label = if i == 0 { "Reports" } else { "" };
+            format!("{label:<10}{path}")
+        })
+        .collect();
+    if all.len() > MAX_REPORT_LINES {
+        lines.push(format!(
+            "          … and {} more",
+            all.len() - MAX_REPORT_LINES
+        ));
+    }
+    lines
+}
+
+/// Cuts `line` to `width` visible columns, ending it in `…` when cut.
+/// ANSI colour sequences take no column, and a cut inside coloured text
+/// resets the colour so it does not bleed into the next line.
+pub fn fit(line: &str, width: usize) -> String {
+    if visible_width(line) <= width {
+        return line.to_string();
+    }
+    let mut out = String::new();
+    let mut columns = 0;
+    let mut chars = line.chars().peekable();
+    let mut coloured = false;
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // Copy the whole `ESC [ ... m` sequence; it has no width.
+            out.push(c);
+            for d in chars.by_ref() {
+                out.push(d);
+                if d == 'm' {
+                    break;
+                }
+            }
+            coloured = true;
+            continue;
+        }
+        if columns + 1 == width {
+            break;
+        }
+        out.push(c);
+        columns += 1;
+    }
+    out.push('…');
+    if coloured {
+        out.push_str(RESET);
+    }
+    out
+}
+
+/// Columns `line` takes on a terminal: characters outside ANSI sequences.
+/// (Wide CJK characters count as one; the mesh's names are ASCII.)
+pub fn visible_width(line: &str) -> usize {
+    let mut width = 0;
+    let mut in_escape = false;
+    for c in line.chars() {
+        match (in_escape, c) {
+            (false, '\u{1b}') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => width += 1,
+        }
+    }
+    width
+}
+
+const RESET: &str = "\u{1b}[0m";
+
+/// Colours when asked for, plain text otherwise.
+#[derive(Clone, Copy)]
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    fn wrap(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\u{1b}[{code}m{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+    fn green(self, text: &str) -> String {
+        self.wrap("1;32", text)
+    }
+    fn red(self, text: &str) -> String {
+        self.wrap("1;31", text)
+    }
+    fn yellow(self, text: &str) -> String {
+        self.wrap("1;33", text)
+    }
+    fn mark(self, passed: bool) -> String {
+        if passed {
+            self.green("✓")
+        } else {
+            self.red("✗")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_cuts_long_lines_and_counts_no_width_for_colour() {
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abcd", 4), "abcd");
+        let red = "\u{1b}[31mabcdef\u{1b}[0m";
+        assert_eq!(visible_width(red), 6);
+        let cut = fit(red, 4);
+        assert_eq!(visible_width(&cut), 4);
+        assert!(cut.ends_with(RESET), "{cut:?}");
+    }
+}

@@ -1,0 +1,221 @@
+//! `tracemesh run`, the main job, as a user runs it: the real binary, the
+//! real mesh, goose load, every check, the reports, and the exit code.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn tracemesh(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tracemesh"))
+        .args(args)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .expect("tracemesh runs")
+}
+
+fn verdict(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("verdict.json")).expect("verdict.json written");
+    serde_json::from_str(&text).expect("verdict.json is JSON")
+}
+
+fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn failed_checks(verdict: &serde_json::Value) -> Vec<String> {
+    verdict["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["passed"] == false)
+        .map(|v| format!("{}: {}", v["check"], v["reasons"]))
+        .collect()
+}
+
+#[test]
+fn the_default_run_passes_every_check_and_writes_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let out = tracemesh(&[
+        "run",
+        "--run-time",
+        "12s",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let verdict = verdict(&reports);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}\nfailed: {:#?}",
+        out.status.code(),
+        failed_checks(&verdict)
+    );
+    assert_eq!(verdict["passed"], true);
+    for file in [
+        "verdict.json",
+        "junit.xml",
+        "report.html",
+        "summary.txt",
+        "goose.html",
+        "goose.json",
+    ] {
+        assert!(reports.join(file).is_file(), "{file} missing");
+    }
+    // The default scenario injects latency, so attribution is among the checks.
+    let checks: Vec<&str> = verdict["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["check"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "sampling.root",
+        "sampling.parent",
+        "faults_explained",
+        "completeness",
+        "attribution",
+    ] {
+        assert!(checks.contains(&expected), "{expected} not in {checks:?}");
+    }
+    assert!(checks.iter().any(|c| c.starts_with("full_tree")));
+    assert!(verdict["load"]["requests"].as_u64().unwrap() > 50);
+    assert!(stdout.contains("PASS"), "{stdout}");
+}
+
+#[test]
+fn injected_payment_errors_are_explained_by_the_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tracemesh(&[
+        "run",
+        "--run-time",
+        "8s",
+        "--scenario",
+        &scenario("flaky-payment.yaml"),
+        "--report-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let verdict = verdict(dir.path());
+    assert!(
+        out.status.success(),
+        "failed: {:#?}",
+        failed_checks(&verdict)
+    );
+    // Some checkouts did fail, and every sampled one was explained.
+    assert!(
+        verdict["load"]["failures"].as_u64().unwrap() > 0,
+        "{}",
+        verdict["load"]
+    );
+    let explained = verdict["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["check"] == "faults_explained")
+        .unwrap();
+    assert!(explained["figures"]["unexpected_sampled"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn usage_mistakes_exit_2_and_name_the_problem() {
+    let out = tracemesh(&["run", "--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bogus"));
+
+    let out = tracemesh(&["run", "--scenario", "/nonexistent/scenario.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scenario.yaml"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "name: bad\nfaults: {warehouse: {}}\n").unwrap();
+    let out = tracemesh(&["run", "--scenario", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.yaml") && stderr.contains("warehouse"),
+        "{stderr}"
+    );
+
+    let out = tracemesh(&["run", "--run-time", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--run-time"));
+
+    // An unreachable target: nothing listens on port 9 of loopback.
+    let out = tracemesh(&[
+        "run",
+        "--gateway",
+        "http://127.0.0.1:9",
+        "--tempo",
+        "http://127.0.0.1:9",
+        "--scenario",
+        &scenario("baseline.yaml"),
+        "--report-dir",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http://127.0.0.1:9"));
+
+    // A scenario with faults needs the target's admin endpoints.
+    let out = tracemesh(&[
+        "run",
+        "--gateway",
+        "http://127.0.0.1:9",
+        "--tempo",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--admin inventory="));
+}
+
+#[test]
+fn ctrl_c_stops_the_load_and_still_writes_a_partial_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_tracemesh"))
+        .args([
+            "run",
+            "--run-time",
+            "60s",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until goose has started (its report folder exists), then ctrl-c.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !dir.path().join("services.log").exists()
+        || std::fs::read_to_string(dir.path().join("services.log"))
+            .map_or(true, |s| !s.contains("service listening"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdict = verdict(dir.path());
+    assert_eq!(verdict["partial"], true);
+    assert_eq!(verdict["passed"], false);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PARTIAL"));
+}
