@@ -119,9 +119,9 @@ pub struct UpArgs {
 /// `tracemesh run`. Load flags follow goose's names.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Concurrent goose users.
-    #[arg(short = 'u', long, env = "TRACEMESH_USERS", default_value_t = 8)]
-    pub users: usize,
+    /// Concurrent goose users [default: the scenario's, else 8].
+    #[arg(short = 'u', long, env = "TRACEMESH_USERS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub users: Option<u64>,
     /// Users started per second.
     #[arg(
         short = 'r',

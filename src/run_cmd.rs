@@ -34,6 +34,12 @@ use crate::mesh::{Mesh, MeshOptions};
 /// checks attribution against its own baseline.
 const DEFAULT_SCENARIO: &str = include_str!("../scenarios/slow-inventory.yaml");
 
+/// Goose users when neither the command line nor the scenario says.
+const DEFAULT_USERS: usize = 8;
+
+/// Think time between a user's requests when the scenario does not say.
+const DEFAULT_THINK_TIME_MS: [u64; 2] = [50, 250];
+
 /// How long the services wait before exporting a batch during a run: short,
 /// so the traces are complete soon after the load stops.
 const SCHEDULE_DELAY_MS: u64 = 500;
@@ -184,10 +190,18 @@ async fn run_embedded(
     result
 }
 
+/// Users: the command line's, else the scenario's, else the default.
+fn users(args: &RunArgs, scenario: &Scenario) -> usize {
+    args.users
+        .map(|u| u as usize)
+        .or(scenario.load.users)
+        .unwrap_or(DEFAULT_USERS)
+}
+
 fn settings(args: &RunArgs, scenario: &Scenario, gateway: &str, source: &str) -> RunSettings {
     RunSettings {
         scenario: scenario.name.clone(),
-        users: args.users,
+        users: users(args, scenario),
         run_time_secs: args.run_time.as_secs_f64(),
         sampler_ratio: args.sampler_ratio,
         target: gateway.to_owned(),
@@ -209,21 +223,22 @@ async fn drive(
     report_dir: &Path,
 ) -> Result<(), Failure> {
     apply_faults(scenario, admin, args.admin_token.as_deref()).await?;
+    let [think_min, think_max] = scenario.load.think_time_ms.unwrap_or(DEFAULT_THINK_TIME_MS);
     let plan = LoadPlan {
         gateway: gateway.to_owned(),
-        users: args.users,
+        users: users(args, scenario),
         increase_rate: args.increase_rate,
         run_time: args.run_time,
         rootless_share: args.rootless_share,
         parented_sampled_share: 0.5,
-        think_time_min: Duration::from_millis(50),
-        think_time_max: Duration::from_millis(250),
+        think_time_min: Duration::from_millis(think_min),
+        think_time_max: Duration::from_millis(think_max),
         seed: args.seed,
         goose_reports: vec![report_dir.join("goose.html"), report_dir.join("goose.json")],
     };
     eprintln!(
         "load: {} users, {:?}, scenario {} -> {gateway}",
-        args.users, args.run_time, scenario.name
+        plan.users, args.run_time, scenario.name
     );
     let live = std::io::stderr().is_terminal();
     let outcome = load::run_load(&plan, move |p: LoadProgress| show_progress(p, live))

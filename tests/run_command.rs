@@ -219,3 +219,41 @@ fn ctrl_c_stops_the_load_and_still_writes_a_partial_report() {
     assert_eq!(verdict["passed"], false);
     assert!(String::from_utf8_lossy(&out.stdout).contains("PARTIAL"));
 }
+
+#[test]
+fn the_planted_bottleneck_is_found_and_its_fix_is_seen() {
+    let with_lock = tempfile::tempdir().unwrap();
+    let args = |dir: &Path, fix: bool| {
+        let mut args = vec![
+            "run".to_owned(),
+            "--run-time".into(),
+            "8s".into(),
+            "--scenario".into(),
+            scenario("planted-bottleneck.yaml"),
+            "--report-dir".into(),
+            dir.display().to_string(),
+        ];
+        if fix {
+            args.push("--fix-inventory-lock".into());
+        }
+        args
+    };
+    let run = |args: Vec<String>| tracemesh(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run(args(with_lock.path(), false));
+    let verdict_with_lock = verdict(with_lock.path());
+    assert!(
+        out.status.success(),
+        "failed: {:#?}",
+        failed_checks(&verdict_with_lock)
+    );
+
+    // With the lock removed the expectation must fail: the wait is gone.
+    let fixed = tempfile::tempdir().unwrap();
+    let out = run(args(fixed.path(), true));
+    assert_eq!(out.status.code(), Some(1));
+    let verdict_fixed = verdict(fixed.path());
+    let failed = failed_checks(&verdict_fixed);
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert!(failed[0].contains("dominant_operation"), "{failed:#?}");
+    assert!(failed[0].contains("warehouse.check"), "{failed:#?}");
+}

@@ -44,6 +44,20 @@ pub struct Scenario {
     pub faults: BTreeMap<String, FaultConfig>,
     #[serde(default)]
     pub expect: Expectations,
+    /// The load this scenario needs, unless the command line says otherwise.
+    #[serde(default)]
+    pub load: LoadShape,
+}
+
+/// Load settings a scenario may need (the planted bottleneck needs many
+/// users with little think time to build a queue).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadShape {
+    #[serde(default)]
+    pub users: Option<usize>,
+    #[serde(default)]
+    pub think_time_ms: Option<[u64; 2]>,
 }
 
 /// What the harness must report for the scenario.
@@ -141,6 +155,14 @@ impl Scenario {
             faults
                 .validate()
                 .map_err(|e| error(format!("faults.{service}: {e}")))?;
+        }
+        if scenario.load.users == Some(0) {
+            return Err(error("load.users must be at least 1".into()));
+        }
+        if let Some([min, max]) = scenario.load.think_time_ms
+            && min > max
+        {
+            return Err(error(format!("load.think_time_ms: {min} is above {max}")));
         }
         if let Some(latency) = &scenario.expect.latency {
             if !SERVICES.contains(&latency.service.as_str()) {

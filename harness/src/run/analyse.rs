@@ -263,14 +263,14 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
             "expected",
             format!("{} {}", expected.service, expected.name),
         );
-        if let Some(((service, name), nanos)) = figures::dominant_operation(&all_attributions) {
+        if let Some(((service, name), mean_ms)) = figures::dominant_operation(&all_attributions) {
             verdict.examine();
             verdict.figure("found", format!("{service} {name}"));
-            verdict.figure("found_total_ms", nanos as f64 / 1e6);
+            verdict.figure("found_mean_ms_per_trace", mean_ms);
             if service != expected.service || name != expected.name {
                 verdict.fail(format!(
-                    "the operation with the most critical-path time is {service} {name}, \
-                     not {} {}",
+                    "the operation costing its traces the most critical-path time is \
+                     {service} {name} ({mean_ms:.1} ms per trace), not {} {}",
                     expected.service, expected.name
                 ));
             }

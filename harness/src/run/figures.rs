@@ -114,18 +114,23 @@ pub fn critical_path_shares(traces: &[TraceAttribution]) -> Vec<CriticalPathShar
     shares
 }
 
-/// The operation (service, span name) with the most critical-path time.
-pub fn dominant_operation(traces: &[TraceAttribution]) -> Option<((String, String), u64)> {
-    let mut totals: BTreeMap<&(String, String), u64> = BTreeMap::new();
+/// The operation (service, span name) that costs the traces it appears in
+/// the most critical-path time, on average per trace. Per trace and not in
+/// total, so a cheap operation that every request runs does not outrank a
+/// slow one: what a request waiting on it feels.
+pub fn dominant_operation(traces: &[TraceAttribution]) -> Option<((String, String), f64)> {
+    let mut totals: BTreeMap<&(String, String), (u64, u64)> = BTreeMap::new();
     for t in traces {
         for (operation, nanos) in &t.critical_by_operation {
-            *totals.entry(operation).or_default() += nanos;
+            let entry = totals.entry(operation).or_default();
+            entry.0 += nanos;
+            entry.1 += 1;
         }
     }
     totals
         .into_iter()
-        .max_by_key(|(_, nanos)| *nanos)
-        .map(|(op, nanos)| (op.clone(), nanos))
+        .map(|(op, (nanos, traces))| (op.clone(), nanos as f64 / traces as f64 / 1e6))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
 /// A trace laid out for a waterfall chart.
