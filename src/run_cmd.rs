@@ -24,6 +24,7 @@ use tracemesh_harness::report::{self, terminal};
 use tracemesh_harness::run::{RunInput, analyse};
 use tracemesh_harness::scenario::Scenario;
 use tracemesh_harness::sources::{EmbeddedSource, JaegerSource, TempoSource, TraceSource};
+use tracemesh_harness::trace::{Readiness, ReadinessPolicy, wait_polling};
 use tracemesh_runtime::config::ProcessEnv;
 
 use crate::Failure;
@@ -281,9 +282,39 @@ async fn drive(
             }
         }
     } else {
-        // A remote store: give its ingestion a moment to catch up first.
-        eprintln!("waiting 10 s for the trace store to ingest the last spans");
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        // A remote store can only be polled: wait until the spans of the last
+        // sampled traces stop changing (Tempo and Jaeger ingest in batches).
+        let last: Vec<&str> = outcome
+            .requests
+            .iter()
+            .rev()
+            .filter(|r| r.sampled() == Some(true))
+            .filter_map(|r| r.trace_id())
+            .take(20)
+            .collect();
+        eprintln!(
+            "waiting for {} to ingest the last traces",
+            source.describe()
+        );
+        let policy = ReadinessPolicy {
+            expected_spans: None,
+            quiet: Duration::from_secs(3),
+            deadline: Duration::from_secs(90),
+        };
+        let count = || async {
+            let mut spans = 0;
+            for id in &last {
+                spans += source.trace(id).await.ok().flatten().map_or(0, |s| s.len());
+            }
+            spans
+        };
+        if let Readiness::TimedOut { spans } =
+            wait_polling(count, &policy, Duration::from_millis(500)).await
+        {
+            eprintln!(
+                "warning: {spans} spans of the last traces after 90 s; checking what is there"
+            );
+        }
     }
 
     eprintln!("checking {} requests' traces", outcome.requests.len());
