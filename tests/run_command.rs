@@ -3,7 +3,18 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// One load run at a time: each starts five services, a collector and goose,
+/// and on two cores two of them at once would measure each other (the
+/// attribution and bottleneck checks read latencies).
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    // A failed test poisons the lock; the next one may still run.
+    ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn tracemesh(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tracemesh"))
@@ -38,6 +49,7 @@ fn failed_checks(verdict: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn the_default_run_passes_every_check_and_writes_every_report() {
+    let _alone = exclusive();
     let dir = tempfile::tempdir().unwrap();
     let reports = dir.path().join("reports");
     let out = tracemesh(&[
@@ -90,6 +102,7 @@ fn the_default_run_passes_every_check_and_writes_every_report() {
 
 #[test]
 fn injected_payment_errors_are_explained_by_the_traces() {
+    let _alone = exclusive();
     let dir = tempfile::tempdir().unwrap();
     let out = tracemesh(&[
         "run",
@@ -175,6 +188,7 @@ fn usage_mistakes_exit_2_and_name_the_problem() {
 
 #[test]
 fn ctrl_c_stops_the_load_and_still_writes_a_partial_report() {
+    let _alone = exclusive();
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_tracemesh"))
         .args([
@@ -222,6 +236,7 @@ fn ctrl_c_stops_the_load_and_still_writes_a_partial_report() {
 
 #[test]
 fn the_planted_bottleneck_is_found_and_its_fix_is_seen() {
+    let _alone = exclusive();
     let with_lock = tempfile::tempdir().unwrap();
     let args = |dir: &Path, fix: bool| {
         let mut args = vec![
