@@ -41,16 +41,23 @@ async fn latency_injected_in_inventory_is_attributed_to_inventory() {
     // Warm the connections so the first checkout's set-up cost is not in the baseline.
     run(&mesh, &http, 2).await;
 
-    let (baseline, skipped) =
-        RunAttribution::from_trees(&run(&mesh, &http, CHECKOUTS_PER_RUN).await);
+    // Alternate small batches with and without the fault, so a change in
+    // the machine's load during the test affects both sides alike.
+    let mut baseline_trees = Vec::new();
+    let mut treated_trees = Vec::new();
+    for _ in 0..CHECKOUTS_PER_RUN / 5 {
+        baseline_trees.extend(run(&mesh, &http, 5).await);
+        mesh.set_faults(
+            "inventory",
+            "seed: 7\noperations:\n  Reserve:\n    latency: {distribution: fixed, ms: 40}\n",
+        )
+        .await;
+        treated_trees.extend(run(&mesh, &http, 5).await);
+        mesh.set_faults("inventory", "").await;
+    }
+    let (baseline, skipped) = RunAttribution::from_trees(&baseline_trees);
     assert_eq!(skipped, 0);
-    mesh.set_faults(
-        "inventory",
-        "seed: 7\noperations:\n  Reserve:\n    latency: {distribution: fixed, ms: 40}\n",
-    )
-    .await;
-    let (treated, skipped) =
-        RunAttribution::from_trees(&run(&mesh, &http, CHECKOUTS_PER_RUN).await);
+    let (treated, skipped) = RunAttribution::from_trees(&treated_trees);
     assert_eq!(skipped, 0);
 
     let injected = InjectedLatency {
