@@ -29,6 +29,19 @@ pub enum Command {
     Collector(CollectorArgs),
     /// The main job: start the mesh, drive goose load, check every trace, report.
     Run(RunArgs),
+    /// Health check for containers: exit 0 if the URL answers (HTTP 2xx, or a
+    /// TCP connection accepted), 1 if not, 2 if the URL is malformed.
+    Probe(ProbeArgs),
+}
+
+/// `tracemesh probe`.
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// `http://host:port/path` (GET, healthy on 2xx) or `tcp://host:port`.
+    pub url: String,
+    /// Give up (unhealthy) after this many milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub timeout_ms: u64,
 }
 
 /// `tracemesh service <name>`: the common flags plus the service's own.

@@ -10,6 +10,7 @@
 //!   reports ([`run_cmd`]).
 //! - `tracemesh collector` runs the embedded collector and trace store alone
 //!   ([`collector_cmd`]).
+//! - `tracemesh probe <url>` is the container health check ([`probe_cmd`]).
 //!
 //! The services themselves live in the library crates under `services/`;
 //! this binary only parses flags and calls them ([`cli`] has every flag).
@@ -18,6 +19,7 @@ mod children;
 mod cli;
 mod collector_cmd;
 mod mesh;
+mod probe_cmd;
 mod run_cmd;
 mod service_cmd;
 mod up;
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
             cli::Command::Up(args) => up::run(args).await,
             cli::Command::Collector(args) => collector_cmd::run(args).await,
             cli::Command::Run(args) => run_cmd::run(args).await,
+            cli::Command::Probe(args) => probe_cmd::run(args).await,
         }
     });
     match result {

@@ -72,7 +72,11 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         .report_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(started_at.replace(':', "-")));
+    // Fail now, not after the load, if the reports cannot be written.
+    let probe = report_dir.join(".writable");
     std::fs::create_dir_all(&report_dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
         .map_err(|e| Failure::Usage(format!("--report-dir {}: {e}", report_dir.display())))?;
 
     match &args.gateway {
