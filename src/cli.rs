@@ -29,6 +29,9 @@ pub enum Command {
     Collector(CollectorArgs),
     /// The main job: start the mesh, drive goose load, check every trace, report.
     Run(RunArgs),
+    /// The performance benchmark: tracing overhead, mesh efficiency, collector
+    /// ingest, trace readiness (alternating rounds; prints a markdown table).
+    Bench(crate::bench_cmd::BenchArgs),
     /// Health check for containers: exit 0 if the URL answers (HTTP 2xx, or a
     /// TCP connection accepted), 1 if not, 2 if the URL is malformed.
     Probe(ProbeArgs),

@@ -10,11 +10,15 @@
 //!   reports ([`run_cmd`]).
 //! - `tracemesh collector` runs the embedded collector and trace store alone
 //!   ([`collector_cmd`]).
+//! - `tracemesh bench` measures tracing overhead, mesh efficiency,
+//!   collector ingest and trace readiness ([`bench_cmd`], [`bench`]).
 //! - `tracemesh probe <url>` is the container health check ([`probe_cmd`]).
 //!
 //! The services themselves live in the library crates under `services/`;
 //! this binary only parses flags and calls them ([`cli`] has every flag).
 
+mod bench;
+mod bench_cmd;
 mod children;
 mod cli;
 mod collector_cmd;
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
             cli::Command::Up(args) => up::run(args).await,
             cli::Command::Collector(args) => collector_cmd::run(args).await,
             cli::Command::Run(args) => run_cmd::run(args).await,
+            cli::Command::Bench(args) => bench_cmd::run(args).await,
             cli::Command::Probe(args) => probe_cmd::run(args).await,
         }
     });

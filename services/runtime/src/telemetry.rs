@@ -326,6 +326,15 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
     // and exported, which makes more spans to export: a loop.
     let otel_layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        // By default the layer adds 8 attributes to every span (source
+        // location, thread id and name, target, busy/idle time, the last
+        // reading the clock on every enter and exit). No check reads them,
+        // and they cost about 30% of a span's creation (BENCHMARKS.md, the
+        // `spans` bench) plus their bytes in every export.
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
         .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
             meta.target().starts_with("tracemesh")
         }));

@@ -1,0 +1,155 @@
+//! The harness's hot paths: what the embedded collector does per export
+//! (protobuf decode, store insert) and what the checks do per trace (tree
+//! assembly, self time, critical path), for a trace the size of a few
+//! checkouts (50 spans) and a very large one (10,000 spans).
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use tracemesh_benches::otlp::{SPANS_PER_CHECKOUT, checkout_request};
+use tracemesh_harness::SpanRecord;
+use tracemesh_harness::checks::attribution::{TraceAttribution, critical_path, self_times};
+use tracemesh_harness::model::SpanKind;
+use tracemesh_harness::store::TraceStore;
+use tracemesh_harness::trace::synthetic::{CheckoutDelays, SyntheticTrace, checkout};
+use tracemesh_harness::trace::{TraceTree, TreeOptions};
+
+/// Checkouts per export: 32 x 16 = 512 spans, the batch processor's
+/// default `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`.
+const CHECKOUTS_PER_EXPORT: usize = 32;
+
+fn ingest(c: &mut Criterion) {
+    let request = checkout_request(0, CHECKOUTS_PER_EXPORT);
+    let spans = (CHECKOUTS_PER_EXPORT * SPANS_PER_CHECKOUT) as u64;
+    let body = bytes::Bytes::from(request.encode_to_vec());
+
+    let mut group = c.benchmark_group("collector");
+    group.throughput(Throughput::Elements(spans));
+    group.bench_function("otlp decode (512 spans)", |b| {
+        b.iter(|| ExportTraceServiceRequest::decode(black_box(body.clone())).unwrap())
+    });
+    group.bench_function("store insert (512 spans)", |b| {
+        b.iter_batched(
+            || (TraceStore::default(), request.resource_spans.clone()),
+            |(store, resource_spans)| {
+                store.insert(resource_spans);
+                // Returned, so its drop is not timed.
+                store
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // Insert into a store already holding 100,000 spans: the steady state
+    // of a long run (map lookups in a big index).
+    let full = TraceStore::default();
+    for first in (1_000_000..)
+        .step_by(CHECKOUTS_PER_EXPORT)
+        .take(100_000 / 512 + 1)
+    {
+        full.insert(checkout_request(first, CHECKOUTS_PER_EXPORT).resource_spans);
+    }
+    let mut next = 0u64;
+    group.bench_function("store insert (512 spans, into 100k)", |b| {
+        b.iter_batched(
+            || {
+                next += CHECKOUTS_PER_EXPORT as u64;
+                checkout_request(next, CHECKOUTS_PER_EXPORT).resource_spans
+            },
+            |resource_spans| full.insert(resource_spans),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+/// One trace of exactly `spans` spans: a root, as many checkout subtrees
+/// (16 spans each) as fit one after the other under it, and the rest as
+/// short internal spans of the root.
+fn trace_of(spans: usize) -> (String, Vec<SpanRecord>) {
+    let mut root = SyntheticTrace::new(0xabc);
+    let checkouts = (spans - 1) / SPANS_PER_CHECKOUT;
+    let fillers = spans - 1 - checkouts * SPANS_PER_CHECKOUT;
+    let length = 50.0 * (checkouts + fillers + 1) as f64;
+    root.span(None, "load", "batch", SpanKind::Internal, 0.0, length);
+    let trace_id = root.trace_id().to_owned();
+    let root_id = root.span_id(0).to_owned();
+    let mut all = root.into_spans();
+    for i in 0..checkouts {
+        let offset = (50.0 * i as f64 + 1.0) * 1e6;
+        for mut span in checkout(i as u128 + 1, CheckoutDelays::default()).into_spans() {
+            span.trace_id = trace_id.clone();
+            span.span_id = format!("{:08x}{}", i + 1, &span.span_id[8..]);
+            span.parent_span_id = Some(match span.parent_span_id {
+                Some(p) => format!("{:08x}{}", i + 1, &p[8..]),
+                None => root_id.clone(),
+            });
+            span.start_unix_nanos += offset as u64;
+            span.end_unix_nanos += offset as u64;
+            all.push(span);
+        }
+    }
+    let mut filler = SyntheticTrace::new(0xabc);
+    for i in 0..fillers {
+        let start = 50.0 * (checkouts + i) as f64 + 1.0;
+        filler.span(
+            None,
+            "load",
+            "think",
+            SpanKind::Internal,
+            start,
+            start + 10.0,
+        );
+    }
+    for (i, mut span) in filler.into_spans().into_iter().enumerate() {
+        span.span_id = format!("ffffffff{:08x}", i + 1);
+        span.parent_span_id = Some(root_id.clone());
+        all.push(span);
+    }
+    assert_eq!(all.len(), spans);
+    (trace_id, all)
+}
+
+fn checks(c: &mut Criterion) {
+    let options = TreeOptions::default();
+    for size in [50, 10_000] {
+        let (trace_id, spans) = trace_of(size);
+        let tree = TraceTree::build(&trace_id, spans.clone(), &options);
+        assert!(tree.is_sound(), "{:?}", tree.defects().first());
+        let root = tree.root().expect("one root");
+        let mut group = c.benchmark_group(format!("trace {size} spans"));
+        group.throughput(Throughput::Elements(size as u64));
+        if size > 1000 {
+            group.sample_size(20);
+        }
+        group.bench_function("TraceTree::build", |b| {
+            b.iter_batched(
+                || spans.clone(),
+                |spans| TraceTree::build(&trace_id, spans, &options),
+                BatchSize::LargeInput,
+            )
+        });
+        group.bench_function("self_times", |b| b.iter(|| self_times(black_box(&tree))));
+        group.bench_function("critical_path", |b| {
+            b.iter(|| critical_path(black_box(&tree), root))
+        });
+        group.bench_function("TraceAttribution::of", |b| {
+            b.iter(|| TraceAttribution::of(black_box(&tree)))
+        });
+        group.finish();
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = ingest, checks
+}
+criterion_main!(benches);

@@ -1,0 +1,171 @@
+//! What one span costs: created and ended through tracing-opentelemetry
+//! (as every span of the mesh is), sampled and not, and through the raw
+//! OpenTelemetry API for comparison.
+//!
+//! The tracer provider is the services' shape: a batch span processor in
+//! front of an exporter. The exporter here does nothing, so the figure is
+//! the span's cost on the request's own thread (creation, attributes,
+//! ending, handing it to the processor's queue), which is what instrumented
+//! code pays; encoding and sending happen later on the processor's thread.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
+    TracerProvider as _,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
+};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Drops every batch: the cost measured is the instrumented thread's alone.
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(black_box(batch));
+        Ok(())
+    }
+}
+
+fn provider(sampler: Sampler) -> SdkTracerProvider {
+    // A queue large enough that the benchmark never overflows it between
+    // two exports: an overflowing queue drops spans and measures that instead.
+    let batch = BatchConfigBuilder::default()
+        .with_max_queue_size(1 << 16)
+        .with_scheduled_delay(std::time::Duration::from_millis(100))
+        .build();
+    SdkTracerProvider::builder()
+        .with_span_processor(
+            BatchSpanProcessor::builder(NoopExporter)
+                .with_batch_config(batch)
+                .build(),
+        )
+        .with_sampler(sampler)
+        .build()
+}
+
+/// A remote parent that said "not sampled", as a caller's traceparent with
+/// flags 00 does.
+fn unsampled_parent() -> Context {
+    Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+        SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    ))
+}
+
+/// The layer as `tracing_opentelemetry::layer()` makes it, or without the
+/// attributes it adds to every span by default (source location: 3, thread:
+/// 2, target: 1, busy/idle time: 2, which also reads the clock on every
+/// enter and exit). The mesh's checks read none of them.
+fn layer<S>(
+    tracer: opentelemetry_sdk::trace::SdkTracer,
+    lean: bool,
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    let layer = tracing_opentelemetry::layer().with_tracer(tracer);
+    if lean {
+        layer
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
+    } else {
+        layer
+    }
+}
+
+fn through_tracing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("span via tracing-opentelemetry");
+    let parent_based = || Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
+    for (label, sampler, lean, parented) in [
+        ("sampled (AlwaysOn)", Sampler::AlwaysOn, false, false),
+        ("not sampled (AlwaysOff)", Sampler::AlwaysOff, false, false),
+        (
+            "not sampled (parent-based, unsampled parent)",
+            parent_based(),
+            false,
+            true,
+        ),
+        ("sampled, lean layer", Sampler::AlwaysOn, true, false),
+        (
+            "not sampled (AlwaysOff), lean layer",
+            Sampler::AlwaysOff,
+            true,
+            false,
+        ),
+    ] {
+        let provider = provider(sampler);
+        let tracer = provider.tracer("bench");
+        let subscriber = tracing_subscriber::registry().with(layer(tracer, lean));
+        let parent = unsampled_parent();
+        tracing::subscriber::with_default(subscriber, || {
+            group.bench_function(label, |b| {
+                b.iter(|| {
+                    // Two attributes, like a typical span of the mesh.
+                    let span = tracing::info_span!(
+                        "SELECT products",
+                        db.system.name = "sqlite",
+                        db.operation.name = "SELECT"
+                    );
+                    if parented {
+                        let _ = span.set_parent(parent.clone());
+                    }
+                    span.in_scope(|| black_box(1))
+                })
+            });
+        });
+        let _ = provider.shutdown();
+    }
+    group.finish();
+}
+
+fn raw_api(c: &mut Criterion) {
+    let mut group = c.benchmark_group("span via OpenTelemetry API");
+    for (label, sampler) in [
+        ("sampled (AlwaysOn)", Sampler::AlwaysOn),
+        ("not sampled (AlwaysOff)", Sampler::AlwaysOff),
+    ] {
+        let provider = provider(sampler);
+        let tracer = provider.tracer("bench");
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                let mut span = tracer.start("SELECT products");
+                opentelemetry::trace::Span::set_attributes(
+                    &mut span,
+                    [
+                        KeyValue::new("db.system.name", "sqlite"),
+                        KeyValue::new("db.operation.name", "SELECT"),
+                    ],
+                );
+                opentelemetry::trace::Span::end(&mut span);
+            })
+        });
+        let _ = provider.shutdown();
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = through_tracing, raw_api
+}
+criterion_main!(benches);
