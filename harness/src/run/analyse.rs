@@ -57,7 +57,13 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         Err(e) => {
             let mut v = Verdict::new("expectations");
             v.fail(format!("the built-in expected trees do not load: {e}"));
-            return report(&input, vec![v.finish()], Vec::new(), Vec::new(), 0, 0);
+            return report(
+                &input,
+                vec![v.finish()],
+                Vec::new(),
+                Vec::new(),
+                Counts::default(),
+            );
         }
     };
     let requests = &input.load.requests;
@@ -278,15 +284,20 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         verdicts.push(verdict.finish());
     }
 
-    report(
-        &input,
-        verdicts,
-        all_attributions,
-        all_trees,
-        expected_count,
-        found_count,
-    )
-    .with_complete(complete_count)
+    let counts = Counts {
+        expected: expected_count,
+        found: found_count,
+        complete: complete_count,
+    };
+    report(&input, verdicts, all_attributions, all_trees, counts)
+}
+
+/// Sampled traces: expected, found, and complete.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    expected: u64,
+    found: u64,
+    complete: u64,
 }
 
 fn report(
@@ -294,8 +305,7 @@ fn report(
     verdicts: Vec<Verdict>,
     attributions: Vec<TraceAttribution>,
     trees: Vec<(TraceTree, bool)>,
-    expected: u64,
-    found: u64,
+    counts: Counts,
 ) -> RunReport {
     let requests = &input.load.requests;
     let duration_secs = input.load.duration.as_secs_f64();
@@ -326,9 +336,9 @@ fn report(
         config: input.settings.clone(),
         load: figures::load_summary(requests, duration_secs),
         traces: TraceCounts {
-            expected,
-            found,
-            complete: 0,
+            expected: counts.expected,
+            found: counts.found,
+            complete: counts.complete,
             unsampled: requests
                 .iter()
                 .filter(|r| r.sampled() == Some(false))
@@ -347,17 +357,6 @@ fn report(
             .iter()
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect(),
-    }
-}
-
-trait WithComplete {
-    fn with_complete(self, complete: u64) -> Self;
-}
-
-impl WithComplete for RunReport {
-    fn with_complete(mut self, complete: u64) -> Self {
-        self.traces.complete = complete;
-        self
     }
 }
 
