@@ -51,9 +51,20 @@ pub fn wilson_interval(successes: u64, trials: u64, z: f64) -> Option<Interval> 
     let denominator = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denominator;
     let half_width = (z / denominator) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    // At the edges the exact bounds are 0 and 1 (with k = n, centre +
+    // half_width is 1 algebraically); rounding can leave 0.9999999999999999,
+    // which would put a ratio of exactly 1 "outside" its own interval.
     Some(Interval {
-        low: (centre - half_width).max(0.0),
-        high: (centre + half_width).min(1.0),
+        low: if successes == 0 {
+            0.0
+        } else {
+            (centre - half_width).max(0.0)
+        },
+        high: if successes == trials {
+            1.0
+        } else {
+            (centre + half_width).min(1.0)
+        },
     })
 }
 
@@ -121,6 +132,17 @@ fn normal_quantile(p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_or_nothing_gives_exact_edges() {
+        // 65 of 65 gave 0.9999999999999999 before the edges were exact.
+        for n in 1..500 {
+            let all = wilson_interval(n, n, 3.2905).unwrap();
+            assert_eq!(all.high, 1.0, "n = {n}");
+            let none = wilson_interval(0, n, 3.2905).unwrap();
+            assert_eq!(none.low, 0.0, "n = {n}");
+        }
+    }
 
     fn close(a: f64, b: f64, tolerance: f64) -> bool {
         (a - b).abs() <= tolerance
