@@ -114,12 +114,7 @@ impl SpanRecord {
         scope: Option<&InstrumentationScope>,
         span: &Span,
     ) -> Result<SpanRecord, InvalidSpan> {
-        if !is_valid_id(&span.trace_id, 16) {
-            return Err(InvalidSpan::TraceId);
-        }
-        if !is_valid_id(&span.span_id, 8) {
-            return Err(InvalidSpan::SpanId);
-        }
+        check_ids(span)?;
         let resource_attributes = resource
             .map(|r| attributes_to_map(&r.attributes))
             .unwrap_or_default();
@@ -127,9 +122,7 @@ impl SpanRecord {
             Some(AttrValue::String(name)) => name.clone(),
             _ => UNKNOWN_SERVICE.to_string(),
         };
-        // Some SDKs send eight zero bytes instead of an empty field for a root
-        // span; both mean "no parent".
-        let parent_span_id = if span.parent_span_id.iter().all(|b| *b == 0) {
+        let parent_span_id = if is_root(span) {
             None
         } else {
             Some(hex_encode(&span.parent_span_id))
@@ -316,6 +309,23 @@ pub fn attributes_to_map(attributes: &[KeyValue]) -> BTreeMap<String, AttrValue>
         .iter()
         .map(|kv| (kv.key.clone(), AttrValue::from_otlp(kv.value.as_ref())))
         .collect()
+}
+
+/// Refuses a span whose trace or span id the OTLP spec calls invalid.
+pub fn check_ids(span: &Span) -> Result<(), InvalidSpan> {
+    if !is_valid_id(&span.trace_id, 16) {
+        return Err(InvalidSpan::TraceId);
+    }
+    if !is_valid_id(&span.span_id, 8) {
+        return Err(InvalidSpan::SpanId);
+    }
+    Ok(())
+}
+
+/// Whether a wire span has no parent. Some SDKs send eight zero bytes instead
+/// of an empty field for a root span; both mean "no parent".
+pub fn is_root(span: &Span) -> bool {
+    span.parent_span_id.iter().all(|b| *b == 0)
 }
 
 /// True when `id` has exactly `len` bytes and at least one is non-zero.

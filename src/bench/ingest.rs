@@ -11,8 +11,11 @@
 //!    stime from `/proc/<pid>/stat` over the interval) and its resident
 //!    memory (`VmRSS`, and the peak `VmHWM`) at the end.
 //!
-//! The collector runs as shipped: the store keeps every span (up to its
-//! default bound of 1,000,000, then evicts whole oldest traces).
+//! Saturation runs the collector as shipped (store bound 1,000,000 spans).
+//! The steady run bounds the store at 100,000 spans (10 s of that traffic)
+//! and runs past the bound: a store that keeps everything grows for ever, so
+//! "steady state" means the bound reached and eviction under way. The
+//! retained bytes per span are reported beside it, to scale to other bounds.
 
 use std::net::TcpListener;
 use std::process::Stdio;
@@ -39,6 +42,8 @@ const MIN_SPANS_PER_SECOND: f64 = 100_000.0;
 const STEADY_SPANS_PER_SECOND: f64 = 10_000.0;
 const MAX_CPU_SHARE: f64 = 0.05;
 const MAX_RSS_BYTES: u64 = 50 * 1024 * 1024;
+/// The steady run's store bound: 10 s of its traffic.
+const STEADY_MAX_SPANS: usize = 100_000;
 
 /// The collector process, killed when dropped.
 struct CollectorProcess {
@@ -84,7 +89,11 @@ fn own_cpus() -> Option<String> {
     Some(text.rsplit(':').next()?.trim().to_owned())
 }
 
-async fn start_collector(core: Option<&str>) -> Result<CollectorProcess, Failure> {
+/// `max_spans`: the store bound, or `None` for the shipped default.
+async fn start_collector(
+    core: Option<&str>,
+    max_spans: Option<usize>,
+) -> Result<CollectorProcess, Failure> {
     let (grpc_port, http_port) = (free_port()?, free_port()?);
     let exe = std::env::current_exe()
         .map_err(|e| Failure::Runtime(format!("cannot find this executable: {e}")))?;
@@ -99,6 +108,7 @@ async fn start_collector(core: Option<&str>) -> Result<CollectorProcess, Failure
     command
         .args(["collector", "--grpc-port", &grpc_port.to_string()])
         .args(["--http-port", &http_port.to_string()])
+        .args(max_spans.map(|n| format!("--max-spans={n}")))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -135,8 +145,14 @@ async fn start_collector(core: Option<&str>) -> Result<CollectorProcess, Failure
     }
 }
 
-/// `spans_received` and `spans_rejected` from the collector's `/api/stats`.
-async fn received(collector: &CollectorProcess) -> Result<(u64, u64), Failure> {
+/// The counters of the collector's `/api/stats` that the bench reads.
+struct StoreCounts {
+    received: u64,
+    rejected: u64,
+    stored: u64,
+}
+
+async fn store_counts(collector: &CollectorProcess) -> Result<StoreCounts, Failure> {
     let stats: serde_json::Value = reqwest::get(format!("{}/api/stats", collector.http))
         .await
         .and_then(|r| r.error_for_status())
@@ -145,7 +161,11 @@ async fn received(collector: &CollectorProcess) -> Result<(u64, u64), Failure> {
         .await
         .map_err(|e| Failure::Runtime(format!("the collector's stats are not JSON: {e}")))?;
     let field = |name: &str| stats[name].as_u64().unwrap_or_default();
-    Ok((field("spans_received"), field("spans_rejected")))
+    Ok(StoreCounts {
+        received: field("spans_received"),
+        rejected: field("spans_rejected"),
+        stored: field("spans_stored"),
+    })
 }
 
 pub async fn run(rounds: usize, round: Duration, results: &mut Results) -> Result<(), Failure> {
@@ -186,7 +206,7 @@ async fn measure(
 
     // 2 first, on a fresh collector: memory after saturation would measure
     // what saturation left behind.
-    let mut steady = start_collector(core).await?;
+    let mut steady = start_collector(core, Some(STEADY_MAX_SPANS)).await?;
     let idle_rss = procfs::status_bytes(steady.pid, "VmRSS").unwrap_or_default();
     let mut client = RawOtlpClient::connect(&steady.grpc)
         .await
@@ -230,7 +250,8 @@ async fn measure(
         .saturating_sub(cpu_from);
     let rss = procfs::status_bytes(steady.pid, "VmRSS").unwrap_or_default();
     let peak = procfs::status_bytes(steady.pid, "VmHWM").unwrap_or_default();
-    let (steady_received, _) = received(&steady).await?;
+    let counts = store_counts(&steady).await?;
+    let steady_received = counts.received;
     let _ = steady.child.kill().await;
     let share = cpu.as_secs_f64() / elapsed.as_secs_f64().max(1e-9);
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
@@ -246,13 +267,16 @@ async fn measure(
     ));
     results.rows.push(Row::target(
         "ingest",
-        format!("collector RSS at {STEADY_SPANS_PER_SECOND:.0} spans/s (end of interval)"),
         format!(
-            "{:.1} MiB (peak {:.1}, idle {:.1}; {steady_received} spans stored, {:.0} B/span above idle)",
+            "collector RSS at {STEADY_SPANS_PER_SECOND:.0} spans/s, store bound {STEADY_MAX_SPANS} spans reached (end of interval)"
+        ),
+        format!(
+            "{:.1} MiB (peak {:.1}, idle {:.1}; {steady_received} spans received, {} retained, {:.0} B per retained span above idle)",
             mib(rss),
             mib(peak),
             mib(idle_rss),
-            rss.saturating_sub(idle_rss) as f64 / steady_received.max(1) as f64
+            counts.stored,
+            rss.saturating_sub(idle_rss) as f64 / counts.stored.max(1) as f64
         ),
         "<= 50 MiB (OTel Collector CI: <= 100 MiB, measures 55-78)",
         rss <= MAX_RSS_BYTES,
@@ -266,7 +290,7 @@ async fn measure(
     }
 
     // 1: saturation, on another fresh collector.
-    let saturated = start_collector(core).await?;
+    let saturated = start_collector(core, None).await?;
     let client = RawOtlpClient::connect(&saturated.grpc)
         .await
         .map_err(Failure::Runtime)?;
@@ -323,7 +347,11 @@ async fn measure(
         cpu_shares.push(cpu.as_secs_f64() / elapsed);
         per_cpu_second.push(acked as f64 / cpu.as_secs_f64().max(1e-9));
     }
-    let (received_total, rejected) = received(&saturated).await?;
+    let StoreCounts {
+        received: received_total,
+        rejected,
+        ..
+    } = store_counts(&saturated).await?;
     drop(saturated);
     let sent_total = sent_total.load(Ordering::Relaxed);
     let failed = failed_total.load(Ordering::Relaxed);

@@ -6,9 +6,13 @@
 //! - `wait.rs`: async waits that tests use instead of sleeping
 //!   ([`TraceStore::wait_until`], [`TraceStore::wait_for_quiet`]).
 //!
-//! Each accepted span is kept twice: as a flattened [`SpanRecord`] for checks,
-//! and as the original OTLP `Span` plus the resource and scope it came with,
-//! so the query API can hand the trace back exactly as it was sent.
+//! Each accepted span is kept once, compactly: re-encoded as OTLP protobuf
+//! (one exact-size allocation, about a third of the decoded struct's heap),
+//! beside a shared handle to the resource and scope it came with and the few
+//! fields search needs. Checks get a flattened [`SpanRecord`] and the query
+//! API the original OTLP `Span`, both decoded on the way out: queries are
+//! rare next to inserts, and a store that must hold minutes of traffic is
+//! bounded by its bytes per span (see BENCHMARKS.md).
 
 mod search;
 mod wait;
@@ -25,7 +29,9 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::model::{InvalidSpan, SpanRecord, normalize_trace_id};
+use prost::Message;
+
+use crate::model::{InvalidSpan, SpanRecord, check_ids, hex_encode, is_root, normalize_trace_id};
 
 /// Default memory bound, in spans. At a few hundred bytes to a few KiB per
 /// span this keeps the store well under a few GiB.
@@ -73,9 +79,44 @@ struct StoredTrace {
 }
 
 struct StoredSpan {
-    record: SpanRecord,
-    otlp: Span,
+    /// The OTLP span as protobuf, exactly as prost encodes it.
+    encoded: Box<[u8]>,
     origin: Arc<SpanOrigin>,
+    /// Kept decoded so search can summarize a trace without decoding it.
+    start_unix_nanos: u64,
+    end_unix_nanos: u64,
+    is_root: bool,
+}
+
+impl StoredSpan {
+    /// Validates the ids (the only reason the store refuses a span) and
+    /// encodes it. Returns the trace id as lowercase hex, the index key.
+    fn new(span: &Span, origin: &Arc<SpanOrigin>) -> Result<(String, StoredSpan), InvalidSpan> {
+        check_ids(span)?;
+        let stored = StoredSpan {
+            encoded: span.encode_to_vec().into_boxed_slice(),
+            origin: origin.clone(),
+            start_unix_nanos: span.start_time_unix_nano,
+            end_unix_nanos: span.end_time_unix_nano,
+            is_root: is_root(span),
+        };
+        Ok((hex_encode(&span.trace_id), stored))
+    }
+
+    fn otlp(&self) -> Span {
+        // The bytes came from prost's own encoder a moment after a successful
+        // decode, so they always decode again; failing here is a store bug.
+        Span::decode(&*self.encoded).expect("the store decodes what it encoded")
+    }
+
+    fn record(&self) -> SpanRecord {
+        SpanRecord::from_otlp(
+            self.origin.resource.as_ref(),
+            self.origin.scope.as_ref(),
+            &self.otlp(),
+        )
+        .expect("ids were validated on insert")
+    }
 }
 
 /// The resource and scope a span was sent under. One `Arc` per `ScopeSpans`
@@ -159,8 +200,8 @@ impl TraceStore {
     /// Spans with an invalid trace or span id are rejected and counted; the
     /// valid rest of the request is kept (OTLP's "partial success").
     pub fn insert(&self, resource_spans: Vec<ResourceSpans>) -> InsertOutcome {
-        // Convert before taking the lock: conversion is the expensive part,
-        // and queries should not wait behind it.
+        // Encode before taking the lock: encoding is the expensive part, and
+        // queries should not wait behind it.
         let mut valid = Vec::new();
         let (mut bad_trace_ids, mut bad_span_ids) = (0u64, 0u64);
         for rs in resource_spans {
@@ -181,17 +222,9 @@ impl TraceStore {
                     scope,
                     scope_schema_url,
                 });
-                for span in spans {
-                    match SpanRecord::from_otlp(
-                        origin.resource.as_ref(),
-                        origin.scope.as_ref(),
-                        &span,
-                    ) {
-                        Ok(record) => valid.push(StoredSpan {
-                            record,
-                            otlp: span,
-                            origin: origin.clone(),
-                        }),
+                for span in &spans {
+                    match StoredSpan::new(span, &origin) {
+                        Ok(keyed) => valid.push(keyed),
                         Err(InvalidSpan::TraceId) => bad_trace_ids += 1,
                         Err(InvalidSpan::SpanId) => bad_span_ids += 1,
                     }
@@ -209,8 +242,8 @@ impl TraceStore {
             if accepted > 0 {
                 state.last_accepted_at = Some(now);
             }
-            for span in valid {
-                state.add(span, now);
+            for (trace_id, span) in valid {
+                state.add(trace_id, span, now);
             }
             state.evict_oldest_traces_over_bound();
         }
@@ -230,7 +263,7 @@ impl TraceStore {
         let key = normalize_trace_id(trace_id)?;
         let state = self.lock();
         let trace = state.traces.get(&key)?;
-        Some(trace.spans.iter().map(|s| s.record.clone()).collect())
+        Some(trace.spans.iter().map(StoredSpan::record).collect())
     }
 
     /// One trace as OTLP, grouped by resource and then scope (spans sent under
@@ -268,7 +301,7 @@ impl TraceStore {
             .arrival_order
             .iter()
             .filter_map(|id| state.traces.get(id))
-            .flat_map(|t| t.spans.iter().map(|s| s.record.clone()))
+            .flat_map(|t| t.spans.iter().map(StoredSpan::record))
             .collect()
     }
 
@@ -316,8 +349,7 @@ impl TraceStore {
 }
 
 impl State {
-    fn add(&mut self, span: StoredSpan, now: Instant) {
-        let trace_id = span.record.trace_id.clone();
+    fn add(&mut self, trace_id: String, span: StoredSpan, now: Instant) {
         let trace = self.traces.entry(trace_id).or_insert_with_key(|id| {
             self.arrival_order.push_back(id.clone());
             StoredTrace {
@@ -411,7 +443,7 @@ fn group_as_otlp(spans: &[StoredSpan]) -> Vec<ResourceSpans> {
                 scopes.len() - 1
             }
         };
-        scopes[scope_index].spans.push(span.otlp.clone());
+        scopes[scope_index].spans.push(span.otlp());
     }
     batches
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{StoredTrace, TraceStore};
+use super::{StoredSpan, StoredTrace, TraceStore};
 use crate::model::{SERVICE_NAME_KEY, SpanRecord, StatusCode};
 
 /// Tempo's default result count for `/api/search`.
@@ -79,7 +79,7 @@ impl TraceStore {
                 trace
                     .spans
                     .iter()
-                    .any(|s| wanted.iter().all(|(k, v)| span_matches(&s.record, k, v)))
+                    .any(|s| wanted.is_empty() || span_matches(&s.record(), &wanted))
             })
             .map(|(id, trace)| summarize(id, trace))
             .filter(|summary| within_duration(summary, query) && within_window(summary, query))
@@ -97,7 +97,11 @@ impl TraceStore {
     }
 }
 
-fn span_matches(span: &SpanRecord, key: &str, wanted_lowercase: &str) -> bool {
+fn span_matches(span: &SpanRecord, wanted: &[(&str, String)]) -> bool {
+    wanted.iter().all(|(key, value)| span_has(span, key, value))
+}
+
+fn span_has(span: &SpanRecord, key: &str, wanted_lowercase: &str) -> bool {
     let contains = |value: &str| value.to_lowercase().contains(wanted_lowercase);
     match key {
         "name" => contains(&span.name),
@@ -117,24 +121,24 @@ fn span_matches(span: &SpanRecord, key: &str, wanted_lowercase: &str) -> bool {
 }
 
 fn summarize(trace_id: &str, trace: &StoredTrace) -> TraceSummary {
-    let records = trace.spans.iter().map(|s| &s.record);
-    let start = records
-        .clone()
-        .map(|r| r.start_unix_nanos)
-        .min()
-        .unwrap_or(0);
-    let end = records.clone().map(|r| r.end_unix_nanos).max().unwrap_or(0);
+    let spans = trace.spans.iter();
+    let start = spans.clone().map(|s| s.start_unix_nanos).min().unwrap_or(0);
+    let end = spans.clone().map(|s| s.end_unix_nanos).max().unwrap_or(0);
     // Several parentless spans can exist (a broken propagation hop makes a
-    // second root); the earliest one is the trace's entry point.
-    let root = records
-        .filter(|r| r.is_root())
-        .min_by_key(|r| r.start_unix_nanos);
+    // second root); the earliest one is the trace's entry point. Only it is
+    // decoded.
+    let root = spans
+        .filter(|s| s.is_root)
+        .min_by_key(|s| s.start_unix_nanos)
+        .map(StoredSpan::record);
     TraceSummary {
         trace_id: trace_id.to_string(),
-        root_service_name: root.map_or(ROOT_SPAN_NOT_YET_RECEIVED.to_string(), |r| {
-            r.service_name.clone()
-        }),
-        root_span_name: root.map_or(ROOT_SPAN_NOT_YET_RECEIVED.to_string(), |r| r.name.clone()),
+        root_service_name: root
+            .as_ref()
+            .map_or(ROOT_SPAN_NOT_YET_RECEIVED.to_string(), |r| {
+                r.service_name.clone()
+            }),
+        root_span_name: root.map_or(ROOT_SPAN_NOT_YET_RECEIVED.to_string(), |r| r.name),
         start_unix_nanos: start,
         duration_nanos: end.saturating_sub(start),
         span_count: trace.spans.len(),
