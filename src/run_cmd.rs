@@ -19,13 +19,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracemesh_harness::collector::{CollectorConfig, RunningCollector};
 use tracemesh_harness::load::{self, LoadPlan, LoadProgress};
-use tracemesh_harness::report::model::RunSettings;
+use tracemesh_harness::report::model::{RunSettings, SdkExportCounts};
 use tracemesh_harness::report::{self, terminal};
 use tracemesh_harness::run::{RunInput, analyse};
 use tracemesh_harness::scenario::Scenario;
 use tracemesh_harness::sources::{EmbeddedSource, JaegerSource, TempoSource, TraceSource};
 use tracemesh_harness::trace::{Readiness, ReadinessPolicy, wait_polling};
 use tracemesh_runtime::config::ProcessEnv;
+use tracemesh_runtime::export_stats::ExportSnapshot;
 
 use crate::Failure;
 use crate::cli::RunArgs;
@@ -321,6 +322,7 @@ async fn drive(
         }
     }
 
+    let sdk_export = sdk_export_counts(admin, args.admin_token.as_deref()).await;
     eprintln!("checking {} requests' traces", outcome.requests.len());
     let report = analyse(RunInput {
         scenario,
@@ -329,6 +331,7 @@ async fn drive(
         settings,
         started_at,
         spans_received,
+        sdk_export,
         readiness_ms,
     })
     .await;
@@ -347,6 +350,48 @@ async fn drive(
     } else {
         Err(Failure::ChecksFailed)
     }
+}
+
+/// Asks every service to flush its spans and sums what each SDK counted
+/// (`POST /admin/telemetry/flush`). `None`, with a warning, unless every
+/// service answered: a partial sum would understate the losses.
+async fn sdk_export_counts(
+    admin: &[(String, String)],
+    token: Option<&str>,
+) -> Option<SdkExportCounts> {
+    if admin.is_empty() {
+        return None;
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .ok()?;
+    let mut total = SdkExportCounts::default();
+    for (service, faults_url) in admin {
+        let url = faults_url.replace("/admin/faults", "/admin/telemetry/flush");
+        let mut request = client.post(&url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let snapshot = match request.send().await.and_then(|r| r.error_for_status()) {
+            Ok(response) => response.json::<ExportSnapshot>().await,
+            Err(e) => Err(e),
+        };
+        match snapshot {
+            Ok(s) => {
+                total.spans_ended += s.spans_ended;
+                total.spans_exported += s.spans_exported;
+                total.spans_failed += s.spans_failed;
+                // After the flush nothing is queued: the rest was dropped.
+                total.spans_dropped += s.spans_not_exported;
+            }
+            Err(e) => {
+                eprintln!("warning: cannot read {service}'s export counts from {url}: {e}");
+                return None;
+            }
+        }
+    }
+    Some(total)
 }
 
 /// PUTs each service's faults to its admin endpoint.

@@ -98,6 +98,13 @@ fn the_default_run_passes_every_check_and_writes_every_report() {
     assert!(checks.iter().any(|c| c.starts_with("full_tree")));
     assert!(verdict["load"]["requests"].as_u64().unwrap() > 50);
     assert!(stdout.contains("PASS"), "{stdout}");
+    // The services' own counts: everything they ended was exported.
+    let export = &verdict["traces"]["sdk_export"];
+    assert!(export["spans_ended"].as_u64().unwrap() > 0, "{export}");
+    assert_eq!(export["spans_dropped"], 0, "{export}");
+    assert_eq!(export["spans_failed"], 0, "{export}");
+    assert_eq!(export["spans_ended"], export["spans_exported"], "{export}");
+    assert!(stdout.contains("dropped (queue full)"), "{stdout}");
 }
 
 #[test]

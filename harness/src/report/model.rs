@@ -89,6 +89,25 @@ pub struct TraceCounts {
     /// Median and p99 time from the gateway's answer to the trace being ready.
     pub readiness_p50_ms: f64,
     pub readiness_p99_ms: f64,
+    /// What the services' SDKs did with their spans; `None` when the run
+    /// could not ask them (no admin endpoints).
+    #[serde(default)]
+    pub sdk_export: Option<SdkExportCounts>,
+}
+
+/// Spans counted by the services themselves, summed over the mesh, after a
+/// flush (each service's `POST /admin/telemetry/flush`). A span missing from
+/// the store shows up here as dropped or failed, or it was lost in between.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SdkExportCounts {
+    /// Sampled spans that ended.
+    pub spans_ended: u64,
+    /// Acknowledged by the collector.
+    pub spans_exported: u64,
+    /// In exports that failed after every retry.
+    pub spans_failed: u64,
+    /// Dropped by the batch processor because its queue was full.
+    pub spans_dropped: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

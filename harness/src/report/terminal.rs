@@ -38,9 +38,9 @@ pub fn summary_with_reports(report: &RunReport, color: bool, reports: &[PathBuf]
         String::new(),
         load(report),
         traces(report),
-        sampling(report, paint),
-        String::new(),
     ];
+    head.extend(sdk_export(report));
+    head.extend([sampling(report, paint), String::new()]);
     head.extend(time_spent(report));
     head.push(String::new());
     head.push("Checks".to_string());
@@ -115,6 +115,16 @@ fn traces(report: &RunReport) -> String {
         ms(t.readiness_p50_ms),
         ms(t.readiness_p99_ms)
     )
+}
+
+/// The services' own span counts, when the run could ask them.
+fn sdk_export(report: &RunReport) -> Option<String> {
+    report.traces.sdk_export.map(|e| {
+        format!(
+            "Export    {} spans ended in the services · {} exported · {} failed · {} dropped (queue full)",
+            e.spans_ended, e.spans_exported, e.spans_failed, e.spans_dropped
+        )
+    })
 }
 
 fn sampling(report: &RunReport, paint: Paint) -> String {

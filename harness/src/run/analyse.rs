@@ -31,7 +31,7 @@ use crate::checks::sampling::{
     check_root_sampling,
 };
 use crate::load::{LoadOutcome, SentRequest};
-use crate::report::model::{RunReport, RunSettings, TraceCounts};
+use crate::report::model::{RunReport, RunSettings, SdkExportCounts, TraceCounts};
 use crate::scenario::{Scenario, UnexpectedStatuses};
 use crate::sources::TraceSource;
 use crate::trace::{TraceTree, TreeOptions};
@@ -45,6 +45,8 @@ pub struct RunInput<'a> {
     pub started_at: String,
     /// Spans the store received, when the store is ours.
     pub spans_received: Option<u64>,
+    /// The services' own export counts, when their admin endpoints answered.
+    pub sdk_export: Option<SdkExportCounts>,
     /// Per trace id: time from the gateway's answer to the trace's last
     /// span arriving, when the store is ours.
     pub readiness_ms: Vec<f64>,
@@ -346,6 +348,7 @@ fn report(
             spans_received: input.spans_received.unwrap_or(0),
             readiness_p50_ms: figures::percentile(&mut readiness, 50.0),
             readiness_p99_ms: figures::percentile(&mut readiness, 99.0),
+            sdk_export: input.sdk_export,
         },
         verdicts,
         attribution: figures::attribution_table(&RunAttribution::from_traces(&attributions)),

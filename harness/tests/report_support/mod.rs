@@ -55,6 +55,7 @@ pub fn realistic_report() -> RunReport {
             ],
         },
         traces: TraceCounts {
+            sdk_export: None,
             expected: 310,
             found: 309,
             complete: 305,

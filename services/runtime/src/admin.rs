@@ -1,8 +1,11 @@
-//! The admin endpoint: read and change a service's faults at runtime.
+//! The admin endpoint: read and change a service's faults at runtime, and
+//! read what happened to its spans.
 //!
 //! `GET /admin/faults` shows the configuration in force, `PUT /admin/faults`
 //! replaces it (YAML or JSON body, validated first), `DELETE /admin/faults`
-//! clears it. It listens on its own address, loopback by default; on any
+//! clears it. `GET /admin/telemetry` shows the export counters
+//! ([`crate::export_stats`]); `POST /admin/telemetry/flush` exports what is
+//! queued first, so the counters are final. It listens on its own address, loopback by default; on any
 //! other address it refuses to start without a token, and with a token every
 //! request must carry `Authorization: Bearer <token>`.
 
@@ -13,14 +16,16 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::error_body::ErrorBody;
 use crate::fault::{FaultConfig, Faults};
+use crate::telemetry::TelemetryHandle;
 
 #[derive(Debug, Clone)]
 struct AdminState {
     faults: Faults,
+    telemetry: TelemetryHandle,
     token: Option<String>,
 }
 
@@ -37,13 +42,19 @@ pub fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<(), Strin
 }
 
 /// The admin router.
-pub fn router(faults: Faults, token: Option<String>) -> Router {
-    let state = AdminState { faults, token };
+pub fn router(faults: Faults, telemetry: TelemetryHandle, token: Option<String>) -> Router {
+    let state = AdminState {
+        faults,
+        telemetry,
+        token,
+    };
     Router::new()
         .route(
             "/admin/faults",
             get(show_faults).put(replace_faults).delete(clear_faults),
         )
+        .route("/admin/telemetry", get(show_telemetry))
+        .route("/admin/telemetry/flush", post(flush_telemetry))
         .fallback(crate::http_server::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
@@ -92,6 +103,23 @@ async fn replace_faults(State(state): State<AdminState>, body: String) -> Respon
     }
 }
 
+async fn show_telemetry(State(state): State<AdminState>) -> Response {
+    axum::Json(state.telemetry.snapshot()).into_response()
+}
+
+async fn flush_telemetry(State(state): State<AdminState>) -> Response {
+    // The flush blocks until the batch processor's thread has exported.
+    let telemetry = state.telemetry.clone();
+    match tokio::task::spawn_blocking(move || telemetry.flush_and_snapshot()).await {
+        Ok(snapshot) => axum::Json(snapshot).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorBody::new("flush_failed", e.to_string()),
+        )
+            .into_response(),
+    }
+}
+
 async fn clear_faults(State(state): State<AdminState>) -> Response {
     state.faults.replace(FaultConfig::default());
     tracing::info!("fault configuration cleared");
@@ -114,7 +142,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_without_the_token_is_refused() {
-        let app = router(Faults::default(), Some("s3cret".into()));
+        let app = router(
+            Faults::default(),
+            TelemetryHandle::default(),
+            Some("s3cret".into()),
+        );
         let res = app.clone().oneshot(request("GET", None, "")).await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         let res = app
@@ -133,7 +165,7 @@ mod tests {
     #[tokio::test]
     async fn put_replaces_the_faults_and_rejects_bad_ones() {
         let faults = Faults::default();
-        let app = router(faults.clone(), None);
+        let app = router(faults.clone(), TelemetryHandle::default(), None);
         let res = app
             .clone()
             .oneshot(request(

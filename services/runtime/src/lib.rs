@@ -7,7 +7,8 @@
 //!   trait, with errors that name the variable and the value.
 //! - [`telemetry`]: the one place that builds the tracer provider, the OTLP
 //!   exporter (gRPC or HTTP), the sampler and the batch processor, installs
-//!   the `tracing` subscriber, and flushes on shutdown. [`logs`]: JSON log
+//!   the `tracing` subscriber, and flushes on shutdown. [`export_stats`]:
+//!   counts spans ended, exported, failed and dropped. [`logs`]: JSON log
 //!   lines carrying `trace_id` / `span_id`.
 //! - [`propagation`]: W3C `traceparent`/`tracestate`/`baggage` in and out of
 //!   headers (gRPC metadata are headers too), and `traceresponse`.
@@ -29,6 +30,7 @@ pub mod admin;
 pub mod config;
 pub mod db;
 pub mod error_body;
+pub mod export_stats;
 pub mod fault;
 pub mod grpc_client;
 pub mod grpc_error;

@@ -117,7 +117,7 @@ where
             addr: args.admin_listen,
             source,
         })?;
-    let admin = crate::admin::router(faults.clone(), args.admin_token.clone());
+    let admin = crate::admin::router(faults.clone(), guard.handle(), args.admin_token.clone());
     let admin_shutdown = shutdown.clone();
     tokio::spawn(async move {
         let served = axum::serve(admin_listener, admin)

@@ -7,12 +7,15 @@
 //! server stopped accepting and finished its in-flight requests: that flushes
 //! the spans still queued in the batch processor.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{
+    Protocol, RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig,
+};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{
@@ -24,6 +27,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{ConfigError, Env, parse_bool, parse_key_values, parse_millis, parse_var};
+use crate::export_stats::{CountingExporter, CountingProcessor, ExportCounters, ExportSnapshot};
 use crate::logs;
 
 /// Which wire protocol the OTLP exporter speaks (`OTEL_EXPORTER_OTLP_PROTOCOL`).
@@ -127,6 +131,11 @@ pub struct BatchSettings {
     pub max_export_batch_size: usize,
     /// Bounds each export call (set on the exporter).
     pub export_timeout: Duration,
+    /// How long a failing export keeps being retried before its spans are
+    /// given up (`TRACEMESH_EXPORT_RETRY_SECS`, default 30, 0 = no retry).
+    /// Meanwhile new spans wait in the queue: a queue that holds this long
+    /// of traffic loses nothing to a collector outage this long.
+    pub retry_for: Duration,
 }
 
 impl BatchSettings {
@@ -138,6 +147,9 @@ impl BatchSettings {
             max_export_batch_size: parse_var(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?.unwrap_or(512),
             export_timeout: parse_millis(env, "OTEL_BSP_EXPORT_TIMEOUT")?
                 .unwrap_or(Duration::from_millis(30_000)),
+            retry_for: Duration::from_secs(
+                parse_var(env, "TRACEMESH_EXPORT_RETRY_SECS")?.unwrap_or(30),
+            ),
         };
         if settings.max_export_batch_size > settings.max_queue_size {
             return Err(ConfigError::new(
@@ -254,6 +266,32 @@ pub enum TelemetryError {
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    handle: TelemetryHandle,
+}
+
+/// What the admin endpoint needs: the export counters, and the provider to
+/// flush. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryHandle {
+    counters: Arc<ExportCounters>,
+    provider: Option<SdkTracerProvider>,
+}
+
+impl TelemetryHandle {
+    pub fn snapshot(&self) -> ExportSnapshot {
+        self.counters.snapshot()
+    }
+
+    /// Exports what is queued (blocking: call it from a blocking thread),
+    /// then reads the counters. With the SDK disabled there is nothing to flush.
+    pub fn flush_and_snapshot(&self) -> ExportSnapshot {
+        if let Some(provider) = &self.provider
+            && let Err(e) = provider.force_flush()
+        {
+            tracing::warn!(error = %e, "span flush failed");
+        }
+        self.counters.snapshot()
+    }
 }
 
 impl std::fmt::Debug for TelemetryGuard {
@@ -265,6 +303,11 @@ impl std::fmt::Debug for TelemetryGuard {
 }
 
 impl TelemetryGuard {
+    /// The handle the admin endpoint serves the export counters through.
+    pub fn handle(&self) -> TelemetryHandle {
+        self.handle.clone()
+    }
+
     /// Exports the spans still queued and stops the exporter. It blocks on
     /// the batch processor's thread, so it runs on a blocking thread and the
     /// async runtime keeps driving the exporter's connection meanwhile.
@@ -316,10 +359,14 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
             .try_init()
             .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
         tracing::info!("OTEL_SDK_DISABLED=true: tracing export is off");
-        return Ok(TelemetryGuard { provider: None });
+        return Ok(TelemetryGuard {
+            provider: None,
+            handle: TelemetryHandle::default(),
+        });
     }
 
-    let provider = build_provider(config)?;
+    let counters = Arc::new(ExportCounters::default());
+    let provider = build_provider(config, &counters)?;
     let tracer = provider.tracer(config.service_name.clone());
     // Only our own crates' spans become OpenTelemetry spans. Without this
     // filter the exporter's own hyper/tonic/h2/reqwest spans would be traced
@@ -350,16 +397,42 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         "exporting spans over OTLP"
     );
     Ok(TelemetryGuard {
+        handle: TelemetryHandle {
+            counters,
+            provider: Some(provider.clone()),
+        },
         provider: Some(provider),
     })
 }
 
-fn build_provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, TelemetryError> {
+/// The OTLP exporter's retries (exponential backoff, 100 ms doubling to at
+/// most 2 s) as many as fit in `retry_for`.
+fn retry_policy(retry_for: Duration) -> RetryPolicy {
+    const FIRST: Duration = Duration::from_millis(100);
+    const LONGEST: Duration = Duration::from_secs(2);
+    let (mut retries, mut waited, mut delay) = (0, Duration::ZERO, FIRST);
+    while waited < retry_for {
+        waited += delay;
+        retries += 1;
+        delay = (delay * 2).min(LONGEST);
+    }
+    RetryPolicy::default()
+        .with_max_retries(retries)
+        .with_initial_delay(FIRST)
+        .with_max_delay(LONGEST)
+}
+
+fn build_provider(
+    config: &TelemetryConfig,
+    counters: &Arc<ExportCounters>,
+) -> Result<SdkTracerProvider, TelemetryError> {
+    let retry = retry_policy(config.batch.retry_for);
     let exporter = match config.protocol {
         OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_endpoint(&config.traces_endpoint)
             .with_timeout(config.batch.export_timeout)
+            .with_retry_policy(retry)
             .build(),
         OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
             let protocol = if config.protocol == OtlpProtocol::HttpJson {
@@ -372,10 +445,12 @@ fn build_provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, Telemet
                 .with_protocol(protocol)
                 .with_endpoint(&config.traces_endpoint)
                 .with_timeout(config.batch.export_timeout)
+                .with_retry_policy(retry)
                 .build()
         }
     }
     .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let exporter = CountingExporter::new(exporter, counters.clone());
 
     let batch = BatchConfigBuilder::default()
         .with_max_queue_size(config.batch.max_queue_size)
@@ -387,6 +462,9 @@ fn build_provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, Telemet
         .build();
 
     Ok(SdkTracerProvider::builder()
+        // Before the batch processor, so a span is counted as ended before
+        // it can be counted as exported.
+        .with_span_processor(CountingProcessor::new(counters.clone()))
         .with_span_processor(processor)
         .with_sampler(config.sampler.to_sampler())
         .with_resource(resource(config))
