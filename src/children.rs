@@ -9,8 +9,9 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -20,59 +21,74 @@ use tokio::process::Command;
 /// request enters while the services behind it are stopping.
 pub const SERVICES: [&str; 5] = ["gateway", "order", "user", "inventory", "payment"];
 
+/// Everything needed to start one service process, kept so that a crashed
+/// service can be started again exactly as it was (same ports, same data).
+#[derive(Debug, Clone)]
+pub struct ChildSpec {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub args: Vec<OsString>,
+    /// Added to this process's environment.
+    pub env: Vec<(String, String)>,
+    /// Removed from this process's environment.
+    pub remove_env: Vec<&'static str>,
+    /// Where stdout and stderr go; inherited when `None`.
+    pub log: Option<PathBuf>,
+}
+
 /// One running service process.
 #[derive(Debug)]
 pub struct Child {
     pub name: &'static str,
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    spec: ChildSpec,
     process: tokio::process::Child,
+    started_at: Instant,
 }
 
-/// Starts `tracemesh service <name> <args>` with `env` added to (and
-/// `remove_env` removed from) this process's environment.
-pub fn spawn(
-    name: &'static str,
-    addr: SocketAddr,
-    admin_addr: SocketAddr,
-    args: Vec<OsString>,
-    env: &[(String, String)],
-    remove_env: &[&str],
-    log: Option<&std::path::Path>,
-) -> std::io::Result<Child> {
+/// Starts `tracemesh service <name> --listen <addr> ... <args>`.
+pub fn spawn(spec: ChildSpec) -> std::io::Result<Child> {
+    let process = start_process(&spec)?;
+    Ok(Child {
+        name: spec.name,
+        addr: spec.addr,
+        admin_addr: spec.admin_addr,
+        spec,
+        process,
+        started_at: Instant::now(),
+    })
+}
+
+fn start_process(spec: &ChildSpec) -> std::io::Result<tokio::process::Child> {
     let exe = std::env::current_exe()?;
     let mut command = Command::new(exe);
     command
         .arg("service")
-        .arg(name)
+        .arg(spec.name)
         .arg("--listen")
-        .arg(addr.to_string())
+        .arg(spec.addr.to_string())
         .arg("--admin-listen")
-        .arg(admin_addr.to_string())
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .arg(spec.admin_addr.to_string())
+        .args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .kill_on_drop(true);
     // Logs go to the terminal (inherited) or, for `run`, to a file, so they
     // do not scroll through the live progress line.
-    if let Some(path) = log {
+    if let Some(path) = &spec.log {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)?;
         command.stdout(file.try_clone()?).stderr(file);
     }
-    for var in remove_env {
+    for var in &spec.remove_env {
         command.env_remove(var);
     }
     ask_for_sigterm_when_parent_dies(&mut command);
-    let process = command.spawn()?;
-    Ok(Child {
-        name,
-        addr,
-        admin_addr,
-        process,
-    })
+    command.spawn()
 }
 
 #[cfg(target_os = "linux")]
@@ -100,6 +116,26 @@ impl Child {
     /// The exit status if the process has already exited.
     pub fn exited(&mut self) -> Option<ExitStatus> {
         self.process.try_wait().ok().flatten()
+    }
+
+    /// How long the current process has been running.
+    pub fn uptime(&self) -> Duration {
+        self.started_at.elapsed()
+    }
+
+    /// Starts the service again, as it was first started. Only for a child
+    /// that has exited: the new process binds the same ports and opens the
+    /// same data directory, so callers reconnect to it without being told.
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        if self.exited().is_none() {
+            return Err(std::io::Error::other(format!(
+                "the {} service is still running",
+                self.name
+            )));
+        }
+        self.process = start_process(&self.spec)?;
+        self.started_at = Instant::now();
+        Ok(())
     }
 
     /// SIGTERM, then SIGKILL after `grace`. Returns how it ended.

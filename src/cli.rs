@@ -130,6 +130,11 @@ pub struct UpArgs {
     /// Seconds to wait for the mesh to become ready.
     #[arg(long, default_value_t = 30)]
     pub ready_timeout_secs: u64,
+    /// Start a service that exits on its own again (same ports, same data),
+    /// after 1 s, doubling to 30 s while it keeps crashing within 10 s. Off by
+    /// default: a service that stays down is what a partial outage looks like.
+    #[arg(long, env = "TRACEMESH_RESTART")]
+    pub restart: bool,
 }
 
 /// `tracemesh run`. Load flags follow goose's names.

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::Failure;
-use crate::children::{self, Child};
+use crate::children::{self, Child, ChildSpec};
 
 /// How long a child may take to stop after SIGTERM before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -137,15 +137,15 @@ impl Mesh {
             drop((service_port, admin_port));
             // Each process names itself; a shared OTEL_SERVICE_NAME would
             // give all five the same name and make the traces useless.
-            match children::spawn(
+            match children::spawn(ChildSpec {
                 name,
                 addr,
                 admin_addr,
-                flags,
-                &options.env,
-                &["OTEL_SERVICE_NAME"],
-                options.log_file.as_deref(),
-            ) {
+                args: flags,
+                env: options.env.clone(),
+                remove_env: vec!["OTEL_SERVICE_NAME"],
+                log: options.log_file.clone(),
+            }) {
                 Ok(child) => mesh.children.push(child),
                 Err(e) => {
                     mesh.stop().await;

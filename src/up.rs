@@ -6,9 +6,11 @@
 //! 3. Start the five services ([`crate::mesh`]), wired to each other, and
 //!    wait until they are ready.
 //! 4. Print the URLs, then wait for ctrl-c / SIGTERM (a child that dies on
-//!    its own is reported, the rest keep running), and stop everything in
-//!    order: gateway first, collector last.
+//!    its own is reported, the rest keep running; with `--restart` it is
+//!    started again), and stop everything in order: gateway first, collector
+//!    last.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -63,7 +65,7 @@ pub async fn run(args: UpArgs) -> Result<(), Failure> {
     let result = match Mesh::start(&options).await {
         Ok(mut mesh) => {
             print_banner(&mesh, collector.as_ref(), &data_dir);
-            wait_for_stop(&mut mesh).await;
+            wait_for_stop(&mut mesh, args.restart).await;
             mesh.stop().await;
             Ok(())
         }
@@ -174,23 +176,72 @@ fn print_banner(mesh: &Mesh, collector: Option<&RunningCollector>, data_dir: &Pa
     println!("press ctrl-c to stop");
 }
 
+/// First wait before restarting a crashed service, and the longest.
+const FIRST_RESTART_DELAY: Duration = Duration::from_secs(1);
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
+/// A service that ran at least this long before exiting starts over at
+/// [`FIRST_RESTART_DELAY`]; one that crashes sooner waits twice as long.
+const STABLE_UPTIME: Duration = Duration::from_secs(10);
+
 /// Waits for ctrl-c / SIGTERM. A child that dies on its own is reported
 /// once and the rest keep running: a crashed service is a lesson in what the
 /// traces of a partial outage look like (the gateway answers 503 and the
 /// error span sits at the failed hop), not a reason to stop the demo.
-async fn wait_for_stop(mesh: &mut Mesh) {
+///
+/// With `restart`, the dead child is started again after a delay, and a
+/// line `restarted <service> pid <pid>` on stdout says so (tests read it).
+async fn wait_for_stop(mesh: &mut Mesh, restart: bool) {
     let signal = tracemesh_runtime::shutdown::signal();
     tokio::pin!(signal);
     let mut watch = tokio::time::interval(Duration::from_millis(250));
     let mut reported = Vec::new();
+    // Per crashed service: when to restart it, and the delay used.
+    let mut pending: Vec<(&'static str, tokio::time::Instant, Duration)> = Vec::new();
+    let mut last_delay: Vec<(&'static str, Duration)> = Vec::new();
     loop {
         tokio::select! {
             () = &mut signal => return,
             _ = watch.tick() => {
                 for (service, status) in mesh.newly_exited(&mut reported) {
                     tracing::error!(service, %status, "a service exited on its own; the others keep running");
+                    if restart {
+                        let crashed_early = mesh.child(service).is_some_and(|c| c.uptime() < STABLE_UPTIME);
+                        let previous = last_delay.iter().find(|(s, _)| *s == service).map(|(_, d)| *d);
+                        let delay = match previous {
+                            Some(d) if crashed_early => (d * 2).min(MAX_RESTART_DELAY),
+                            _ => FIRST_RESTART_DELAY,
+                        };
+                        last_delay.retain(|(s, _)| *s != service);
+                        last_delay.push((service, delay));
+                        tracing::info!(service, ?delay, "restarting after a delay");
+                        pending.push((service, tokio::time::Instant::now() + delay, delay));
+                    }
+                }
+                let now = tokio::time::Instant::now();
+                let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(_, at, _)| *at <= now);
+                pending = later;
+                for (service, _, _) in due {
+                    restart_child(mesh, service, &mut reported);
                 }
             }
         }
+    }
+}
+
+fn restart_child(mesh: &mut Mesh, service: &'static str, reported: &mut Vec<&'static str>) {
+    let Some(child) = mesh.children.iter_mut().find(|c| c.name == service) else {
+        return;
+    };
+    match child.restart() {
+        Ok(()) => {
+            // Watch it again: a second crash is reported (and restarted) too.
+            reported.retain(|s| *s != service);
+            let pid = child.pid().unwrap_or_default();
+            tracing::info!(service, pid, "service restarted");
+            // Not println!: it panics if whoever read the banner has gone.
+            let _ = writeln!(std::io::stdout(), "restarted {service} pid {pid}");
+        }
+        // Left as reported: `up` keeps serving what still runs.
+        Err(e) => tracing::error!(service, error = %e, "cannot restart the service"),
     }
 }
