@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test file uses a part of this module
 
+pub mod load;
+pub mod proxy;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -26,6 +29,8 @@ pub struct Mesh {
     pub admin: Vec<(String, String)>,
     /// Everything `up` and the services wrote to stderr (their logs).
     pub logs: Arc<Mutex<Vec<String>>>,
+    /// Everything `up` wrote to stdout: the banner, then restart lines.
+    pub stdout: Arc<Mutex<Vec<String>>>,
     up: Child,
 }
 
@@ -72,12 +77,16 @@ impl Mesh {
         });
 
         // Read the banner until "press ctrl-c": the gateway URL and the pids.
+        // Later lines (`restarted <service> pid <pid>`) go to `stdout`.
         let stdout = up.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let stdout_lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout_sink = stdout_lines.clone();
         std::thread::spawn(move || {
             let mut lines = Vec::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let done = line.starts_with("press ctrl-c");
+                stdout_sink.lock().unwrap().push(line.clone());
                 lines.push(line);
                 if done {
                     let _ = tx.send(lines.clone());
@@ -123,7 +132,39 @@ impl Mesh {
             pids,
             admin,
             logs,
+            stdout: stdout_lines,
             up,
+        }
+    }
+
+    /// Waits for `up --restart` to say it restarted `service` (the
+    /// `restarts`-th time, counting from 1), records the new pid and
+    /// returns it.
+    pub async fn wait_for_restart(&mut self, service: &str, restarts: usize) -> u32 {
+        let prefix = format!("restarted {service} pid ");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let pids: Vec<u32> = self
+                .stdout
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
+                .collect();
+            if let Some(pid) = pids.get(restarts - 1) {
+                for (name, old) in &mut self.pids {
+                    if name == service {
+                        *old = *pid;
+                    }
+                }
+                return *pid;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "up did not restart {service} within 60 s; stdout: {:?}",
+                self.stdout.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
