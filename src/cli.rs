@@ -258,6 +258,16 @@ pub struct CollectorArgs {
     /// Largest accepted export request, in bytes.
     #[arg(long, env = "TRACEMESH_COLLECTOR_MAX_BODY_BYTES", default_value_t = tracemesh_harness::collector::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Longest string or bytes attribute value kept, in bytes; longer ones are
+    /// cut (at a UTF-8 boundary) and counted as `attributes_truncated` in
+    /// `/api/stats`.
+    #[arg(
+        long,
+        env = "TRACEMESH_COLLECTOR_MAX_ATTRIBUTE_BYTES",
+        default_value_t = tracemesh_harness::collector::DEFAULT_MAX_ATTRIBUTE_BYTES,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_attribute_bytes: usize,
     /// Spans kept in memory before the oldest traces are evicted (and counted).
     #[arg(long, env = "TRACEMESH_COLLECTOR_MAX_SPANS", default_value_t = tracemesh_harness::store::DEFAULT_MAX_SPANS)]
     pub max_spans: usize,

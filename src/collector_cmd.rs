@@ -1,5 +1,6 @@
 //! `tracemesh collector`: the embedded collector and trace store alone,
-//! until ctrl-c or SIGTERM.
+//! until ctrl-c or SIGTERM, with its limits (body size, attribute value
+//! length, span bound) from the flags; prints its counters when it stops.
 
 use std::net::SocketAddr;
 
@@ -16,6 +17,7 @@ pub async fn run(args: CollectorArgs) -> Result<(), Failure> {
         grpc_addr: SocketAddr::new(args.host, args.grpc_port),
         http_addr: SocketAddr::new(args.host, args.http_port),
         max_body_bytes: args.max_body_bytes,
+        max_attribute_bytes: args.max_attribute_bytes,
         max_spans: args.max_spans,
         forward_to: args.forward_to,
     };
@@ -33,10 +35,11 @@ pub async fn run(args: CollectorArgs) -> Result<(), Failure> {
     );
     tracemesh_runtime::shutdown::signal().await;
     let stats = running.store().stats();
+    let ingest = running.ingest_stats();
     running
         .shutdown()
         .await
         .map_err(|e| Failure::Runtime(format!("collector stopped with an error: {e}")))?;
-    eprintln!("collector stopped: {stats:?}");
+    eprintln!("collector stopped: {stats:?} {ingest:?}");
     Ok(())
 }

@@ -9,6 +9,11 @@
 //! Validation lives in the same place as conversion ("parse, don't validate"):
 //! [`SpanRecord::from_otlp`] is the only way to build a record from the wire,
 //! and it refuses spans whose ids the OTLP spec calls invalid.
+//!
+//! Attribute values may nest (arrays and kvlists of values). Conversion
+//! recurses, so it is bounded: a value nested deeper than
+//! [`MAX_ATTRIBUTE_DEPTH`] levels becomes the string [`NESTED_TOO_DEEP`]
+//! instead of costing a stack frame per level, whatever decoded it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +29,16 @@ pub const SERVICE_NAME_KEY: &str = "service.name";
 /// What the OTel SDKs report when no service name was configured; we use the
 /// same placeholder so a missing name is visible in checks, not an empty string.
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
+
+/// How deep attribute values are converted: a top-level attribute's value is
+/// level 1, a value inside it level 2, and so on. Decoding already stops far
+/// earlier for protobuf (prost's limit of 100 nested messages is about 30
+/// kvlist levels) and JSON (serde_json's 128), but `from_otlp` must not
+/// depend on who built the `AnyValue`.
+pub const MAX_ATTRIBUTE_DEPTH: usize = 32;
+
+/// What a value nested deeper than [`MAX_ATTRIBUTE_DEPTH`] becomes.
+pub const NESTED_TOO_DEEP: &str = "<nested too deep>";
 
 /// One received span, flattened for checks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -237,8 +252,19 @@ impl SpanEvent {
 }
 
 impl AttrValue {
+    /// Converts a top-level attribute value; parts nested deeper than
+    /// [`MAX_ATTRIBUTE_DEPTH`] become [`NESTED_TOO_DEEP`].
     pub fn from_otlp(value: Option<&AnyValue>) -> AttrValue {
+        AttrValue::from_otlp_at(value, 1)
+    }
+
+    /// `depth` is the level of `value` (1 for a top-level attribute's value);
+    /// recursion stops at [`MAX_ATTRIBUTE_DEPTH`].
+    fn from_otlp_at(value: Option<&AnyValue>, depth: usize) -> AttrValue {
         use any_value::Value;
+        if depth > MAX_ATTRIBUTE_DEPTH {
+            return AttrValue::String(NESTED_TOO_DEEP.to_owned());
+        }
         match value.and_then(|v| v.value.as_ref()) {
             Some(Value::StringValue(s)) => AttrValue::String(s.clone()),
             Some(Value::BoolValue(b)) => AttrValue::Bool(*b),
@@ -248,10 +274,12 @@ impl AttrValue {
                 array
                     .values
                     .iter()
-                    .map(|v| AttrValue::from_otlp(Some(v)))
+                    .map(|v| AttrValue::from_otlp_at(Some(v), depth + 1))
                     .collect(),
             ),
-            Some(Value::KvlistValue(list)) => AttrValue::Map(attributes_to_map(&list.values)),
+            Some(Value::KvlistValue(list)) => {
+                AttrValue::Map(attributes_at_depth(&list.values, depth + 1))
+            }
             Some(Value::BytesValue(bytes)) => AttrValue::Bytes(bytes.clone()),
             // A string-table index is only meaningful in the profiling signal;
             // the spec says other signals treat it as absent.
@@ -304,10 +332,21 @@ impl fmt::Display for AttrValue {
 
 /// OTLP attribute list -> sorted map. With duplicate keys (forbidden by the
 /// spec, but possible on the wire) the last one wins, as in most collectors.
+/// Nested values are bounded by [`MAX_ATTRIBUTE_DEPTH`].
 pub fn attributes_to_map(attributes: &[KeyValue]) -> BTreeMap<String, AttrValue> {
+    attributes_at_depth(attributes, 1)
+}
+
+/// The attributes of a kvlist whose values are at level `depth`.
+fn attributes_at_depth(attributes: &[KeyValue], depth: usize) -> BTreeMap<String, AttrValue> {
     attributes
         .iter()
-        .map(|kv| (kv.key.clone(), AttrValue::from_otlp(kv.value.as_ref())))
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                AttrValue::from_otlp_at(kv.value.as_ref(), depth),
+            )
+        })
         .collect()
 }
 
@@ -512,6 +551,61 @@ mod tests {
             "\"dead\""
         );
         assert_eq!(AttrValue::from_otlp(None), AttrValue::Empty);
+    }
+
+    /// `levels` arrays, each the only element of the one above, around "leaf".
+    fn nested_arrays(levels: usize) -> AnyValue {
+        let mut value = AnyValue {
+            value: Some(any_value::Value::StringValue("leaf".into())),
+        };
+        for _ in 0..levels {
+            value = AnyValue {
+                value: Some(any_value::Value::ArrayValue(ArrayValue {
+                    values: vec![value],
+                })),
+            };
+        }
+        value
+    }
+
+    /// Follows single-element arrays down; returns how many were passed and
+    /// what was found below them.
+    fn descend(mut value: &AttrValue) -> (usize, &AttrValue) {
+        let mut levels = 0;
+        while let AttrValue::Array(items) = value {
+            value = &items[0];
+            levels += 1;
+        }
+        (levels, value)
+    }
+
+    #[test]
+    fn values_nested_past_the_limit_become_a_marker_and_shallower_ones_are_kept() {
+        // 31 arrays + the leaf = 32 levels: all kept.
+        let kept = AttrValue::from_otlp(Some(&nested_arrays(MAX_ATTRIBUTE_DEPTH - 1)));
+        assert_eq!(
+            descend(&kept),
+            (MAX_ATTRIBUTE_DEPTH - 1, &AttrValue::String("leaf".into()))
+        );
+        // 10,000 levels: built without recursion, converted without
+        // overflowing the stack; level 33 is the marker.
+        let deep = nested_arrays(10_000);
+        let cut = AttrValue::from_otlp(Some(&deep));
+        assert_eq!(
+            descend(&cut),
+            (
+                MAX_ATTRIBUTE_DEPTH,
+                &AttrValue::String(NESTED_TOO_DEEP.into())
+            )
+        );
+        // The generated Drop would recurse 10,000 levels: take it apart in a loop.
+        let mut value = deep;
+        while let Some(any_value::Value::ArrayValue(mut array)) = value.value.take() {
+            match array.values.pop() {
+                Some(inner) => value = inner,
+                None => break,
+            }
+        }
     }
 
     #[test]

@@ -7,9 +7,13 @@
 //! 3. Content-Encoding: none or `gzip`; gzip is inflated under the same size
 //!    limit, so a small "zip bomb" cannot expand into gigabytes. Else 415.
 //! 4. Decoding: protobuf (prost) or OTLP/JSON (the `with-serde` feature of
-//!    opentelemetry-proto, which reads hex ids as the spec requires) -> 400.
+//!    opentelemetry-proto, which reads hex ids as the spec requires) -> 400
+//!    naming the failure: invalid UTF-8 in a string, nesting past prost's
+//!    recursion limit (100 messages) or serde_json's (128 levels), garbage.
 //!
-//! The response is an `ExportTraceServiceResponse` in the request's encoding.
+//! Then `ingest.rs` cuts attribute values over `max_attribute_bytes` (see
+//! `limits.rs`). The response is an `ExportTraceServiceResponse` in the
+//! request's encoding; every refusal is a status plus `{"error": ".."}`.
 
 use std::io::Read;
 
@@ -28,20 +32,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 
 use super::error::ApiError;
-use super::forward::Forwarder;
-use super::ingest::ingest;
-use crate::store::TraceStore;
+use super::ingest::{IngestState, ingest};
 
 pub const PROTOBUF_CONTENT_TYPE: &str = "application/x-protobuf";
 pub const JSON_CONTENT_TYPE: &str = "application/json";
-
-/// What the ingest handler needs.
-#[derive(Clone)]
-pub struct IngestState {
-    pub store: TraceStore,
-    pub forwarder: Option<Forwarder>,
-    pub max_body_bytes: usize,
-}
 
 /// The router with `POST /v1/traces`.
 pub fn router(state: IngestState) -> Router {
@@ -63,7 +57,7 @@ async fn export_traces(
 ) -> Response {
     match decode_request(&state, &headers, body).await {
         Ok((encoding, request)) => {
-            let response = ingest(&state.store, state.forwarder.as_ref(), request, "http");
+            let response = ingest(&state, request, "http");
             encode_response(encoding, &response)
         }
         Err(error) => error.into_response(),
@@ -83,13 +77,30 @@ async fn decode_request(
     } else {
         wire_bytes
     };
-    let request = match encoding {
-        Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes)
-            .map_err(|e| ApiError::BadRequest(format!("invalid OTLP protobuf body: {e}")))?,
-        Encoding::Json => serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("invalid OTLP/JSON body: {e}")))?,
-    };
-    Ok((encoding, request))
+    Ok((encoding, decode_as(encoding, &bytes)?))
+}
+
+/// Decodes one OTLP/HTTP export body (already inflated) as its
+/// `Content-Type` says: `application/x-protobuf` or `application/json`,
+/// parameters and case ignored. This is the decoding `POST /v1/traces` does
+/// after its size and gzip gates; it is public so the fuzz targets
+/// (`fuzz/fuzz_targets/otlp_json.rs`) drive exactly this path. Another type
+/// is `UnsupportedMediaType` (415), a body that does not decode `BadRequest`
+/// (400).
+pub fn decode_otlp_body(
+    content_type: &str,
+    body: &[u8],
+) -> Result<ExportTraceServiceRequest, ApiError> {
+    decode_as(encoding_of(content_type)?, body)
+}
+
+fn decode_as(encoding: Encoding, body: &[u8]) -> Result<ExportTraceServiceRequest, ApiError> {
+    match encoding {
+        Encoding::Protobuf => ExportTraceServiceRequest::decode(body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid OTLP protobuf body: {e}"))),
+        Encoding::Json => serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid OTLP/JSON body: {e}"))),
+    }
 }
 
 fn content_type(headers: &HeaderMap) -> Result<Encoding, ApiError> {
@@ -97,6 +108,10 @@ fn content_type(headers: &HeaderMap) -> Result<Encoding, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    encoding_of(raw)
+}
+
+fn encoding_of(raw: &str) -> Result<Encoding, ApiError> {
     // Ignore parameters such as `; charset=utf-8`.
     let mime = raw
         .split(';')

@@ -7,6 +7,9 @@
 //!   with `query_params.rs` (Go durations, logfmt) and `tempo_json.rs`
 //!   (Tempo's JSON rendering of traces).
 //! - `ingest.rs`: what both receivers do with a request.
+//! - `limits.rs`: what one request may cost (body size, gzip, nesting,
+//!   attribute value length) and the `attributes_truncated` counter; its
+//!   table lists every limit and the status each one answers with.
 //! - `forward.rs`: optional tap to an upstream OTLP/gRPC endpoint.
 //! - `error.rs`: the HTTP error type (`{"error": ".."}` bodies).
 //!
@@ -20,14 +23,19 @@ mod forward;
 mod grpc;
 mod http;
 mod ingest;
+mod limits;
 mod query;
 mod query_params;
 mod tempo_json;
 
 pub use error::ApiError;
 pub use forward::{ForwardStats, Forwarder};
-pub use grpc::{OtlpGrpcReceiver, grpc_service};
-pub use http::{IngestState, JSON_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE};
+pub use grpc::{OtlpGrpcReceiver, OtlpGrpcService, grpc_service};
+pub use http::{JSON_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, decode_otlp_body};
+pub use ingest::IngestState;
+pub use limits::{
+    DEFAULT_MAX_ATTRIBUTE_BYTES, IngestCounters, IngestStats, truncate_attribute_values,
+};
 pub use query_params::{parse_go_duration, parse_logfmt_tags};
 
 use std::future::Future;
@@ -53,6 +61,9 @@ pub struct CollectorConfig {
     /// Limit on one export: the gRPC decoded message, the HTTP body, and the
     /// HTTP body after gzip decompression.
     pub max_body_bytes: usize,
+    /// Longer string or bytes attribute values are cut to this many bytes
+    /// (at a UTF-8 boundary) and counted in `/api/stats`.
+    pub max_attribute_bytes: usize,
     /// Store bound, used when [`start`] creates the store.
     pub max_spans: usize,
     /// Upstream OTLP/gRPC endpoint (`http://host:4317`) to copy exports to.
@@ -65,6 +76,7 @@ impl Default for CollectorConfig {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 4317)),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 4318)),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_attribute_bytes: DEFAULT_MAX_ATTRIBUTE_BYTES,
             max_spans: DEFAULT_MAX_SPANS,
             forward_to: None,
         }
@@ -89,6 +101,7 @@ pub struct Collector {
     store: TraceStore,
     config: CollectorConfig,
     forwarder: Option<Forwarder>,
+    stats: IngestStats,
 }
 
 impl Collector {
@@ -104,6 +117,7 @@ impl Collector {
             store,
             config,
             forwarder,
+            stats: IngestStats::default(),
         })
     }
 
@@ -115,25 +129,29 @@ impl Collector {
         self.forwarder.as_ref().map(Forwarder::stats)
     }
 
-    pub fn grpc_service(
-        &self,
-    ) -> opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer<OtlpGrpcReceiver>
-    {
-        grpc_service(
-            self.store.clone(),
-            self.forwarder.clone(),
-            self.config.max_body_bytes,
-        )
+    /// The receivers' own counters (the store has its own).
+    pub fn ingest_stats(&self) -> IngestStats {
+        self.stats.clone()
+    }
+
+    fn ingest_state(&self) -> IngestState {
+        IngestState {
+            store: self.store.clone(),
+            forwarder: self.forwarder.clone(),
+            max_body_bytes: self.config.max_body_bytes,
+            max_attribute_bytes: self.config.max_attribute_bytes,
+            stats: self.stats.clone(),
+        }
+    }
+
+    pub fn grpc_service(&self) -> OtlpGrpcService {
+        grpc_service(self.ingest_state())
     }
 
     /// `POST /v1/traces` plus the query API, on one router.
     pub fn http_router(&self) -> Router {
-        let ingest = IngestState {
-            store: self.store.clone(),
-            forwarder: self.forwarder.clone(),
-            max_body_bytes: self.config.max_body_bytes,
-        };
-        http::router(ingest).merge(query::router(self.store.clone()))
+        http::router(self.ingest_state())
+            .merge(query::router(self.store.clone(), self.stats.clone()))
     }
 
     /// Serves both listeners until `shutdown` completes, then stops both
@@ -196,6 +214,7 @@ pub async fn start(config: CollectorConfig) -> io::Result<RunningCollector> {
     let store = TraceStore::new(config.max_spans);
     let collector = Collector::new(store.clone(), config)?;
     let forwarder = collector.forwarder.clone();
+    let stats = collector.ingest_stats();
     let (stop, stop_requested) = oneshot::channel::<()>();
     // Dropping the handle drops `stop`, which also ends the server.
     let task = tokio::spawn(collector.serve(grpc, http, async move {
@@ -207,6 +226,7 @@ pub async fn start(config: CollectorConfig) -> io::Result<RunningCollector> {
         http_addr,
         store,
         forwarder,
+        stats,
         stop: Some(stop),
         task,
     })
@@ -220,6 +240,7 @@ pub struct RunningCollector {
     http_addr: SocketAddr,
     store: TraceStore,
     forwarder: Option<Forwarder>,
+    stats: IngestStats,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
 }
@@ -249,6 +270,11 @@ impl RunningCollector {
 
     pub fn forward_stats(&self) -> Option<ForwardStats> {
         self.forwarder.as_ref().map(Forwarder::stats)
+    }
+
+    /// The receivers' own counters, as `/api/stats` adds them to the store's.
+    pub fn ingest_stats(&self) -> IngestCounters {
+        self.stats.snapshot()
     }
 
     /// Stops both servers and waits until they have finished.

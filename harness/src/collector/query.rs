@@ -12,7 +12,7 @@
 //! | `GET /api/traces/{id}`          | `{"batches":[ResourceSpans]}` (v1)                  |
 //! | `GET /api/v2/traces/{id}`       | `{"trace":{"resourceSpans":[...]}}`                 |
 //! | `GET /api/search?tags=..`       | `{"traces":[{traceID, rootServiceName, ..}],"metrics":{..}}` |
-//! | `GET /api/stats` (ours)         | [`StoreStats`](crate::store::StoreStats)            |
+//! | `GET /api/stats` (ours)         | [`StoreStats`](crate::store::StoreStats) plus [`IngestCounters`](super::IngestCounters) |
 //!
 //! Trace JSON uses Tempo's encoding (base64 ids, enum names): see
 //! `tempo_json.rs`. With `Accept: application/protobuf` the trace endpoints
@@ -34,6 +34,7 @@ use prost::Message;
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::limits::IngestStats;
 use super::query_params::{parse_go_duration, parse_logfmt_tags};
 use super::tempo_json::{tempo_v1_trace, tempo_v2_trace};
 use crate::model::normalize_trace_id;
@@ -42,20 +43,38 @@ use crate::store::{SearchQuery, TraceStore, TraceSummary};
 /// The content type Tempo uses for protobuf responses.
 const PROTOBUF_ACCEPT: &str = "application/protobuf";
 
-/// The router with the query endpoints.
-pub fn router(store: TraceStore) -> Router {
+/// The router with the query endpoints. `ingest` holds the counters the
+/// receivers keep beside the store's, served together by `/api/stats`.
+pub fn router(store: TraceStore, ingest: IngestStats) -> Router {
     Router::new()
         .route("/ready", get(|| async { "ready" }))
         .route("/api/echo", get(|| async { "echo" }))
-        .route("/api/stats", get(stats))
+        .route(
+            "/api/stats",
+            get(move |State(store): State<TraceStore>| stats(store, ingest.clone())),
+        )
         .route("/api/traces/{trace_id}", get(trace_v1))
         .route("/api/v2/traces/{trace_id}", get(trace_v2))
         .route("/api/search", get(search))
         .with_state(store)
 }
 
-async fn stats(State(store): State<TraceStore>) -> Response {
-    Json(store.stats()).into_response()
+/// The store's counters and the receivers' in one flat object, so a client
+/// reads `attributes_truncated` beside `spans_evicted`.
+async fn stats(store: TraceStore, ingest: IngestStats) -> Response {
+    let merged = serde_json::to_value(store.stats()).and_then(|mut stats| {
+        let ingest = serde_json::to_value(ingest.snapshot())?;
+        if let (Some(stats), Some(ingest)) = (stats.as_object_mut(), ingest.as_object()) {
+            stats.extend(ingest.clone());
+        }
+        Ok(stats)
+    });
+    match merged {
+        Ok(stats) => Json(stats).into_response(),
+        Err(error) => {
+            ApiError::Internal(format!("could not render stats: {error}")).into_response()
+        }
+    }
 }
 
 async fn trace_v1(
