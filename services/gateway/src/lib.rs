@@ -16,8 +16,16 @@
 //!   status and JSON body, and the mapping from a downstream gRPC status.
 //!
 //! What the gateway does *not* do: open spans, propagate trace context or
-//! inject faults. The runtime's `trace_http` middleware does that once per
-//! request, and the traced channels once per outbound call.
+//! inject faults. The runtime's `trace_http_edge` middleware does that once
+//! per request, and the traced channels once per outbound call.
+//!
+//! Incoming context: by default the caller's `traceparent`, `tracestate` and
+//! `baggage` are continued, baggage cut to the W3C limits (64 list-members,
+//! 8192 bytes; the first members that fit are kept, and the SERVER span
+//! counts the rest in `tracemesh.baggage.dropped`). With `--untrusted-edge`
+//! (for a public deployment) all three are ignored: every request starts a
+//! new root trace, marked `tracemesh.incoming_context = "dropped"` when the
+//! caller sent any. The services behind propagate what the gateway sends.
 
 pub mod clients;
 pub mod error;
@@ -33,7 +41,7 @@ use axum::routing::{get, post};
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::Deadlines;
 use tracemesh_runtime::http_client::TracedHttpClient;
-use tracemesh_runtime::http_server::{HttpTracing, not_found, trace_http};
+use tracemesh_runtime::http_server::{EdgeTracing, HttpTracing, not_found, trace_http_edge};
 use tracemesh_runtime::service::ServiceContext;
 use tracemesh_runtime::shutdown::Shutdown;
 
@@ -85,6 +93,10 @@ pub struct Config {
     /// Also serve `POST /test`, the endpoint the W3C trace-context test suite drives.
     #[arg(long, env = "TRACEMESH_W3C_TEST_ENDPOINT", default_value_t = false)]
     pub w3c_test_endpoint: bool,
+    /// Ignore incoming traceparent, tracestate and baggage (a public edge):
+    /// every request starts a new trace, marked when a context was dropped.
+    #[arg(long, env = "TRACEMESH_UNTRUSTED_EDGE", default_value_t = false)]
+    pub untrusted_edge: bool,
 }
 
 impl Config {
@@ -116,6 +128,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The client of `POST /test`; `None` unless `--w3c-test-endpoint`.
     pub w3c_forwarder: Option<TracedHttpClient>,
+    /// `--untrusted-edge`: ignore the callers' trace context and baggage.
+    pub untrusted_edge: bool,
 }
 
 impl AppState {
@@ -138,6 +152,7 @@ impl AppState {
             faults,
             max_body_bytes: config.max_body_bytes,
             w3c_forwarder,
+            untrusted_edge: config.untrusted_edge,
         })
     }
 }
@@ -155,9 +170,12 @@ pub fn app(state: AppState) -> Router {
     if let Some(client) = state.w3c_forwarder.clone() {
         router = router.merge(routes::w3c_test::router(client));
     }
-    let tracing = HttpTracing {
-        faults: state.faults.clone(),
-        traceresponse: true,
+    let tracing = EdgeTracing {
+        tracing: HttpTracing {
+            faults: state.faults.clone(),
+            traceresponse: true,
+        },
+        untrusted_edge: state.untrusted_edge,
     };
     router
         .fallback(not_found)
@@ -167,7 +185,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         // Last, so it wraps everything above (the 413s and 404s included)
         // and sees the matched route.
-        .layer(from_fn_with_state(tracing, trace_http))
+        .layer(from_fn_with_state(tracing, trace_http_edge))
         .with_state(state)
 }
 
@@ -206,6 +224,7 @@ mod tests {
         assert_eq!(cli.config.max_body_bytes, 65536);
         assert_eq!(cli.config.downstream_timeout_ms, 3000);
         assert!(!cli.config.w3c_test_endpoint);
+        assert!(!cli.config.untrusted_edge, "context is trusted by default");
     }
 
     #[test]
@@ -220,6 +239,12 @@ mod tests {
         let deadlines = cli.config.deadlines();
         assert_eq!(deadlines.request, Duration::from_millis(200));
         assert_eq!(deadlines.connect, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn untrusted_edge_is_a_switch() {
+        let cli = Cli::try_parse_from(["gateway", "--untrusted-edge"]).unwrap();
+        assert!(cli.config.untrusted_edge);
     }
 
     #[test]

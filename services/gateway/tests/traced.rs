@@ -1,6 +1,7 @@
 //! The gateway with telemetry installed, as `tracemesh service gateway`
 //! installs it (the runtime's `telemetry::init`): W3C propagation in and
-//! out, seen from outside through HTTP headers only.
+//! out, seen from outside through HTTP headers only, trusting the caller's
+//! context by default and ignoring it with `--untrusted-edge`.
 //!
 //! The exporter points at a dead port with a schedule delay longer than any
 //! test, so nothing is ever exported: these tests look at headers, not spans.
@@ -98,6 +99,29 @@ async fn a_request_without_a_valid_traceparent_starts_a_new_trace() {
         .expect("no traceresponse");
     let (trace, _, _) = parse_w3c(header.to_str().unwrap());
     assert_ne!(trace, CALLER_TRACE);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_edge_starts_its_own_trace_whatever_the_caller_sent() {
+    init_telemetry();
+    let mut config = common::config(&common::dead_url().await);
+    config.untrusted_edge = true;
+    let gateway = Gateway::start(config).await;
+    let response = reqwest::Client::new()
+        .get(gateway.url("/api/nothing"))
+        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
+        .header("baggage", "tenant=outsider")
+        .send()
+        .await
+        .unwrap();
+    let header = response
+        .headers()
+        .get("traceresponse")
+        .expect("no traceresponse");
+    let (trace, span, _) = parse_w3c(header.to_str().unwrap());
+    assert_ne!(trace, CALLER_TRACE, "the caller's trace id was adopted");
+    assert_ne!(span, CALLER_SPAN);
     gateway.stop().await;
 }
 

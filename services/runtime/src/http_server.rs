@@ -9,11 +9,23 @@
 //! Why our own middleware rather than a crate: the tower-http / axum-tracing
 //! crates pin their own opentelemetry versions, and the fault injection and
 //! `traceresponse` header belong in the same single place anyway.
+//!
+//! Incoming context at the edge. By default the caller's `traceparent`,
+//! `tracestate` and `baggage` are honoured, baggage cut to the W3C limits
+//! (`propagation::extract_reporting`; the SERVER span gets
+//! `tracemesh.baggage.dropped` when members were dropped). A public
+//! deployment may not want strangers to choose its trace ids, sampling
+//! decisions or baggage: with [`HttpTracing::untrusted_edge`] all three are
+//! ignored, every request starts a new root trace, and the SERVER span
+//! says `tracemesh.incoming_context = "dropped"` when the request carried
+//! any. Only the gateway sets it; the services behind it keep propagating
+//! what the gateway sends them.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use opentelemetry::Context;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry_semantic_conventions::attribute as semconv;
 use tracing::Instrument;
@@ -31,6 +43,23 @@ pub struct HttpTracing {
     pub traceresponse: bool,
 }
 
+/// The public edge's options: [`HttpTracing`] plus what to do with the
+/// caller's context, for [`trace_http_edge`]. A type of its own rather than
+/// a field of `HttpTracing`, so that no service behind the gateway can
+/// switch it on by accident (and their layers are built as before).
+#[derive(Debug, Clone, Default)]
+pub struct EdgeTracing {
+    pub tracing: HttpTracing,
+    /// Ignore the caller's `traceparent`, `tracestate` and `baggage`: every
+    /// request starts a new root trace (the gateway's `--untrusted-edge`).
+    pub untrusted_edge: bool,
+}
+
+/// SERVER span attribute set to [`INCOMING_CONTEXT_DROPPED`] when an
+/// untrusted edge ignored the caller's trace context or baggage.
+pub const INCOMING_CONTEXT_ATTRIBUTE: &str = "tracemesh.incoming_context";
+pub const INCOMING_CONTEXT_DROPPED: &str = "dropped";
+
 /// Paths probed by orchestrators many times a minute: not traced, or they
 /// would bury the shop's traces.
 fn is_probe(path: &str) -> bool {
@@ -42,6 +71,20 @@ fn is_probe(path: &str) -> bool {
 /// It must be added with `Router::layer` *after* the routes, so that
 /// `MatchedPath` (the route template, e.g. `/api/orders/{id}`) is known.
 pub async fn trace_http(State(opts): State<HttpTracing>, req: Request, next: Next) -> Response {
+    traced(opts, false, req, next).await
+}
+
+/// [`trace_http`] for the public edge: the same span, with the caller's
+/// context ignored when [`EdgeTracing::untrusted_edge`] is set.
+pub async fn trace_http_edge(
+    State(opts): State<EdgeTracing>,
+    req: Request,
+    next: Next,
+) -> Response {
+    traced(opts.tracing, opts.untrusted_edge, req, next).await
+}
+
+async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Next) -> Response {
     if is_probe(req.uri().path()) {
         return next.run(req).await;
     }
@@ -58,7 +101,21 @@ pub async fn trace_http(State(opts): State<HttpTracing>, req: Request, next: Nex
     };
     let span = tracing::info_span!("http.server", otel.name = %name, otel.kind = "server");
     // A missing or malformed traceparent gives an empty context: a new trace.
-    let parent = propagation::extract(req.headers());
+    let parent = if untrusted_edge {
+        if propagation::carries_context(req.headers()) {
+            span.set_attribute(INCOMING_CONTEXT_ATTRIBUTE, INCOMING_CONTEXT_DROPPED);
+        }
+        Context::new()
+    } else {
+        let extracted = propagation::extract_reporting(req.headers());
+        if extracted.baggage_dropped > 0 {
+            span.set_attribute(
+                propagation::BAGGAGE_DROPPED_ATTRIBUTE,
+                i64::try_from(extracted.baggage_dropped).unwrap_or(i64::MAX),
+            );
+        }
+        extracted.context
+    };
     for attribute in propagation::baggage_attributes(&parent) {
         span.set_attribute(attribute.key, attribute.value);
     }
@@ -172,6 +229,119 @@ pub async fn not_found() -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use opentelemetry::propagation::TextMapCompositePropagator;
+    use opentelemetry::trace::{SpanId, TracerProvider as _};
+    use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+    use tower::ServiceExt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const CALLER_TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    /// Sends `request` through the edge middleware with the real SDK
+    /// exporting to memory; returns the `traceresponse` and the one span.
+    async fn through_edge(untrusted_edge: bool, request: Request) -> (String, SpanData) {
+        // The propagators `telemetry::init` installs (and propagation.rs's tests).
+        opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ]));
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let guard = tracing::subscriber::set_default(subscriber);
+        let opts = EdgeTracing {
+            tracing: HttpTracing {
+                traceresponse: true,
+                ..HttpTracing::default()
+            },
+            untrusted_edge,
+        };
+        let app = Router::new()
+            .route("/api/x", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(opts, trace_http_edge));
+        let response = app.oneshot(request).await.unwrap();
+        drop(guard);
+        assert_eq!(response.status(), StatusCode::OK);
+        let traceresponse = response.headers()["traceresponse"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        provider.force_flush().unwrap();
+        let mut spans = exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), 1);
+        (traceresponse, spans.remove(0))
+    }
+
+    fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a opentelemetry::Value> {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+
+    fn with_context(baggage: &str) -> Request {
+        Request::get("/api/x")
+            .header("traceparent", CALLER_TRACEPARENT)
+            .header("tracestate", "vendor=1")
+            .header("baggage", baggage)
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_untrusted_edge_ignores_the_callers_context_and_says_so() {
+        let (traceresponse, span) = through_edge(true, with_context("tenant=evil")).await;
+        assert_ne!(span.span_context.trace_id().to_string(), CALLER_TRACE);
+        assert_eq!(span.parent_span_id, SpanId::INVALID, "a root");
+        assert!(!span.parent_span_is_remote);
+        assert!(span.span_context.trace_state().header().is_empty());
+        assert!(traceresponse.contains(&span.span_context.trace_id().to_string()));
+        assert_eq!(
+            attr(&span, INCOMING_CONTEXT_ATTRIBUTE).map(|v| v.as_str()),
+            Some(INCOMING_CONTEXT_DROPPED.into())
+        );
+        assert!(attr(&span, "baggage.tenant").is_none(), "baggage ignored");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_untrusted_edge_marks_nothing_when_nothing_came() {
+        let request = Request::get("/api/x").body(Body::empty()).unwrap();
+        let (_, span) = through_edge(true, request).await;
+        assert!(attr(&span, INCOMING_CONTEXT_ATTRIBUTE).is_none());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_trusting_edge_continues_the_trace_and_counts_dropped_baggage() {
+        // 100 members, 9999 bytes: over both W3C limits.
+        let baggage: Vec<String> = (0..100)
+            .map(|i| format!("k{i:03}={}", "v".repeat(94)))
+            .collect();
+        let (_, span) = through_edge(false, with_context(&baggage.join(","))).await;
+        assert_eq!(span.span_context.trace_id().to_string(), CALLER_TRACE);
+        assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+        assert!(attr(&span, INCOMING_CONTEXT_ATTRIBUTE).is_none());
+        assert_eq!(
+            attr(&span, propagation::BAGGAGE_DROPPED_ATTRIBUTE),
+            Some(&opentelemetry::Value::I64(36))
+        );
+        // What was kept still reaches the span (the first 16, sorted).
+        assert!(attr(&span, "baggage.k000").is_some());
+
+        let (_, span) = through_edge(false, with_context("tenant=ok")).await;
+        assert!(attr(&span, propagation::BAGGAGE_DROPPED_ATTRIBUTE).is_none());
+        assert_eq!(
+            attr(&span, "baggage.tenant").map(|v| v.as_str()),
+            Some("ok".into())
+        );
+    }
 
     #[test]
     fn host_headers_split_into_address_and_port() {

@@ -22,6 +22,7 @@ pub fn config(url: &str) -> Config {
         max_body_bytes: 65536,
         downstream_timeout_ms: 3000,
         w3c_test_endpoint: false,
+        untrusted_edge: false,
     }
 }
 
