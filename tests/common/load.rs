@@ -37,8 +37,14 @@ pub struct Load {
 }
 
 impl Load {
-    /// Starts `clients` closed-loop clients against `gateway`.
+    /// Starts `clients` closed-loop clients against `gateway`, buying
+    /// [`PLENTIFUL_SKU`].
     pub fn start(gateway: &str, clients: usize) -> Load {
+        Load::start_buying(gateway, clients, &[PLENTIFUL_SKU])
+    }
+
+    /// As [`Load::start`]; client `i` buys `skus[i % skus.len()]`.
+    pub fn start_buying(gateway: &str, clients: usize, skus: &[&'static str]) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicU64::new(0));
         let http = reqwest::Client::builder()
@@ -50,11 +56,12 @@ impl Load {
                 let (stop, sent, http) = (stop.clone(), sent.clone(), http.clone());
                 let url = format!("{gateway}/api/checkout");
                 let user = format!("u-100{}", i % 5 + 1);
+                let sku = skus[i % skus.len()];
                 tokio::spawn(async move {
                     let mut outcomes = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
                         sent.fetch_add(1, Ordering::Relaxed);
-                        let body = checkout_body(&user, PLENTIFUL_SKU, 1, GOOD_CARD);
+                        let body = checkout_body(&user, sku, 1, GOOD_CARD);
                         outcomes.push(checkout(&http, &url, &body).await);
                     }
                     outcomes
