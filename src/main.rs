@@ -30,6 +30,13 @@ mod up;
 
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc, for every subcommand: decoding an
+/// OTLP export makes thousands of small allocations that die together, and
+/// glibc's malloc spent over a third of the collector's time on them
+/// (perf, BENCHMARKS.md). One binary, one allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 /// Exit code for a usage mistake (bad flag, bad file, bad variable), as

@@ -76,6 +76,7 @@ fn successes_between(outcomes: &[Outcome], from: Instant, to: Instant) -> Vec<&O
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_outage_loses_no_span_when_the_queue_holds_it() {
+    let _alone = common::one_load_at_a_time().await;
     let mut proxy = CutProxy::start().await;
     let mut mesh = mesh_behind(&proxy, "65536").await;
 
@@ -138,6 +139,7 @@ async fn a_collector_outage_loses_no_span_when_the_queue_holds_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_outage_with_a_small_queue_counts_every_span_dropped() {
+    let _alone = common::one_load_at_a_time().await;
     let mut proxy = CutProxy::start().await;
     let mut mesh = mesh_behind(&proxy, "512").await;
 
@@ -171,6 +173,7 @@ async fn a_collector_outage_with_a_small_queue_counts_every_span_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_collector_does_not_slow_requests() {
+    let _alone = common::one_load_at_a_time().await;
     let proxy = CutProxy::start().await;
     let mut mesh = mesh_behind(&proxy, "65536").await;
 

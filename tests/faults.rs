@@ -107,6 +107,7 @@ fn assert_failures_are_clean<'a>(service: &str, outcomes: &'a [Outcome]) -> Vec<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_killed_under_load_is_restarted_and_no_order_is_lost() {
+    let _alone = common::one_load_at_a_time().await;
     let mut mesh = Mesh::start(&["--restart"]).await;
     let mut acknowledged = Vec::new();
     let mut survived = 0;
@@ -202,6 +203,7 @@ async fn assert_error_at_the_failed_hop(mesh: &Mesh, service: &str, failed: &[&O
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_service_makes_deadlines_fire_and_leaks_nothing() {
+    let _alone = common::one_load_at_a_time().await;
     let mut mesh = Mesh::start(&[]).await;
     // Warm every connection first, so the descriptor count is steady.
     wait_for_successful_checkout(&mesh, Duration::from_secs(10)).await;
@@ -258,6 +260,7 @@ async fn a_hung_service_makes_deadlines_fire_and_leaks_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_finishes_in_flight_requests_and_flushes_their_spans() {
+    let _alone = common::one_load_at_a_time().await;
     let mut mesh = Mesh::start(&["--restart"]).await;
     for service in ["payment", "inventory", "order", "user", "gateway"] {
         // Slow the service down so that requests are surely in flight when

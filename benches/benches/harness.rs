@@ -2,7 +2,6 @@
 //! (protobuf decode, store insert) and what the checks do per trace (tree
 //! assembly, self time, critical path), for a trace the size of a few
 //! checkouts (50 spans) and a very large one (10,000 spans).
-
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -15,6 +14,11 @@ use tracemesh_harness::model::SpanKind;
 use tracemesh_harness::store::TraceStore;
 use tracemesh_harness::trace::synthetic::{CheckoutDelays, SyntheticTrace, checkout};
 use tracemesh_harness::trace::{TraceTree, TreeOptions};
+
+/// The allocator the `tracemesh` binary runs with (src/main.rs), so the
+/// figures are what the services and the collector pay.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Checkouts per export: 32 x 16 = 512 spans, the batch processor's
 /// default `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`.

@@ -2,7 +2,6 @@
 //! the mesh does twice (once as client, once as server): in HTTP headers
 //! (`http::HeaderMap`, as axum and reqwest carry them) and in gRPC metadata
 //! (`tonic::metadata::MetadataMap`, as a tonic `Request` carries it).
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::TextMapCompositePropagator;
@@ -11,6 +10,11 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, Tra
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use std::hint::black_box;
+
+/// The allocator the `tracemesh` binary runs with (src/main.rs), so the
+/// figures are what the services and the collector pay.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn install_propagators() {
     opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![

@@ -7,7 +7,6 @@
 //! the span's cost on the request's own thread (creation, attributes,
 //! ending, handing it to the processor's queue), which is what instrumented
 //! code pays; encoding and sending happen later on the processor's thread.
-
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -22,6 +21,11 @@ use opentelemetry_sdk::trace::{
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
+
+/// The allocator the `tracemesh` binary runs with (src/main.rs), so the
+/// figures are what the services and the collector pay.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Drops every batch: the cost measured is the instrumented thread's alone.
 #[derive(Debug)]

@@ -14,6 +14,16 @@ use std::time::Duration;
 use tracemesh_harness::SpanRecord;
 use tracemesh_harness::collector::{self, CollectorConfig, RunningCollector};
 
+/// An async lock: it is held across awaits (a tokio mutex does not poison,
+/// so a failed test does not stop the next one).
+static ONE_MESH_UNDER_LOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Held by a test that loads a mesh: the tests of one file then take turns,
+/// so two loads on two cores do not measure each other.
+pub async fn one_load_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_MESH_UNDER_LOAD.lock().await
+}
+
 /// A test card that the payment service accepts.
 pub const GOOD_CARD: &str = "4242424242424242";
 /// A test card that the payment service declines.
