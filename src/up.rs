@@ -195,8 +195,8 @@ async fn wait_for_stop(mesh: &mut Mesh, restart: bool) {
     tokio::pin!(signal);
     let mut watch = tokio::time::interval(Duration::from_millis(250));
     let mut reported = Vec::new();
-    // Per crashed service: when to restart it, and the delay used.
-    let mut pending: Vec<(&'static str, tokio::time::Instant, Duration)> = Vec::new();
+    // Per crashed service: when to restart it.
+    let mut pending: Vec<(&'static str, tokio::time::Instant)> = Vec::new();
     let mut last_delay: Vec<(&'static str, Duration)> = Vec::new();
     loop {
         tokio::select! {
@@ -214,13 +214,13 @@ async fn wait_for_stop(mesh: &mut Mesh, restart: bool) {
                         last_delay.retain(|(s, _)| *s != service);
                         last_delay.push((service, delay));
                         tracing::info!(service, ?delay, "restarting after a delay");
-                        pending.push((service, tokio::time::Instant::now() + delay, delay));
+                        pending.push((service, tokio::time::Instant::now() + delay));
                     }
                 }
                 let now = tokio::time::Instant::now();
-                let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(_, at, _)| *at <= now);
+                let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(_, at)| *at <= now);
                 pending = later;
-                for (service, _, _) in due {
+                for (service, _) in due {
                     restart_child(mesh, service, &mut reported);
                 }
             }

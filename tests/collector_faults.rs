@@ -16,13 +16,11 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::Mesh;
 use common::load::{Load, Outcome, p50_p99};
 use common::proxy::CutProxy;
-use tracemesh_runtime::export_stats::ExportSnapshot;
 
 const OUTAGE: Duration = Duration::from_secs(10);
 
@@ -43,35 +41,33 @@ async fn mesh_behind(proxy: &CutProxy, queue: &str) -> Mesh {
     mesh
 }
 
-/// Flushes every service and adds up their export counters.
-async fn flushed_export_counts(mesh: &Mesh) -> ExportSnapshot {
-    let http = reqwest::Client::new();
-    let mut total = ExportSnapshot::default();
-    for (service, faults_url) in &mesh.admin {
-        let url = faults_url.replace("/admin/faults", "/admin/telemetry/flush");
-        let response = http.post(&url).send().await.unwrap();
-        assert_eq!(response.status(), 200, "{service}: {url}");
-        total += response.json::<ExportSnapshot>().await.unwrap();
-    }
-    total
-}
-
-/// Distinct spans in the collector's store (a retried export may deliver a
-/// span twice; it is one span).
-fn distinct_stored_spans(mesh: &Mesh) -> usize {
-    let spans = mesh.collector.store().all_spans();
-    spans
-        .iter()
-        .map(|s| (s.trace_id.clone(), s.span_id.clone()))
-        .collect::<HashSet<_>>()
-        .len()
-}
-
 fn successes_between(outcomes: &[Outcome], from: Instant, to: Instant) -> Vec<&Outcome> {
     outcomes
         .iter()
         .filter(|o| o.started >= from && o.started < to)
         .collect()
+}
+
+/// Prints the answers' p50/p99 in the 3 s before the fault and during it,
+/// and fails if any answer during the fault took 2 s or more: a request that
+/// waited for the exporter would wait as long as the fault lasts.
+fn assert_unaffected(outcomes: &[Outcome], fault: &str, from: Instant, to: Instant) {
+    let before = successes_between(outcomes, from - Duration::from_secs(3), from);
+    let during = successes_between(outcomes, from, to);
+    let (p50_before, p99_before) = p50_p99(&before);
+    let (p50_during, p99_during) = p50_p99(&during);
+    println!(
+        "{fault}: {} checkouts in the 3 s before (p50 {p50_before:?}, p99 {p99_before:?}), \
+         {} during the fault's {:?} (p50 {p50_during:?}, p99 {p99_during:?})",
+        before.len(),
+        during.len(),
+        to - from
+    );
+    let slowest = during.iter().map(|o| o.elapsed).max().unwrap_or_default();
+    assert!(
+        slowest < Duration::from_secs(2),
+        "{fault}: a request waited {slowest:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,31 +90,13 @@ async fn a_collector_outage_loses_no_span_when_the_queue_holds_it() {
     for o in &outcomes {
         assert_eq!(o.status, Some(201), "a request failed: {o:?}");
     }
-    let before = successes_between(&outcomes, cut_at - Duration::from_secs(3), cut_at);
-    let during = successes_between(&outcomes, cut_at, restored_at);
-    let (p50_before, p99_before) = p50_p99(&before);
-    let (p50_during, p99_during) = p50_p99(&during);
-    println!(
-        "collector cut for {OUTAGE:?}: {} checkouts in 3 s before (p50 {p50_before:?}, p99 {p99_before:?}), \
-         {} in the 10 s outage (p50 {p50_during:?}, p99 {p99_during:?})",
-        before.len(),
-        during.len()
-    );
     // Export is off the request path: a request that waited for the
     // exporter would wait for the whole outage.
-    let slowest = during.iter().map(|o| o.elapsed).max().unwrap_or_default();
-    assert!(
-        slowest < Duration::from_secs(2),
-        "a request waited {slowest:?} during the outage"
-    );
+    assert_unaffected(&outcomes, "collector cut for 10 s", cut_at, restored_at);
 
     // Every span the services ended reached the store, none dropped.
-    let counts = flushed_export_counts(&mesh).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while distinct_stored_spans(&mesh) < counts.spans_ended as usize && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let stored = distinct_stored_spans(&mesh);
+    let counts = mesh.flushed_export_counts().await;
+    let stored = mesh.wait_for_distinct_spans(counts.spans_ended).await;
     println!("outage with a 65536-span queue: {counts:?}; {stored} distinct spans stored");
     assert_eq!(
         counts.spans_not_exported, 0,
@@ -130,7 +108,7 @@ async fn a_collector_outage_loses_no_span_when_the_queue_holds_it() {
         "more failed than the batches in flight: {counts:?}"
     );
     assert_eq!(
-        stored as u64 + counts.spans_failed,
+        stored + counts.spans_failed,
         counts.spans_ended,
         "spans lost without being counted: {counts:?}"
     );
@@ -152,13 +130,8 @@ async fn a_collector_outage_with_a_small_queue_counts_every_span_dropped() {
     let outcomes = load.finish().await;
     assert!(outcomes.iter().all(|o| o.status == Some(201)));
 
-    let counts = flushed_export_counts(&mesh).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let expected = counts.spans_exported as usize;
-    while distinct_stored_spans(&mesh) < expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let stored = distinct_stored_spans(&mesh) as u64;
+    let counts = mesh.flushed_export_counts().await;
+    let stored = mesh.wait_for_distinct_spans(counts.spans_exported).await;
     println!("outage with a 512-span queue: {counts:?}; {stored} distinct spans stored");
     // The queue could not hold 10 s of spans: some were dropped, and the
     // count of the dropped is exact: ended = stored + dropped + failed.
@@ -189,22 +162,13 @@ async fn a_slow_collector_does_not_slow_requests() {
     let outcomes = load.finish().await;
 
     assert!(outcomes.iter().all(|o| o.status == Some(201)));
-    let before = successes_between(&outcomes, slow_from - Duration::from_secs(2), slow_from);
-    let during = successes_between(&outcomes, slow_from, slow_to);
-    let (p50_before, p99_before) = p50_p99(&before);
-    let (p50_during, p99_during) = p50_p99(&during);
-    println!(
-        "collector answering 2 s late: {} checkouts in 2 s before (p50 {p50_before:?}, p99 {p99_before:?}), \
-         {} in 8 s slow (p50 {p50_during:?}, p99 {p99_during:?})",
-        before.len(),
-        during.len()
+    assert_unaffected(
+        &outcomes,
+        "collector answering 2 s late",
+        slow_from,
+        slow_to,
     );
-    let slowest = during.iter().map(|o| o.elapsed).max().unwrap_or_default();
-    assert!(
-        slowest < Duration::from_secs(2),
-        "a request waited {slowest:?} for a slow collector"
-    );
-    let counts = flushed_export_counts(&mesh).await;
+    let counts = mesh.flushed_export_counts().await;
     println!("slow collector: {counts:?}");
     assert_eq!(counts.spans_failed, 0, "{counts:?}");
     mesh.stop();

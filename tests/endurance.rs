@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use common::Mesh;
 use common::load::{Load, open_fds, rss_bytes, stored_order_ids};
-use tracemesh_runtime::export_stats::ExportSnapshot;
 
 const SERVICES: [&str; 5] = ["gateway", "user", "order", "inventory", "payment"];
 /// Products with stock in the thousands (8,000 units in all), one per
@@ -123,26 +122,8 @@ async fn a_sustained_load_loses_nothing_leaks_nothing_and_oversells_nothing() {
     }
 
     // Spans: every span ended is stored.
-    let http = reqwest::Client::new();
-    let mut counts = ExportSnapshot::default();
-    for (_, faults_url) in &mesh.admin {
-        let url = faults_url.replace("/admin/faults", "/admin/telemetry/flush");
-        counts += http.post(url).send().await.unwrap().json().await.unwrap();
-    }
-    let store = mesh.collector.store();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let distinct = || {
-        store
-            .all_spans()
-            .iter()
-            .map(|s| (s.trace_id.clone(), s.span_id.clone()))
-            .collect::<HashSet<_>>()
-            .len() as u64
-    };
-    while distinct() < counts.spans_ended && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let stored_spans = distinct();
+    let counts = mesh.flushed_export_counts().await;
+    let stored_spans = mesh.wait_for_distinct_spans(counts.spans_ended).await;
     assert_eq!(
         counts.spans_failed + counts.spans_not_exported,
         0,

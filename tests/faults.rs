@@ -38,16 +38,6 @@ fn signal(pid: u32, signal: Signal) {
     kill(Pid::from_raw(pid as i32), signal).unwrap();
 }
 
-/// Waits until the process is gone (dead, or a zombie not yet reaped).
-async fn wait_gone(pid: u32) {
-    let stat = format!("/proc/{pid}/stat");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
-        assert!(Instant::now() < deadline, "pid {pid} survived SIGKILL");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Checks out until one succeeds; returns how long that took.
 async fn wait_for_successful_checkout(mesh: &Mesh, within: Duration) -> Duration {
     let http = reqwest::Client::builder()
@@ -117,7 +107,7 @@ async fn each_service_killed_under_load_is_restarted_and_no_order_is_lost() {
         let pid = mesh.pid(service);
         let killed_at = Instant::now();
         signal(pid, Signal::SIGKILL);
-        wait_gone(pid).await;
+        common::wait_until_gone(pid);
         let new_pid = mesh.wait_for_restart(service, 1).await;
         assert_ne!(new_pid, pid);
         wait_for_successful_checkout(&mesh, Duration::from_secs(30)).await;

@@ -120,14 +120,7 @@ async fn every_endpoint_and_error_path_matches_its_expected_tree() {
     // answer 503 in bounded time, with the error at the hop that failed.
     let inventory = nix::unistd::Pid::from_raw(mesh.pid("inventory") as i32);
     nix::sys::signal::kill(inventory, nix::sys::signal::Signal::SIGKILL).unwrap();
-    // SIGKILL is asynchronous: wait until the process is really gone (dead,
-    // or a zombie not yet reaped by `up`) before asking for it.
-    let stat = format!("/proc/{}/stat", mesh.pid("inventory"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
-        assert!(Instant::now() < deadline, "inventory survived SIGKILL");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::wait_until_gone(mesh.pid("inventory"));
     // The first call may still find the dead process's connection and see it
     // reset (502); either way the answer comes in bounded time.
     let started = Instant::now();

@@ -272,6 +272,41 @@ impl Mesh {
         store.trace(trace_id).unwrap_or_default()
     }
 
+    /// Asks every service to flush its spans and adds up their export
+    /// counters (`POST /admin/telemetry/flush`).
+    pub async fn flushed_export_counts(&self) -> tracemesh_runtime::export_stats::ExportSnapshot {
+        let http = reqwest::Client::new();
+        let mut total = tracemesh_runtime::export_stats::ExportSnapshot::default();
+        for (service, faults_url) in &self.admin {
+            let url = faults_url.replace("/admin/faults", "/admin/telemetry/flush");
+            let response = http.post(&url).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{service}: {url}");
+            total += response.json().await.unwrap();
+        }
+        total
+    }
+
+    /// Distinct spans in the collector's store (a retried export may
+    /// deliver a span twice; it is one span).
+    pub fn distinct_stored_spans(&self) -> u64 {
+        let spans = self.collector.store().all_spans();
+        spans
+            .iter()
+            .map(|s| (&s.trace_id, &s.span_id))
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u64
+    }
+
+    /// Waits up to 20 s for `expected` distinct spans in the store (after a
+    /// flush they may still be on the wire); returns how many there are.
+    pub async fn wait_for_distinct_spans(&self, expected: u64) -> u64 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.distinct_stored_spans() < expected && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.distinct_stored_spans()
+    }
+
     /// Sends SIGTERM to `up` and waits for it; returns its exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let pid = nix::unistd::Pid::from_raw(self.up.id() as i32);
@@ -301,6 +336,20 @@ impl Drop for Mesh {
             let _ = self.up.kill();
             let _ = self.up.wait();
         }
+    }
+}
+
+/// Waits until process `pid` is gone after a SIGKILL (dead, or a zombie
+/// not yet reaped by `up`): the signal is delivered asynchronously.
+pub fn wait_until_gone(pid: u32) {
+    let stat = format!("/proc/{pid}/stat");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pid {pid} survived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
