@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use tracemesh_runtime::service::CommonArgs;
+use tracemesh_runtime::topology::Service;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,7 +32,7 @@ pub enum Command {
     Run(RunArgs),
     /// The performance benchmark: tracing overhead, mesh efficiency, collector
     /// ingest, trace readiness (alternating rounds; prints a markdown table).
-    Bench(crate::bench_cmd::BenchArgs),
+    Bench(tracemesh_benches::suite::BenchArgs),
     /// Health check for containers: exit 0 if the URL answers (HTTP 2xx, or a
     /// TCP connection accepted), 1 if not, 2 if the URL is malformed.
     Probe(ProbeArgs),
@@ -94,7 +95,7 @@ pub struct UpArgs {
     #[arg(long, env = "TRACEMESH_UP_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub host: IpAddr,
     /// Gateway port (0: a free one).
-    #[arg(long, env = "TRACEMESH_GATEWAY_PORT", default_value_t = 8080)]
+    #[arg(long, env = "TRACEMESH_GATEWAY_PORT", default_value_t = Service::Gateway.default_addr().port())]
     pub gateway_port: u16,
     /// User service port (0: a free one).
     #[arg(long, env = "TRACEMESH_USER_PORT", default_value_t = 0)]
@@ -113,7 +114,7 @@ pub struct UpArgs {
     pub data_dir: Option<PathBuf>,
     /// A fault file for one service, as `service=path` (repeatable).
     #[arg(long = "faults", value_name = "SERVICE=FILE", value_parser = parse_service_file)]
-    pub faults: Vec<(String, PathBuf)>,
+    pub faults: Vec<(Service, PathBuf)>,
     /// Seed for every service's fault decisions.
     #[arg(long, env = "TRACEMESH_FAULT_SEED")]
     pub fault_seed: Option<u64>,
@@ -182,7 +183,7 @@ pub struct RunArgs {
     /// With --gateway: a service's admin URL, to apply the scenario's faults
     /// (`inventory=http://host:port`, repeatable).
     #[arg(long = "admin", value_name = "SERVICE=URL", value_parser = parse_service_url)]
-    pub admin: Vec<(String, String)>,
+    pub admin: Vec<(Service, String)>,
     /// With --gateway: the admin token of the target's services.
     #[arg(long, env = "TRACEMESH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -233,14 +234,11 @@ fn parse_run_time(raw: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(total))
 }
 
-fn parse_service_url(raw: &str) -> Result<(String, String), String> {
+fn parse_service_url(raw: &str) -> Result<(Service, String), String> {
     let (service, url) = raw
         .split_once('=')
         .ok_or_else(|| format!("{raw:?} is not SERVICE=URL"))?;
-    if !crate::children::SERVICES.contains(&service) {
-        return Err(format!("unknown service {service:?}"));
-    }
-    Ok((service.to_owned(), url.trim_end_matches('/').to_owned()))
+    Ok((service.parse()?, url.trim_end_matches('/').to_owned()))
 }
 
 /// `tracemesh collector`.
@@ -276,17 +274,11 @@ pub struct CollectorArgs {
     pub forward_to: Option<String>,
 }
 
-fn parse_service_file(raw: &str) -> Result<(String, PathBuf), String> {
+fn parse_service_file(raw: &str) -> Result<(Service, PathBuf), String> {
     let (service, path) = raw
         .split_once('=')
         .ok_or_else(|| format!("{raw:?} is not SERVICE=FILE"))?;
-    if !crate::children::SERVICES.contains(&service) {
-        return Err(format!(
-            "unknown service {service:?}; expected one of {}",
-            crate::children::SERVICES.join(", ")
-        ));
-    }
-    Ok((service.to_owned(), PathBuf::from(path)))
+    Ok((service.parse()?, PathBuf::from(path)))
 }
 
 #[cfg(test)]

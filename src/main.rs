@@ -4,25 +4,21 @@
 //!   ([`service_cmd`]); a process is one service, because the `tracing`
 //!   subscriber, and so `service.name`, is process-global.
 //! - `tracemesh up` starts all five as child processes of itself plus the
-//!   embedded collector, and stops them all on ctrl-c or SIGTERM ([`up`],
-//!   [`children`]).
+//!   embedded collector, and stops them all on ctrl-c or SIGTERM ([`up`];
+//!   the mesh itself is the `tracemesh-mesh` library).
 //! - `tracemesh run` is the main job: mesh, goose load, every check,
 //!   reports ([`run_cmd`]).
 //! - `tracemesh collector` runs the embedded collector and trace store alone
 //!   ([`collector_cmd`]).
 //! - `tracemesh bench` measures tracing overhead, mesh efficiency,
-//!   collector ingest and trace readiness ([`bench_cmd`], [`bench`]).
+//!   collector ingest and trace readiness (`tracemesh_benches::suite`).
 //! - `tracemesh probe <url>` is the container health check ([`probe_cmd`]).
 //!
 //! The services themselves live in the library crates under `services/`;
 //! this binary only parses flags and calls them ([`cli`] has every flag).
 
-mod bench;
-mod bench_cmd;
-mod children;
 mod cli;
 mod collector_cmd;
-mod mesh;
 mod probe_cmd;
 mod run_cmd;
 mod service_cmd;
@@ -61,7 +57,14 @@ fn main() -> ExitCode {
             cli::Command::Up(args) => up::run(args).await,
             cli::Command::Collector(args) => collector_cmd::run(args).await,
             cli::Command::Run(args) => run_cmd::run(args).await,
-            cli::Command::Bench(args) => bench_cmd::run(args).await,
+            cli::Command::Bench(args) => {
+                tracemesh_benches::suite::run(args)
+                    .await
+                    .map_err(|e| match e {
+                        tracemesh_benches::suite::BenchError::Usage(m) => Failure::Usage(m),
+                        tracemesh_benches::suite::BenchError::Runtime(m) => Failure::Runtime(m),
+                    })
+            }
             cli::Command::Probe(args) => probe_cmd::run(args).await,
         }
     });
@@ -87,4 +90,12 @@ pub enum Failure {
     Runtime(String),
     /// `run` completed and reported, but a check failed.
     ChecksFailed,
+}
+
+/// A mesh or collector that cannot start is a runtime failure; the error
+/// names what failed and, where a flag chose it, the flag.
+impl From<tracemesh_mesh::MeshError> for Failure {
+    fn from(e: tracemesh_mesh::MeshError) -> Failure {
+        Failure::Runtime(e.to_string())
+    }
 }

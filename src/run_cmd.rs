@@ -13,24 +13,22 @@
 //! and the report is marked partial (exit 1).
 
 use std::io::IsTerminal;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use tracemesh_harness::collector::{CollectorConfig, RunningCollector};
 use tracemesh_harness::load::{self, LoadPlan, LoadProgress};
 use tracemesh_harness::report::model::{RunSettings, SdkExportCounts};
 use tracemesh_harness::report::{self, terminal};
+use tracemesh_harness::run::settle::{self, Settled};
 use tracemesh_harness::run::{RunInput, analyse};
 use tracemesh_harness::scenario::Scenario;
 use tracemesh_harness::sources::{EmbeddedSource, JaegerSource, TempoSource, TraceSource};
-use tracemesh_harness::trace::{Readiness, ReadinessPolicy, wait_polling};
+use tracemesh_mesh::{AdminClient, AdminEndpoint, AdminError, Mesh, MeshOptions, collector};
 use tracemesh_runtime::config::ProcessEnv;
-use tracemesh_runtime::export_stats::ExportSnapshot;
 
 use crate::Failure;
 use crate::cli::RunArgs;
-use crate::mesh::{Mesh, MeshOptions};
 
 /// The default scenario: one injected latency, on and off, so the run
 /// checks attribution against its own baseline.
@@ -46,6 +44,26 @@ const DEFAULT_THINK_TIME_MS: [u64; 2] = [50, 250];
 /// so the traces are complete soon after the load stops.
 const SCHEDULE_DELAY_MS: u64 = 500;
 
+/// How long an admin call may take: a flush waits for an export.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The mesh a run drives and where its traces are read.
+struct Target<'a> {
+    gateway: String,
+    admin: Vec<AdminEndpoint>,
+    source: &'a dyn TraceSource,
+    /// Our own collector, when the run started the mesh.
+    collector: Option<&'a RunningCollector>,
+}
+
+/// What the run was asked to do, read once.
+struct Job<'a> {
+    args: &'a RunArgs,
+    scenario: &'a Scenario,
+    started_at: String,
+    report_dir: &'a Path,
+}
+
 pub async fn run(args: RunArgs) -> Result<(), Failure> {
     tracemesh_runtime::logs::init_logs_only(&ProcessEnv, "run", "warn")
         .map_err(|e| Failure::Usage(e.to_string()))?;
@@ -60,7 +78,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     };
     if args.gateway.is_some() {
         for service in scenario.faults.keys() {
-            if !args.admin.iter().any(|(s, _)| s == service) {
+            if !args.admin.iter().any(|(s, _)| s.name() == service) {
                 return Err(Failure::Usage(format!(
                     "the scenario injects faults into {service}: give its admin endpoint with \
                      --admin {service}=http://host:port"
@@ -79,6 +97,12 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         .and_then(|()| std::fs::write(&probe, b""))
         .and_then(|()| std::fs::remove_file(&probe))
         .map_err(|e| Failure::Usage(format!("--report-dir {}: {e}", report_dir.display())))?;
+    let job = Job {
+        args: &args,
+        scenario: &scenario,
+        started_at,
+        report_dir: &report_dir,
+    };
 
     match &args.gateway {
         Some(gateway) => {
@@ -91,48 +115,27 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
                     ));
                 }
             };
-            let admin: Vec<(String, String)> = args
-                .admin
-                .iter()
-                .map(|(s, url)| (s.clone(), format!("{url}/admin/faults")))
-                .collect();
-            let settings = settings(&args, &scenario, gateway, &source.describe());
-            drive(
-                &args,
-                &scenario,
-                gateway,
-                &admin,
-                source.as_ref(),
-                None,
-                settings,
-                started_at,
-                &report_dir,
-            )
-            .await
+            let target = Target {
+                gateway: gateway.clone(),
+                admin: args
+                    .admin
+                    .iter()
+                    .map(|(service, url)| AdminEndpoint::new(*service, url.clone()))
+                    .collect(),
+                source: source.as_ref(),
+                collector: None,
+            };
+            drive(job, target).await
         }
-        None => run_embedded(&args, &scenario, started_at, &report_dir).await,
+        None => run_embedded(job).await,
     }
 }
 
-async fn run_embedded(
-    args: &RunArgs,
-    scenario: &Scenario,
-    started_at: String,
-    report_dir: &Path,
-) -> Result<(), Failure> {
-    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let collector = crate::up::start_collector(
-        CollectorConfig {
-            grpc_addr: SocketAddr::new(localhost, 0),
-            http_addr: SocketAddr::new(localhost, 0),
-            ..CollectorConfig::default()
-        },
-        "(ephemeral)",
-        "(ephemeral)",
-    )
-    .await?;
-    let data_dir = crate::up::temporary_data_dir()?;
-    let mut env = crate::up::telemetry_env(&collector);
+async fn run_embedded(job: Job<'_>) -> Result<(), Failure> {
+    let collector =
+        collector::start(CollectorConfig::ephemeral(), "(ephemeral)", "(ephemeral)").await?;
+    let data_dir = tracemesh_mesh::temporary_data_dir()?;
+    let mut env = collector::telemetry_env(&collector);
     env.extend([
         (
             "OTEL_TRACES_SAMPLER".to_owned(),
@@ -140,7 +143,7 @@ async fn run_embedded(
         ),
         (
             "OTEL_TRACES_SAMPLER_ARG".to_owned(),
-            args.sampler_ratio.to_string(),
+            job.args.sampler_ratio.to_string(),
         ),
         (
             "OTEL_BSP_SCHEDULE_DELAY".to_owned(),
@@ -150,49 +153,31 @@ async fn run_embedded(
         ("OTEL_BSP_MAX_QUEUE_SIZE".to_owned(), "65536".to_owned()),
         ("TRACEMESH_LOG_FORMAT".to_owned(), "json".to_owned()),
     ]);
+    let log_file = job.report_dir.join("services.log");
     let options = MeshOptions {
-        host: localhost,
-        ports: Vec::new(),
-        data_dir: data_dir.path().to_owned(),
-        faults: Vec::new(),
-        fault_seed: None,
-        fix_inventory_lock: args.fix_inventory_lock,
+        fix_inventory_lock: job.args.fix_inventory_lock,
         env,
-        ready_timeout: Duration::from_secs(30),
-        log_file: Some(report_dir.join("services.log")),
+        log_file: Some(log_file.clone()),
+        ..MeshOptions::new(data_dir.path())
     };
-    eprintln!(
-        "starting the mesh (logs: {})",
-        report_dir.join("services.log").display()
-    );
+    eprintln!("starting the mesh (logs: {})", log_file.display());
     let mut mesh = match Mesh::start(&options).await {
         Ok(mesh) => mesh,
         Err(e) => {
-            crate::up::stop_collector(collector).await;
-            return Err(e);
+            collector::stop(collector).await;
+            return Err(e.into());
         }
     };
-    let admin: Vec<(String, String)> = crate::children::SERVICES
-        .iter()
-        .filter_map(|s| mesh.admin_url(s).map(|url| ((*s).to_owned(), url)))
-        .collect();
-    let gateway = mesh.gateway_url();
     let source = EmbeddedSource::new(collector.store().clone());
-    let settings = settings(args, scenario, &gateway, "embedded");
-    let result = drive(
-        args,
-        scenario,
-        &gateway,
-        &admin,
-        &source,
-        Some(&collector),
-        settings,
-        started_at,
-        report_dir,
-    )
-    .await;
+    let target = Target {
+        gateway: mesh.gateway_url(),
+        admin: mesh.admin_endpoints(),
+        source: &source,
+        collector: Some(&collector),
+    };
+    let result = drive(job, target).await;
     mesh.stop().await;
-    crate::up::stop_collector(collector).await;
+    collector::stop(collector).await;
     result
 }
 
@@ -204,34 +189,19 @@ fn users(args: &RunArgs, scenario: &Scenario) -> usize {
         .unwrap_or(DEFAULT_USERS)
 }
 
-fn settings(args: &RunArgs, scenario: &Scenario, gateway: &str, source: &str) -> RunSettings {
-    RunSettings {
-        scenario: scenario.name.clone(),
-        users: users(args, scenario),
-        run_time_secs: args.run_time.as_secs_f64(),
-        sampler_ratio: args.sampler_ratio,
-        target: gateway.to_owned(),
-        trace_source: source.to_owned(),
-    }
-}
-
 /// Faults, load, readiness, checks, reports: the part both modes share.
-#[allow(clippy::too_many_arguments)]
-async fn drive(
-    args: &RunArgs,
-    scenario: &Scenario,
-    gateway: &str,
-    admin: &[(String, String)],
-    source: &dyn TraceSource,
-    collector: Option<&RunningCollector>,
-    settings: RunSettings,
-    started_at: String,
-    report_dir: &Path,
-) -> Result<(), Failure> {
-    apply_faults(scenario, admin, args.admin_token.as_deref()).await?;
+async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
+    let Job {
+        args,
+        scenario,
+        started_at,
+        report_dir,
+    } = job;
+    let admin = AdminClient::new(args.admin_token.clone(), ADMIN_TIMEOUT);
+    apply_faults(scenario, &admin, &target.admin).await?;
     let [think_min, think_max] = scenario.load.think_time_ms.unwrap_or(DEFAULT_THINK_TIME_MS);
     let plan = LoadPlan {
-        gateway: gateway.to_owned(),
+        gateway: target.gateway.clone(),
         users: users(args, scenario),
         increase_rate: args.increase_rate,
         run_time: args.run_time,
@@ -243,8 +213,8 @@ async fn drive(
         goose_reports: vec![report_dir.join("goose.html"), report_dir.join("goose.json")],
     };
     eprintln!(
-        "load: {} users, {:?}, scenario {} -> {gateway}",
-        plan.users, args.run_time, scenario.name
+        "load: {} users, {:?}, scenario {} -> {}",
+        plan.users, args.run_time, scenario.name, target.gateway
     );
     let live = std::io::stderr().is_terminal();
     let outcome = load::run_load(&plan, move |p: LoadProgress| show_progress(p, live))
@@ -257,80 +227,48 @@ async fn drive(
         eprintln!();
     }
 
-    // Readiness: everything exported once nothing new arrives for a while.
-    let mut readiness_ms = Vec::new();
-    let mut spans_received = None;
-    if let Some(collector) = collector {
-        let store = collector.store();
-        let quiet = Duration::from_millis(SCHEDULE_DELAY_MS * 3);
-        if !store.wait_for_quiet(quiet, Duration::from_secs(60)).await {
-            eprintln!("warning: spans still arriving after 60 s; checking what is there");
+    // Everything exported once nothing new arrives for a while.
+    let settled = match target.collector {
+        Some(collector) => Some(
+            settle::settle_embedded(
+                collector.store(),
+                &outcome,
+                Duration::from_millis(SCHEDULE_DELAY_MS * 3),
+                Duration::from_secs(60),
+            )
+            .await,
+        ),
+        None => {
+            let (quiet, deadline) = (Duration::from_secs(3), Duration::from_secs(90));
+            settle::settle_remote(target.source, &outcome, quiet, deadline).await;
+            None
         }
-        spans_received = Some(store.stats().spans_received);
-        // Arrival instants, converted to wall-clock time to compare with
-        // the answers' timestamps.
-        let (now_instant, now_system) = (Instant::now(), SystemTime::now());
-        for request in &outcome.requests {
-            let Some(id) = request
-                .trace_id()
-                .filter(|_| request.sampled() == Some(true))
-            else {
-                continue;
-            };
-            if let Some(arrival) = store.trace_arrival(id) {
-                let arrived = now_system - now_instant.duration_since(arrival.last);
-                let arrived_nanos = arrived
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64);
-                readiness_ms
-                    .push(arrived_nanos.saturating_sub(request.answered_unix_nanos) as f64 / 1e6);
-            }
-        }
-    } else {
-        // A remote store can only be polled: wait until the spans of the last
-        // sampled traces stop changing (Tempo and Jaeger ingest in batches).
-        let last: Vec<&str> = outcome
-            .requests
-            .iter()
-            .rev()
-            .filter(|r| r.sampled() == Some(true))
-            .filter_map(|r| r.trace_id())
-            .take(20)
-            .collect();
-        eprintln!(
-            "waiting for {} to ingest the last traces",
-            source.describe()
-        );
-        let policy = ReadinessPolicy {
-            expected_spans: None,
-            quiet: Duration::from_secs(3),
-            deadline: Duration::from_secs(90),
-        };
-        let count = || async {
-            let mut spans = 0;
-            for id in &last {
-                spans += source.trace(id).await.ok().flatten().map_or(0, |s| s.len());
-            }
-            spans
-        };
-        if let Readiness::TimedOut { spans } =
-            wait_polling(count, &policy, Duration::from_millis(500)).await
-        {
-            eprintln!(
-                "warning: {spans} spans of the last traces after 90 s; checking what is there"
-            );
-        }
-    }
+    };
+    let Settled {
+        spans_received,
+        readiness_ms,
+    } = settled.clone().unwrap_or_default();
 
-    let sdk_export = sdk_export_counts(admin, args.admin_token.as_deref()).await;
+    let sdk_export = sdk_export_counts(&admin, &target.admin).await;
     eprintln!("checking {} requests' traces", outcome.requests.len());
+    let settings = RunSettings {
+        scenario: scenario.name.clone(),
+        users: users(args, scenario),
+        run_time_secs: args.run_time.as_secs_f64(),
+        sampler_ratio: args.sampler_ratio,
+        target: target.gateway.clone(),
+        trace_source: match target.collector {
+            Some(_) => "embedded".to_owned(),
+            None => target.source.describe(),
+        },
+    };
     let report = analyse(RunInput {
         scenario,
         load: &outcome,
-        source,
+        source: target.source,
         settings,
         started_at,
-        spans_received,
+        spans_received: settled.map(|_| spans_received),
         sdk_export,
         readiness_ms,
     })
@@ -352,32 +290,19 @@ async fn drive(
     }
 }
 
-/// Asks every service to flush its spans and sums what each SDK counted
-/// (`POST /admin/telemetry/flush`). `None`, with a warning, unless every
-/// service answered: a partial sum would understate the losses.
+/// Asks every service to flush its spans and sums what each SDK counted.
+/// `None`, with a warning, unless every service answered: a partial sum
+/// would understate the losses.
 async fn sdk_export_counts(
-    admin: &[(String, String)],
-    token: Option<&str>,
+    client: &AdminClient,
+    endpoints: &[AdminEndpoint],
 ) -> Option<SdkExportCounts> {
-    if admin.is_empty() {
+    if endpoints.is_empty() {
         return None;
     }
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .ok()?;
     let mut total = SdkExportCounts::default();
-    for (service, faults_url) in admin {
-        let url = faults_url.replace("/admin/faults", "/admin/telemetry/flush");
-        let mut request = client.post(&url);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let snapshot = match request.send().await.and_then(|r| r.error_for_status()) {
-            Ok(response) => response.json::<ExportSnapshot>().await,
-            Err(e) => Err(e),
-        };
-        match snapshot {
+    for endpoint in endpoints {
+        match client.flush(endpoint).await {
             Ok(s) => {
                 total.spans_ended += s.spans_ended;
                 total.spans_exported += s.spans_exported;
@@ -386,7 +311,7 @@ async fn sdk_export_counts(
                 total.spans_dropped += s.spans_not_exported;
             }
             Err(e) => {
-                eprintln!("warning: cannot read {service}'s export counts from {url}: {e}");
+                eprintln!("warning: cannot read the export counts: {e}");
                 return None;
             }
         }
@@ -394,37 +319,22 @@ async fn sdk_export_counts(
     Some(total)
 }
 
-/// PUTs each service's faults to its admin endpoint.
+/// Replaces each service's faults with the scenario's, through its admin
+/// endpoint. A refusal is the scenario's (or the flags') mistake: exit 2.
 async fn apply_faults(
     scenario: &Scenario,
-    admin: &[(String, String)],
-    token: Option<&str>,
+    client: &AdminClient,
+    endpoints: &[AdminEndpoint],
 ) -> Result<(), Failure> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
-    for (service, url) in admin {
-        let Some(faults) = scenario.faults_for(service) else {
+    for endpoint in endpoints {
+        let Some(faults) = scenario.faults_for(endpoint.service.name()) else {
             continue;
         };
         let body = serde_json::to_string(&faults).map_err(|e| Failure::Runtime(e.to_string()))?;
-        let mut request = client.put(url).body(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(|e| {
-            Failure::Usage(format!(
-                "cannot reach {service}'s admin endpoint {url}: {e}"
-            ))
-        })?;
-        if !response.status().is_success() {
-            let status = response.status();
-            let text = response.text().await.unwrap_or_default();
-            return Err(Failure::Usage(format!(
-                "{service}'s admin endpoint {url} refused the scenario's faults ({status}): {text}"
-            )));
-        }
+        client
+            .put_faults(endpoint, body)
+            .await
+            .map_err(|e: AdminError| Failure::Usage(e.to_string()))?;
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{GOOD_CARD, Mesh, checkout_body};
+use common::{GOOD_CARD, Mesh, Service, checkout_body};
 use tracemesh_harness::checks::attribution::{
     InjectedLatency, RunAttribution, check_injected_latency,
 };
@@ -36,7 +36,7 @@ async fn run(mesh: &Mesh, http: &reqwest::Client, n: usize) -> Vec<TraceTree> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_injected_in_inventory_is_attributed_to_inventory() {
-    let mesh = Mesh::start(&[]).await;
+    let mesh = Mesh::start().await;
     let http = reqwest::Client::new();
     // Warm the connections so the first checkout's set-up cost is not in the baseline.
     run(&mesh, &http, 2).await;
@@ -48,12 +48,12 @@ async fn latency_injected_in_inventory_is_attributed_to_inventory() {
     for _ in 0..CHECKOUTS_PER_RUN / 5 {
         baseline_trees.extend(run(&mesh, &http, 5).await);
         mesh.set_faults(
-            "inventory",
+            Service::Inventory,
             "seed: 7\noperations:\n  Reserve:\n    latency: {distribution: fixed, ms: 40}\n",
         )
         .await;
         treated_trees.extend(run(&mesh, &http, 5).await);
-        mesh.set_faults("inventory", "").await;
+        mesh.set_faults(Service::Inventory, "").await;
     }
     let (baseline, skipped) = RunAttribution::from_trees(&baseline_trees);
     assert_eq!(skipped, 0);

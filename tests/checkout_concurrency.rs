@@ -11,7 +11,7 @@ const SCARCE_STOCK: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_checkouts_never_oversell_and_every_success_is_stored() {
-    let mut mesh = Mesh::start(&[]).await;
+    let mut mesh = Mesh::start().await;
     let client = reqwest::Client::new();
     let users = ["u-1001", "u-1002", "u-1003", "u-1004", "u-1005"];
 
@@ -69,7 +69,7 @@ async fn concurrent_checkouts_never_oversell_and_every_success_is_stored() {
     }
 
     // Stop the mesh, then count the rows in the order service's real SQLite file.
-    assert!(mesh.stop().success());
+    assert!(mesh.stop().await, "every service stops cleanly");
     let db = rusqlite::Connection::open(mesh.data_dir.path().join("order.db")).unwrap();
     let stored: i64 = db
         .query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))

@@ -26,16 +26,13 @@ const OUTAGE: Duration = Duration::from_secs(10);
 
 /// A mesh exporting through `proxy`, every 100 ms, with `queue` spans of room.
 async fn mesh_behind(proxy: &CutProxy, queue: &str) -> Mesh {
-    let mesh = Mesh::start_with(
-        &[],
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &proxy.url()),
-            ("OTEL_BSP_MAX_QUEUE_SIZE", queue),
-            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512"),
-            // Retry for longer than the outage.
-            ("TRACEMESH_EXPORT_RETRY_SECS", "30"),
-        ],
-    )
+    let mesh = Mesh::start_with(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &proxy.url()),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", queue),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512"),
+        // Retry for longer than the outage.
+        ("TRACEMESH_EXPORT_RETRY_SECS", "30"),
+    ])
     .await;
     proxy.set_target(mesh.collector.grpc_addr());
     mesh
@@ -112,7 +109,7 @@ async fn a_collector_outage_loses_no_span_when_the_queue_holds_it() {
         counts.spans_ended,
         "spans lost without being counted: {counts:?}"
     );
-    mesh.stop();
+    mesh.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,7 +138,7 @@ async fn a_collector_outage_with_a_small_queue_counts_every_span_dropped() {
         counts.spans_ended,
         "the drop count does not account for every missing span: {counts:?}"
     );
-    mesh.stop();
+    mesh.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,5 +168,5 @@ async fn a_slow_collector_does_not_slow_requests() {
     let counts = mesh.flushed_export_counts().await;
     println!("slow collector: {counts:?}");
     assert_eq!(counts.spans_failed, 0, "{counts:?}");
-    mesh.stop();
+    mesh.stop().await;
 }

@@ -16,6 +16,8 @@
 //! - every URL in a command names a service and a port it serves;
 //! - `depends_on` names enabled services, and each service waits for the
 //!   services it calls to be healthy;
+//! - the five services listen, and are wired to their callees, as the
+//!   topology table (`tracemesh_runtime::topology`) says;
 //! - the Dockerfile and build-images.sh build the same ENTRYPOINT, USER, ENV.
 //!
 //! Each check is also run on a copy of the files with one planted mismatch,
@@ -27,6 +29,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_yaml::{Mapping, Value};
+use tracemesh_runtime::topology::{CONTAINER_ADMIN_PORT, TOPOLOGY};
 
 /// Profiles the checks consider active: `load` is part of the demo (started
 /// on demand); a service in any other profile is disabled.
@@ -627,6 +630,70 @@ fn command_urls_name_services(compose: &Value) -> Vec<String> {
     problems
 }
 
+/// Each of the five services runs as the topology table says: `tracemesh
+/// service <name>` on its default port, its admin endpoint on the
+/// container admin port, and wired to exactly the callees the table lists,
+/// each by its flag and at the callee's compose name and port.
+fn services_follow_the_topology(compose: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let enabled = services(compose);
+    for spec in &TOPOLOGY {
+        let name = spec.service.name();
+        let Some(service) = enabled.get(name) else {
+            problems.push(format!(
+                "the topology's {name} is not an enabled compose service"
+            ));
+            continue;
+        };
+        let args = command(service);
+        if args.get(..2) != Some(&["service".to_owned(), name.to_owned()][..]) {
+            problems.push(format!(
+                "compose service {name} does not run `service {name}`: {args:?}"
+            ));
+        }
+        let port = spec.default_addr.port();
+        let listen = flag(&args, "--listen").and_then(port_of);
+        if listen != Some(port) {
+            problems.push(format!(
+                "compose service {name} listens on {listen:?}; the topology says {port}"
+            ));
+        }
+        let admin = env(service, "TRACEMESH_ADMIN_LISTEN").and_then(|a| port_of(&a));
+        if admin != Some(CONTAINER_ADMIN_PORT) {
+            problems.push(format!(
+                "compose service {name}'s admin endpoint listens on {admin:?}; \
+                 the topology says {CONTAINER_ADMIN_PORT}"
+            ));
+        }
+        for callee in spec.callees {
+            let want = format!(
+                "http://{}:{}",
+                callee.service,
+                callee.service.default_addr().port()
+            );
+            match flag(&args, callee.flag) {
+                Some(got) if got == want => {}
+                got => problems.push(format!(
+                    "compose service {name} is not wired to {} as the topology says \
+                     ({} {want}); it has {got:?}",
+                    callee.service, callee.flag
+                )),
+            }
+        }
+        for arg in args
+            .iter()
+            .filter(|a| a.starts_with("--") && a.ends_with("-url"))
+        {
+            if !spec.callees.iter().any(|c| c.flag == arg) {
+                problems.push(format!(
+                    "compose service {name} has {arg}, a call the topology does not list"
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// `depends_on` names enabled services only (Compose refuses the file
 /// otherwise), and a mesh service waits for every service it calls to be
 /// healthy, so `up` brings the mesh up in order.
@@ -778,6 +845,7 @@ fn all_problems(texts: &Texts) -> Vec<String> {
             healthchecks_probe_listen_ports(compose),
             command_urls_name_services(compose),
             dependencies_bring_the_mesh_up_in_order(compose),
+            services_follow_the_topology(compose),
         ];
         problems.extend(
             checks
@@ -956,6 +1024,27 @@ fn every_check_reports_a_planted_mismatch() {
             "- http://otel-collector:3200",
             Box::new(local(command_urls_name_services)),
             "uses port 3200",
+        ),
+        (
+            "docker-compose.yml",
+            "\"--listen\", \"0.0.0.0:50051\"",
+            "\"--listen\", \"0.0.0.0:50061\"",
+            Box::new(base(services_follow_the_topology)),
+            "listens on Some(50061); the topology says 50051",
+        ),
+        (
+            "docker-compose.yml",
+            "      - --payment-url\n      - http://payment:8081\n",
+            "",
+            Box::new(base(services_follow_the_topology)),
+            "not wired to payment",
+        ),
+        (
+            "docker-compose.yml",
+            "TRACEMESH_ADMIN_LISTEN: 0.0.0.0:9000",
+            "TRACEMESH_ADMIN_LISTEN: 0.0.0.0:9100",
+            Box::new(local(services_follow_the_topology)),
+            "admin endpoint listens on Some(9100)",
         ),
         (
             "docker-compose.yml",

@@ -39,7 +39,7 @@ fn oversized_baggage() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_edge_starts_a_new_root_trace_that_the_services_behind_continue() {
-    let mesh = Mesh::start_with(&[], &[("TRACEMESH_UNTRUSTED_EDGE", "true")]).await;
+    let mesh = Mesh::start_with(&[("TRACEMESH_UNTRUSTED_EDGE", "true")]).await;
     let client = reqwest::Client::new();
 
     let response = client
@@ -105,7 +105,7 @@ async fn an_untrusted_edge_starts_a_new_root_trace_that_the_services_behind_cont
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trusting_edge_keeps_the_callers_trace_and_cuts_oversized_baggage_to_the_limits() {
-    let mesh = Mesh::start(&[]).await;
+    let mesh = Mesh::start().await;
     let response = reqwest::Client::new()
         .get(mesh.url("/api/products"))
         .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))

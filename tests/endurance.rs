@@ -15,10 +15,9 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use common::Mesh;
 use common::load::{Load, open_fds, rss_bytes, stored_order_ids};
+use common::{Mesh, Service};
 
-const SERVICES: [&str; 5] = ["gateway", "user", "order", "inventory", "payment"];
 /// Products with stock in the thousands (8,000 units in all), one per
 /// client; a run longer than about two minutes sells them out, and from then
 /// on 409 out_of_stock is the right answer (a full path through gateway,
@@ -59,13 +58,13 @@ async fn stock(mesh: &Mesh) -> BTreeMap<String, i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sustained_load_loses_nothing_leaks_nothing_and_oversells_nothing() {
     let run_for = duration();
-    let mut mesh = Mesh::start(&[]).await;
+    let mut mesh = Mesh::start().await;
     let stock_before = stock(&mesh).await;
     let started = Instant::now();
     let load = Load::start_buying(&mesh.gateway, SKUS.len(), &SKUS);
 
     tokio::time::sleep(WARM_UP).await;
-    let pids: Vec<u32> = SERVICES.iter().map(|s| mesh.pid(s)).collect();
+    let pids: Vec<u32> = Service::ALL.iter().map(|s| mesh.pid(*s)).collect();
     let rss_warm: Vec<u64> = pids.iter().map(|p| rss_bytes(*p)).collect();
     let fds_warm: Vec<usize> = pids.iter().map(|p| open_fds(*p)).collect();
     let (mut rss_peak, mut fds_peak) = (rss_warm.clone(), fds_warm.clone());
@@ -133,7 +132,7 @@ async fn a_sustained_load_loses_nothing_leaks_nothing_and_oversells_nothing() {
 
     // Memory and descriptors: bounded growth after the warm-up.
     let mut growth = Vec::new();
-    for (i, service) in SERVICES.iter().enumerate() {
+    for (i, service) in Service::ALL.iter().enumerate() {
         let rss_growth = rss_peak[i].saturating_sub(rss_warm[i]);
         let fd_growth = fds_peak[i].saturating_sub(fds_warm[i]);
         growth.push(format!(
@@ -163,5 +162,5 @@ async fn a_sustained_load_loses_nothing_leaks_nothing_and_oversells_nothing() {
         counts.spans_ended,
         growth.join("\n  ")
     );
-    mesh.stop();
+    mesh.stop().await;
 }

@@ -19,18 +19,18 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::load::{CLIENT_TIMEOUT, Load, Outcome, open_fds, stored_order_ids};
-use common::{GOOD_CARD, Mesh, checkout_body};
+use common::{GOOD_CARD, Mesh, Service, checkout_body};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tracemesh_harness::model::{SpanKind, StatusCode};
 
 /// Who calls each service on the checkout path: where the error span of a
 /// failed checkout must sit when that service is down.
-fn caller_of(service: &str) -> &'static str {
+fn caller_of(service: Service) -> Service {
     match service {
-        "user" | "order" => "gateway",
-        "inventory" | "payment" => "order",
-        other => panic!("no caller for {other}"),
+        Service::User | Service::Order => Service::Gateway,
+        Service::Inventory | Service::Payment => Service::Order,
+        Service::Gateway => panic!("the gateway has no caller in the mesh"),
     }
 }
 
@@ -66,7 +66,7 @@ async fn wait_for_successful_checkout(mesh: &Mesh, within: Duration) -> Duration
 
 /// The answers a client may get while a service is down: the gateway's 5xx
 /// with a JSON error body. Returns the failed outcomes.
-fn assert_failures_are_clean<'a>(service: &str, outcomes: &'a [Outcome]) -> Vec<&'a Outcome> {
+fn assert_failures_are_clean(service: Service, outcomes: &[Outcome]) -> Vec<&Outcome> {
     let mut failed = Vec::new();
     for o in outcomes {
         assert!(
@@ -85,7 +85,7 @@ fn assert_failures_are_clean<'a>(service: &str, outcomes: &'a [Outcome]) -> Vec<
                 failed.push(o);
             }
             // The gateway itself down: nothing listens, nothing answers.
-            None if service == "gateway" => failed.push(o),
+            None if service == Service::Gateway => failed.push(o),
             other => panic!(
                 "{service} down: unexpected answer {other:?} ({:?}, {:?})",
                 o.error_code, o.transport_error
@@ -98,17 +98,23 @@ fn assert_failures_are_clean<'a>(service: &str, outcomes: &'a [Outcome]) -> Vec<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_killed_under_load_is_restarted_and_no_order_is_lost() {
     let _alone = common::one_load_at_a_time().await;
-    let mut mesh = Mesh::start(&["--restart"]).await;
+    let mut mesh = Mesh::start().await;
     let mut acknowledged = Vec::new();
     let mut survived = 0;
-    for service in ["payment", "inventory", "user", "order", "gateway"] {
+    for service in [
+        Service::Payment,
+        Service::Inventory,
+        Service::User,
+        Service::Order,
+        Service::Gateway,
+    ] {
         let load = Load::start(&mesh.gateway, 4);
         tokio::time::sleep(Duration::from_secs(1)).await;
         let pid = mesh.pid(service);
         let killed_at = Instant::now();
         signal(pid, Signal::SIGKILL);
         common::wait_until_gone(pid);
-        let new_pid = mesh.wait_for_restart(service, 1).await;
+        let new_pid = mesh.wait_for_restart(service).await;
         assert_ne!(new_pid, pid);
         wait_for_successful_checkout(&mesh, Duration::from_secs(30)).await;
         let downtime = killed_at.elapsed();
@@ -140,7 +146,7 @@ async fn each_service_killed_under_load_is_restarted_and_no_order_is_lost() {
                 "{service}: failed after recovery: {o:?}"
             );
         }
-        if service != "gateway" {
+        if service != Service::Gateway {
             assert_error_at_the_failed_hop(&mesh, service, &failed).await;
         }
         acknowledged.extend(outcomes.iter().filter_map(|o| o.order_id.clone()));
@@ -165,18 +171,18 @@ async fn each_service_killed_under_load_is_restarted_and_no_order_is_lost() {
         acknowledged.len(),
         stored.len()
     );
-    mesh.stop();
+    mesh.stop().await;
 }
 
 /// The trace of a few failed checkouts: an ERROR CLIENT span in the caller
 /// of the service that was down.
-async fn assert_error_at_the_failed_hop(mesh: &Mesh, service: &str, failed: &[&Outcome]) {
+async fn assert_error_at_the_failed_hop(mesh: &Mesh, service: Service, failed: &[&Outcome]) {
     let caller = caller_of(service);
     for o in failed.iter().filter(|o| o.trace_id.is_some()).take(3) {
         let trace_id = o.trace_id.as_deref().unwrap();
         let spans = mesh.ready_trace(trace_id).await;
         let error_at_hop = spans.iter().any(|s| {
-            s.service_name == caller
+            s.service_name == caller.name()
                 && s.kind == SpanKind::Client
                 && s.status.code == StatusCode::Error
         });
@@ -194,13 +200,13 @@ async fn assert_error_at_the_failed_hop(mesh: &Mesh, service: &str, failed: &[&O
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_service_makes_deadlines_fire_and_leaks_nothing() {
     let _alone = common::one_load_at_a_time().await;
-    let mut mesh = Mesh::start(&[]).await;
+    let mut mesh = Mesh::start().await;
     // Warm every connection first, so the descriptor count is steady.
     wait_for_successful_checkout(&mesh, Duration::from_secs(10)).await;
-    let watched = ["gateway", "order"];
-    let fds_before: Vec<usize> = watched.iter().map(|s| open_fds(mesh.pid(s))).collect();
+    let watched = [Service::Gateway, Service::Order];
+    let fds_before: Vec<usize> = watched.iter().map(|s| open_fds(mesh.pid(*s))).collect();
 
-    for service in ["inventory", "payment"] {
+    for service in [Service::Inventory, Service::Payment] {
         let load = Load::start(&mesh.gateway, 4);
         tokio::time::sleep(Duration::from_millis(500)).await;
         let pid = mesh.pid(service);
@@ -238,21 +244,27 @@ async fn a_hung_service_makes_deadlines_fire_and_leaks_nothing() {
     // Let abandoned calls finish and idle connections close, then count.
     tokio::time::sleep(Duration::from_secs(2)).await;
     for (service, before) in watched.iter().zip(fds_before) {
-        let after = open_fds(mesh.pid(service));
+        let after = open_fds(mesh.pid(*service));
         println!("{service}: {before} descriptors before the hangs, {after} after");
         assert!(
             after <= before + 4,
             "{service} leaks descriptors: {before} before, {after} after"
         );
     }
-    mesh.stop();
+    mesh.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_finishes_in_flight_requests_and_flushes_their_spans() {
     let _alone = common::one_load_at_a_time().await;
-    let mut mesh = Mesh::start(&["--restart"]).await;
-    for service in ["payment", "inventory", "order", "user", "gateway"] {
+    let mut mesh = Mesh::start().await;
+    for service in [
+        Service::Payment,
+        Service::Inventory,
+        Service::Order,
+        Service::User,
+        Service::Gateway,
+    ] {
         // Slow the service down so that requests are surely in flight when
         // SIGTERM arrives. The restarted process starts without the fault.
         let slow = "operations:\n  \"*\":\n    latency: {distribution: fixed, ms: 400}\n";
@@ -283,13 +295,13 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_flushes_their_spans(
                 "{service} stopping: an in-flight request failed"
             );
             // The stopping service flushed its spans of this request.
-            let spans = mesh.wait_for_trace(&trace_id, &[service]).await;
-            assert!(spans.iter().any(|s| s.service_name == service));
+            let spans = mesh.wait_for_trace(&trace_id, &[service.name()]).await;
+            assert!(spans.iter().any(|s| s.service_name == service.name()));
         }
         // `up --restart` restarts whatever exits on its own, cleanly or not.
-        mesh.wait_for_restart(service, 1).await;
+        mesh.wait_for_restart(service).await;
         wait_for_successful_checkout(&mesh, Duration::from_secs(30)).await;
         println!("SIGTERM {service}: 4 in-flight checkouts answered 201, their spans flushed");
     }
-    mesh.stop();
+    mesh.stop().await;
 }

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{DECLINED_CARD, GOOD_CARD, Mesh, checkout_body};
+use common::{DECLINED_CARD, GOOD_CARD, Mesh, Service, checkout_body};
 use tracemesh_harness::checks::expect::ExpectedTree;
 use tracemesh_harness::checks::full_tree::check_trace;
 
@@ -40,7 +40,7 @@ async fn assert_tree(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_and_error_path_matches_its_expected_tree() {
-    let mesh = Mesh::start(&[]).await;
+    let mesh = Mesh::start().await;
     let http = reqwest::Client::new();
     let post = |body| http.post(mesh.url("/api/checkout")).json(&body);
 
@@ -118,9 +118,9 @@ async fn every_endpoint_and_error_path_matches_its_expected_tree() {
 
     // A downstream service down: kill inventory outright. The gateway must
     // answer 503 in bounded time, with the error at the hop that failed.
-    let inventory = nix::unistd::Pid::from_raw(mesh.pid("inventory") as i32);
+    let inventory = nix::unistd::Pid::from_raw(mesh.pid(Service::Inventory) as i32);
     nix::sys::signal::kill(inventory, nix::sys::signal::Signal::SIGKILL).unwrap();
-    common::wait_until_gone(mesh.pid("inventory"));
+    common::wait_until_gone(mesh.pid(Service::Inventory));
     // The first call may still find the dead process's connection and see it
     // reset (502); either way the answer comes in bounded time.
     let started = Instant::now();

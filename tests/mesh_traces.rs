@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{DECLINED_CARD, GOOD_CARD, Mesh, checkout_body};
+use common::{DECLINED_CARD, GOOD_CARD, Mesh, Service, checkout_body};
 use tracemesh_harness::SpanRecord;
 use tracemesh_harness::model::{SpanKind, StatusCode};
 
@@ -14,7 +14,7 @@ const ALL: [&str; 5] = ["gateway", "user", "order", "inventory", "payment"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkout_makes_one_complete_trace_across_all_five_services() {
-    let mut mesh = Mesh::start(&[]).await;
+    let mut mesh = Mesh::start().await;
     let client = reqwest::Client::new();
 
     // Baggage set at the edge must arrive at payment, three hops away.
@@ -171,15 +171,15 @@ async fn a_checkout_makes_one_complete_trace_across_all_five_services() {
         );
     }
 
-    // Stop: `up` exits cleanly and no service process is left.
-    let status = mesh.stop();
-    assert!(status.success(), "tracemesh up exited with {status}");
-    for (name, pid) in &mesh.pids {
+    // Stop: every service drains and exits 0, and no process is left.
+    let pids: Vec<(Service, u32)> = Service::ALL.iter().map(|s| (*s, mesh.pid(*s))).collect();
+    assert!(mesh.stop().await, "a service did not stop cleanly");
+    for (service, pid) in pids {
         assert!(
             !std::path::Path::new(&format!("/proc/{pid}")).exists()
                 || std::fs::read_to_string(format!("/proc/{pid}/stat"))
                     .is_ok_and(|s| s.contains(") Z ")),
-            "{name} (pid {pid}) outlived tracemesh up"
+            "{service} (pid {pid}) still runs after the mesh stopped"
         );
     }
     let logs = mesh.log_text();
@@ -192,7 +192,7 @@ async fn a_checkout_makes_one_complete_trace_across_all_five_services() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_card_shows_the_saga_compensation_in_the_trace() {
-    let mesh = Mesh::start(&[]).await;
+    let mesh = Mesh::start().await;
     let client = reqwest::Client::new();
     let (status, body, trace_id) = mesh
         .checkout(
@@ -252,7 +252,7 @@ async fn a_declined_card_shows_the_saga_compensation_in_the_trace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_traceparent_is_continued_and_unsampled_requests_leave_no_span() {
-    let mesh = Mesh::start(&[]).await;
+    let mesh = Mesh::start().await;
     let client = reqwest::Client::new();
 
     // Sampled: the gateway continues the caller's trace.

@@ -8,7 +8,7 @@ use common::Mesh;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_checks_an_external_mesh_through_the_tempo_api() {
-    let mesh = Mesh::start(&[]).await;
+    let mesh = Mesh::start().await;
     let reports = tempfile::tempdir().unwrap();
     let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/baseline.yaml");
     let tempo = mesh.collector.http_endpoint();

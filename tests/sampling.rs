@@ -21,13 +21,10 @@ const ROOT_REQUESTS: usize = 2_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ratio_sampler_decides_exactly_and_every_service_obeys_its_parent() {
-    let mesh = Mesh::start_with(
-        &[],
-        &[
-            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
-            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
-        ],
-    )
+    let mesh = Mesh::start_with(&[
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+    ])
     .await;
     let http = reqwest::Client::new();
     let url = mesh.url("/api/products");

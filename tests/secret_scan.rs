@@ -55,7 +55,7 @@ fn assert_clean(what: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_card_number_or_token_in_spans_logs_databases_or_reports() {
-    let mut mesh = Mesh::start_with(&[], &[("TRACEMESH_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let mut mesh = Mesh::start_with(&[("TRACEMESH_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
     let http = reqwest::Client::new();
     for card in CARDS {
         let (status, _, _) = mesh
@@ -73,9 +73,9 @@ async fn no_card_number_or_token_in_spans_logs_databases_or_reports() {
         .arg("--report-dir")
         .arg(reports.path())
         .env("TRACEMESH_ADMIN_TOKEN", ADMIN_TOKEN);
-    for (service, faults_url) in &mesh.admin {
-        let base = faults_url.trim_end_matches("/admin/faults");
-        run.args(["--admin", &format!("{service}={base}")]);
+    for endpoint in mesh.services.admin_endpoints() {
+        let admin = format!("{}={}", endpoint.service, endpoint.base_url);
+        run.args(["--admin", &admin]);
     }
     let out = run.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -83,7 +83,7 @@ async fn no_card_number_or_token_in_spans_logs_databases_or_reports() {
         reports.path().join("verdict.json").is_file(),
         "the run wrote no report: {stderr}"
     );
-    mesh.stop();
+    mesh.stop().await;
 
     // Spans: every attribute, event and resource attribute.
     let spans = mesh.collector.store().all_spans();

@@ -1,6 +1,7 @@
 //! Benchmarks of tracemesh: criterion micro-benchmarks (in `benches/`, run
-//! with `cargo bench -p tracemesh-benches`) and the pieces the `tracemesh
-//! bench` command builds its measurements from.
+//! with `cargo bench -p tracemesh-benches`) and the `tracemesh bench` suite
+//! ([`suite`]), which the binary runs as a subcommand. Criterion is only a
+//! dev-dependency: the binary links the suite, never criterion.
 //!
 //! Map of this crate:
 //!
@@ -19,6 +20,8 @@
 //! - [`hello`]: the one-hop axum hello world, the practical limit of a hop.
 //! - [`procfs`]: CPU time and resident memory of a process from `/proc`.
 //! - [`stats`]: percentiles and medians.
+//! - [`suite`]: `tracemesh bench`: overhead, efficiency, ingest and
+//!   readiness, measured on real meshes in alternating rounds.
 
 pub mod hello;
 pub mod load;
@@ -26,3 +29,4 @@ pub mod otlp;
 pub mod procfs;
 pub mod sender;
 pub mod stats;
+pub mod suite;

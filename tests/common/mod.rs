@@ -1,18 +1,18 @@
-//! A real mesh for the integration tests: the `tracemesh up` binary as a
-//! child process, exporting to a collector running inside the test.
+//! A real mesh for the integration tests: the five services as processes of
+//! the `tracemesh` binary, started by the mesh library (as `up` starts
+//! them), exporting to a collector running inside the test.
 
 #![allow(dead_code)] // each test file uses a part of this module
 
 pub mod load;
 pub mod proxy;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tracemesh_harness::SpanRecord;
 use tracemesh_harness::collector::{self, CollectorConfig, RunningCollector};
+pub use tracemesh_mesh::Service;
+use tracemesh_mesh::{AdminClient, Event, MeshOptions, Supervisor};
 
 /// An async lock: it is held across awaits (a tokio mutex does not poison,
 /// so a failed test does not stop the next one).
@@ -33,170 +33,100 @@ pub struct Mesh {
     pub gateway: String,
     pub collector: RunningCollector,
     pub data_dir: tempfile::TempDir,
-    /// pid of each service, from `up`'s banner.
-    pub pids: Vec<(String, u32)>,
-    /// Admin URL of each service (`http://host:port/admin/faults`).
-    pub admin: Vec<(String, String)>,
-    /// Everything `up` and the services wrote to stderr (their logs).
-    pub logs: Arc<Mutex<Vec<String>>>,
-    /// Everything `up` wrote to stdout: the banner, then restart lines.
-    pub stdout: Arc<Mutex<Vec<String>>>,
-    up: Child,
+    /// The five service processes (the mesh library, as `up` uses it).
+    pub services: tracemesh_mesh::Mesh,
+    /// Restarts a crashed service when a test waits for it.
+    supervisor: Supervisor,
+    admin: AdminClient,
+    /// Where the services write their logs.
+    log_dir: tempfile::TempDir,
 }
 
 impl Mesh {
-    /// Starts a collector in this test and `tracemesh up` exporting to it.
-    pub async fn start(extra_args: &[&str]) -> Mesh {
-        Mesh::start_with(extra_args, &[]).await
+    /// Starts a collector in this test and the five services exporting to it.
+    pub async fn start() -> Mesh {
+        Mesh::start_with(&[]).await
     }
 
     /// As [`Mesh::start`], with extra environment variables for every service.
-    pub async fn start_with(extra_args: &[&str], env: &[(&str, &str)]) -> Mesh {
-        let collector = collector::start(CollectorConfig {
-            grpc_addr: "127.0.0.1:0".parse().unwrap(),
-            http_addr: "127.0.0.1:0".parse().unwrap(),
-            ..CollectorConfig::default()
-        })
-        .await
-        .expect("collector starts");
+    pub async fn start_with(env: &[(&str, &str)]) -> Mesh {
+        let collector = collector::start(CollectorConfig::ephemeral())
+            .await
+            .expect("collector starts");
         let data_dir = tempfile::tempdir().unwrap();
-        let mut up = Command::new(env!("CARGO_BIN_EXE_tracemesh"))
-            .args(["up", "--gateway-port", "0", "--data-dir"])
-            .arg(data_dir.path())
-            .args(extra_args)
-            .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.grpc_endpoint())
-            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-            // Export often, so the test waits less for spans.
-            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-            .env("TRACEMESH_LOG_FORMAT", "json")
-            .env("RUST_LOG", "info,tracemesh_runtime=debug")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tracemesh up starts");
-
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stderr = up.stderr.take().unwrap();
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-
-        // Read the banner until "press ctrl-c": the gateway URL and the pids.
-        // Later lines (`restarted <service> pid <pid>`) go to `stdout`.
-        let stdout = up.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout_lines = Arc::new(Mutex::new(Vec::new()));
-        let stdout_sink = stdout_lines.clone();
-        std::thread::spawn(move || {
-            let mut lines = Vec::new();
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let done = line.starts_with("press ctrl-c");
-                stdout_sink.lock().unwrap().push(line.clone());
-                lines.push(line);
-                if done {
-                    let _ = tx.send(lines.clone());
-                }
-            }
-            let _ = tx.send(lines);
-        });
-        let banner = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "tracemesh up printed no banner; logs: {:?}",
-                    logs.lock().unwrap()
-                )
-            });
-        assert!(
-            banner.iter().any(|l| l.starts_with("press ctrl-c")),
-            "tracemesh up did not come up: {banner:?}\nlogs: {:#?}",
-            logs.lock().unwrap()
+        let log_dir = tempfile::tempdir().unwrap();
+        let mut all_env = tracemesh_mesh::collector::telemetry_env(&collector);
+        all_env.extend(
+            [
+                // Export often, so the test waits less for spans.
+                ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+                ("TRACEMESH_LOG_FORMAT", "json"),
+                ("RUST_LOG", "info,tracemesh_runtime=debug"),
+            ]
+            .iter()
+            .chain(env)
+            .map(|(k, v)| (k.to_string(), v.to_string())),
         );
-        let mut gateway = None;
-        let mut pids = Vec::new();
-        let mut admin = Vec::new();
-        for line in &banner {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            if let (Some(name), Some(pid_at)) =
-                (words.first(), words.iter().position(|w| *w == "pid"))
-            {
-                pids.push((name.to_string(), words[pid_at + 1].parse().unwrap()));
-                if let Some(at) = words.iter().position(|w| *w == "admin") {
-                    admin.push((name.to_string(), words[at + 1].to_string()));
-                }
-                if *name == "gateway" {
-                    gateway = Some(words[1].to_string());
-                }
-            }
-        }
-        assert_eq!(pids.len(), 5, "five services in the banner: {banner:?}");
+        let token = env
+            .iter()
+            .find(|(k, _)| *k == "TRACEMESH_ADMIN_TOKEN")
+            .map(|(_, v)| v.to_string());
+        let options = MeshOptions {
+            program: Some(env!("CARGO_BIN_EXE_tracemesh").into()),
+            env: all_env,
+            ready_timeout: Duration::from_secs(60),
+            log_file: Some(log_dir.path().join("services.log")),
+            ..MeshOptions::new(data_dir.path())
+        };
+        let services = match tracemesh_mesh::Mesh::start(&options).await {
+            Ok(services) => services,
+            Err(e) => panic!(
+                "the mesh did not start: {e}\nlogs:\n{}",
+                std::fs::read_to_string(log_dir.path().join("services.log")).unwrap_or_default()
+            ),
+        };
         Mesh {
-            gateway: gateway.expect("gateway URL in the banner"),
+            gateway: services.gateway_url(),
             collector,
             data_dir,
-            pids,
-            admin,
-            logs,
-            stdout: stdout_lines,
-            up,
+            services,
+            supervisor: Supervisor::new(true),
+            admin: AdminClient::new(token, Duration::from_secs(15)),
+            log_dir,
         }
     }
 
-    /// Waits for `up --restart` to say it restarted `service` (the
-    /// `restarts`-th time, counting from 1), records the new pid and
-    /// returns it.
-    pub async fn wait_for_restart(&mut self, service: &str, restarts: usize) -> u32 {
-        let prefix = format!("restarted {service} pid ");
+    /// Waits until the supervisor has restarted `service` after it exited
+    /// (as `up --restart` does) and returns the new pid.
+    pub async fn wait_for_restart(&mut self, service: Service) -> u32 {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let pids: Vec<u32> = self
-                .stdout
-                .lock()
-                .unwrap()
-                .iter()
-                .filter_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
-                .collect();
-            if let Some(pid) = pids.get(restarts - 1) {
-                for (name, old) in &mut self.pids {
-                    if name == service {
-                        *old = *pid;
-                    }
+            for event in self.supervisor.check(&mut self.services) {
+                if let Event::Restarted { service: s, pid } = event
+                    && s == service
+                {
+                    return pid;
                 }
-                return *pid;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "up did not restart {service} within 60 s; stdout: {:?}",
-                self.stdout.lock().unwrap()
+                "{service} was not restarted within 60 s"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// The pid of `service`.
-    pub fn pid(&self, service: &str) -> u32 {
-        self.pids
-            .iter()
-            .find(|(n, _)| n == service)
-            .map(|(_, p)| *p)
-            .unwrap()
+    pub fn pid(&self, service: Service) -> u32 {
+        self.services.pid(service).expect("the service runs")
     }
 
     /// Replaces `service`'s faults through its admin endpoint.
-    pub async fn set_faults(&self, service: &str, yaml: &str) {
-        let url = &self.admin.iter().find(|(n, _)| n == service).unwrap().1;
-        let response = reqwest::Client::new()
-            .put(url)
-            .body(yaml.to_owned())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    pub async fn set_faults(&self, service: Service, yaml: &str) {
+        let endpoint = self.services.admin(service);
+        if let Err(e) = self.admin.put_faults(&endpoint, yaml.to_owned()).await {
+            panic!("{e}");
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -275,13 +205,12 @@ impl Mesh {
     /// Asks every service to flush its spans and adds up their export
     /// counters (`POST /admin/telemetry/flush`).
     pub async fn flushed_export_counts(&self) -> tracemesh_runtime::export_stats::ExportSnapshot {
-        let http = reqwest::Client::new();
         let mut total = tracemesh_runtime::export_stats::ExportSnapshot::default();
-        for (service, faults_url) in &self.admin {
-            let url = faults_url.replace("/admin/faults", "/admin/telemetry/flush");
-            let response = http.post(&url).send().await.unwrap();
-            assert_eq!(response.status(), 200, "{service}: {url}");
-            total += response.json().await.unwrap();
+        for endpoint in self.services.admin_endpoints() {
+            match self.admin.flush(&endpoint).await {
+                Ok(counts) => total += counts,
+                Err(e) => panic!("{e}"),
+            }
         }
         total
     }
@@ -307,35 +236,19 @@ impl Mesh {
         self.distinct_stored_spans()
     }
 
-    /// Sends SIGTERM to `up` and waits for it; returns its exit status.
-    pub fn stop(&mut self) -> std::process::ExitStatus {
-        let pid = nix::unistd::Pid::from_raw(self.up.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.up.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "tracemesh up did not stop within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+    /// Stops every service (SIGTERM, then SIGKILL after a grace period);
+    /// true when each one drained and exited with status 0.
+    pub async fn stop(&mut self) -> bool {
+        let stopped = self.services.stop().await;
+        for (service, how) in &stopped {
+            println!("{service}: {how}");
         }
+        stopped.iter().all(|(_, how)| how.is_clean())
     }
 
+    /// Everything the services logged so far.
     pub fn log_text(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Mesh {
-    fn drop(&mut self) {
-        // A failed assertion must not leave the mesh running.
-        if self.up.try_wait().ok().flatten().is_none() {
-            let _ = self.up.kill();
-            let _ = self.up.wait();
-        }
+        std::fs::read_to_string(self.log_dir.path().join("services.log")).unwrap_or_default()
     }
 }
 

@@ -72,6 +72,7 @@ use tracemesh_harness::SpanRecord;
 use tracemesh_harness::checks::sampling::CompletenessRule;
 use tracemesh_harness::sources::{JaegerSource, TempoSource, TraceQuery, TraceSource};
 use tracemesh_harness::trace::{Readiness, ReadinessPolicy, wait_polling};
+use tracemesh_runtime::topology::{CONTAINER_ADMIN_PORT, Service, ServiceSpec, TOPOLOGY};
 
 /// The image every tracemesh container runs, unless `TRACEMESH_IMAGE` says
 /// otherwise (the image contract: `scripts/build-images.sh` builds it).
@@ -96,9 +97,10 @@ pub const JAEGER: PublicImage = PublicImage {
     fallback_tag: "2.19.0",
 };
 
-/// Inside the network every service listens on its usual port; the admin
-/// endpoint listens on this one in every container.
-const ADMIN_PORT: u16 = 9000;
+/// Inside the network every service listens on its default port (the
+/// topology table's); the admin endpoint listens on this one in every
+/// container.
+const ADMIN_PORT: u16 = CONTAINER_ADMIN_PORT;
 /// How long one container may take from `docker start` to its ready line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(45);
 /// How long the mesh may take from "all started" to the gateway being ready.
@@ -107,59 +109,6 @@ const READY_DEADLINE: Duration = Duration::from_secs(30);
 const TRACE_DEADLINE: Duration = Duration::from_secs(20);
 /// Lines of each container's log kept for the panic report.
 const LOG_TAIL_LINES: usize = 60;
-
-/// One service of the mesh: its name (also its `service.name`), the port it
-/// listens on inside the network, and which peers it is wired to.
-struct ServiceSpec {
-    name: &'static str,
-    port: u16,
-    /// `(flag, peer)`: the flag gets the peer's in-network URL.
-    peers: &'static [(&'static str, &'static str)],
-}
-
-/// The five services, leaves first (the order only matters for reading: the
-/// clients connect lazily, so they may start in any order).
-const SERVICES: [ServiceSpec; 5] = [
-    ServiceSpec {
-        name: "user",
-        port: 50051,
-        peers: &[],
-    },
-    ServiceSpec {
-        name: "inventory",
-        port: 50053,
-        peers: &[],
-    },
-    ServiceSpec {
-        name: "payment",
-        port: 8081,
-        peers: &[],
-    },
-    ServiceSpec {
-        name: "order",
-        port: 50052,
-        peers: &[
-            ("--inventory-url", "inventory"),
-            ("--payment-url", "payment"),
-        ],
-    },
-    ServiceSpec {
-        name: "gateway",
-        port: 8080,
-        peers: &[
-            ("--user-url", "user"),
-            ("--order-url", "order"),
-            ("--inventory-url", "inventory"),
-        ],
-    },
-];
-
-fn spec(service: &str) -> &'static ServiceSpec {
-    SERVICES
-        .iter()
-        .find(|s| s.name == service)
-        .unwrap_or_else(|| panic!("no service {service:?} in the mesh"))
-}
 
 /// Where the services' spans go, and where the test reads them back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,19 +276,19 @@ impl ContainerMeshBuilder {
 
         let backend = start_backend(self.backend, &prefix, &logs).await;
         let results = futures::future::join_all(
-            SERVICES
+            TOPOLOGY
                 .iter()
                 .map(|spec| start_service(spec, &prefix, &token, &backend, &self.env, &logs)),
         )
         .await;
         let mut services = BTreeMap::new();
         let mut failures = Vec::new();
-        for (spec, result) in SERVICES.iter().zip(results) {
+        for (spec, result) in TOPOLOGY.iter().zip(results) {
             match result {
                 Ok(container) => {
-                    services.insert(spec.name, container);
+                    services.insert(spec.service.name(), container);
                 }
-                Err(e) => failures.push(format!("{}: {e}", spec.name)),
+                Err(e) => failures.push(format!("{}: {e}", spec.service)),
             }
         }
         assert!(
@@ -348,11 +297,15 @@ impl ContainerMeshBuilder {
             logs.report()
         );
 
-        let gateway = mapped_or_panic(&services["gateway"], "gateway", 8080, &logs).await;
+        let gateway_port = Service::Gateway.default_addr().port();
+        let gateway = mapped_or_panic(&services["gateway"], "gateway", gateway_port, &logs).await;
         let mut admin = BTreeMap::new();
         for (name, container) in &services {
             let base = mapped_or_panic(container, name, ADMIN_PORT, &logs).await;
-            admin.insert(*name, format!("{base}/admin/faults"));
+            admin.insert(
+                *name,
+                format!("{base}{}", tracemesh_runtime::admin::paths::FAULTS),
+            );
         }
 
         let mesh = ContainerMesh {
@@ -641,18 +594,26 @@ async fn start_service(
     extra_env: &[(String, String)],
     logs: &Logs,
 ) -> testcontainers::core::error::Result<ContainerAsync<GenericImage>> {
+    let name = spec.service.name();
+    let port = spec.default_addr.port();
     let mut cmd = vec![
         "service".to_string(),
-        spec.name.to_string(),
+        name.to_string(),
         "--listen".to_string(),
-        format!("0.0.0.0:{}", spec.port),
+        format!("0.0.0.0:{port}"),
     ];
-    for (flag, peer) in spec.peers {
-        cmd.push(flag.to_string());
-        cmd.push(format!("http://{prefix}-{peer}:{}", self::spec(peer).port));
+    // Wired by the topology table: each callee by its flag and its
+    // container's name on the network.
+    for callee in spec.callees {
+        cmd.push(callee.flag.to_string());
+        cmd.push(format!(
+            "http://{prefix}-{}:{}",
+            callee.service,
+            callee.service.default_addr().port()
+        ));
     }
-    let exposed: &[u16] = if spec.name == "gateway" {
-        &[8080, ADMIN_PORT]
+    let exposed: &[u16] = if spec.service == Service::Gateway {
+        &[port, ADMIN_PORT]
     } else {
         &[ADMIN_PORT]
     };
@@ -662,7 +623,7 @@ async fn start_service(
         // Logged once the service's listener is bound.
         WaitFor::message_on_either_std("service listening"),
         prefix,
-        spec.name,
+        name,
         logs,
     )
     .with_cmd(cmd)

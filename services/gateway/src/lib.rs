@@ -44,11 +44,9 @@ use tracemesh_runtime::http_client::TracedHttpClient;
 use tracemesh_runtime::http_server::{EdgeTracing, HttpTracing, not_found, trace_http_edge};
 use tracemesh_runtime::service::ServiceContext;
 use tracemesh_runtime::shutdown::Shutdown;
+use tracemesh_runtime::topology::Service;
 
 use crate::clients::{Clients, DownstreamUrls, Readiness};
-
-/// Where the gateway listens unless `--listen` says otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// The gateway's own flags (the common ones live in the runtime).
 #[derive(Debug, Clone, clap::Args)]
@@ -57,21 +55,21 @@ pub struct Config {
     #[arg(
         long,
         env = "TRACEMESH_USER_URL",
-        default_value = "http://127.0.0.1:50051"
+        default_value_t = Service::User.default_url()
     )]
     pub user_url: String,
     /// The order service (gRPC).
     #[arg(
         long,
         env = "TRACEMESH_ORDER_URL",
-        default_value = "http://127.0.0.1:50052"
+        default_value_t = Service::Order.default_url()
     )]
     pub order_url: String,
     /// The inventory service (gRPC).
     #[arg(
         long,
         env = "TRACEMESH_INVENTORY_URL",
-        default_value = "http://127.0.0.1:50053"
+        default_value_t = Service::Inventory.default_url()
     )]
     pub inventory_url: String,
     /// Largest request body accepted; a bigger one is answered 413.

@@ -33,17 +33,14 @@ use tracemesh_proto::inventory::v1::inventory_service_server::InventoryServiceSe
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
 use tracemesh_runtime::service::ServiceContext;
 use tracemesh_runtime::shutdown::Shutdown;
+use tracemesh_runtime::topology::Service;
 
 use crate::server::InventoryServer;
 use crate::store::Store;
 use crate::warehouse::Warehouse;
 
-/// Where the inventory service listens unless told otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:50053";
-
-/// The file, under the data directory, that holds catalog, stock and
-/// reservations.
-pub const DB_FILE: &str = "inventory.db";
+/// Its SQLite file inside `--data-dir`, from the topology table.
+const DB_FILE: &str = Service::Inventory.data_file();
 
 /// The inventory service's own flags.
 #[derive(Debug, Clone, clap::Args)]

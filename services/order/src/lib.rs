@@ -32,9 +32,10 @@ use tracemesh_runtime::grpc_client::{self, Deadlines};
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
 use tracemesh_runtime::service::ServiceContext;
 use tracemesh_runtime::shutdown::Shutdown;
+use tracemesh_runtime::topology::Service;
 
-/// Where order listens unless told otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:50052";
+/// Its SQLite file inside `--data-dir`, from the topology table.
+const DB_FILE: &str = Service::Order.data_file();
 
 /// The order service's own flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,14 +44,14 @@ pub struct Config {
     #[arg(
         long,
         env = "TRACEMESH_INVENTORY_URL",
-        default_value = "http://127.0.0.1:50053"
+        default_value_t = Service::Inventory.default_url()
     )]
     pub inventory_url: String,
     /// The payment service (HTTP).
     #[arg(
         long,
         env = "TRACEMESH_PAYMENT_URL",
-        default_value = "http://127.0.0.1:8081"
+        default_value_t = Service::Payment.default_url()
     )]
     pub payment_url: String,
     /// How long a charge may take, connecting included, before it fails
@@ -67,7 +68,7 @@ pub async fn serve(
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), String> {
-    let db_path = ctx.data_dir.join("order.db");
+    let db_path = ctx.data_dir.join(DB_FILE);
     let store = store::OrderStore::open(&db_path)
         .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
     let inventory = grpc_client::connect(&config.inventory_url, Deadlines::default())

@@ -37,9 +37,6 @@ use tracemesh_runtime::shutdown::Shutdown;
 pub use idempotency::{DEFAULT_CAPACITY, REPLAYED_HEADER};
 pub use routes::{IDEMPOTENCY_KEY_HEADER, MAX_IDEMPOTENCY_KEY_LEN};
 
-/// Where payment listens unless told otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8081";
-
 /// A charge request is well under a kilobyte; anything much bigger is a
 /// mistake or an attack, refused with 413 before it is parsed.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

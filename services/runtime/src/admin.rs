@@ -22,6 +22,17 @@ use crate::error_body::ErrorBody;
 use crate::fault::{FaultConfig, Faults};
 use crate::telemetry::TelemetryHandle;
 
+/// The admin API's paths: the router serves them and the mesh's admin
+/// client calls them, so a renamed route is a compile error on both sides.
+pub mod paths {
+    /// `GET` the faults in force, `PUT` new ones, `DELETE` them.
+    pub const FAULTS: &str = "/admin/faults";
+    /// `GET` the export counters.
+    pub const TELEMETRY: &str = "/admin/telemetry";
+    /// `POST`: export what is queued, then answer the final counters.
+    pub const TELEMETRY_FLUSH: &str = "/admin/telemetry/flush";
+}
+
 #[derive(Debug, Clone)]
 struct AdminState {
     faults: Faults,
@@ -50,11 +61,11 @@ pub fn router(faults: Faults, telemetry: TelemetryHandle, token: Option<String>)
     };
     Router::new()
         .route(
-            "/admin/faults",
+            paths::FAULTS,
             get(show_faults).put(replace_faults).delete(clear_faults),
         )
-        .route("/admin/telemetry", get(show_telemetry))
-        .route("/admin/telemetry/flush", post(flush_telemetry))
+        .route(paths::TELEMETRY, get(show_telemetry))
+        .route(paths::TELEMETRY_FLUSH, post(flush_telemetry))
         .fallback(crate::http_server::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)

@@ -3,6 +3,8 @@
 //!
 //! A map, in the order a request meets it:
 //!
+//! - [`topology`]: the mesh in one table: each [`topology::Service`], its
+//!   default address, whom it calls by which flag, its data file.
 //! - [`config`]: reading `OTEL_*` / `TRACEMESH_*` through the [`config::Env`]
 //!   trait, with errors that name the variable and the value.
 //! - [`telemetry`]: the one place that builds the tracer provider, the OTLP
@@ -43,3 +45,4 @@ pub mod propagation;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+pub mod topology;

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::config::ProcessEnv;
 use crate::fault::{FaultConfig, Faults};
 use crate::telemetry::{self, TelemetryConfig};
+use crate::topology::Service;
 
 /// Flags every service takes (each also readable from its variable).
 #[derive(Debug, Clone, clap::Args)]
@@ -84,16 +85,15 @@ impl CommonArgs {
 /// Runs one service until ctrl-c or SIGTERM: `serve` gets the bound
 /// listener, the context and a shutdown future, and must return once it has
 /// stopped accepting and finished its in-flight requests.
-pub async fn run<F, Fut>(
-    service_name: &str,
-    default_listen: SocketAddr,
-    args: CommonArgs,
-    serve: F,
-) -> Result<(), StartError>
+///
+/// The service's name (its `service.name`) and its default address come
+/// from the topology table.
+pub async fn run<F, Fut>(service: Service, args: CommonArgs, serve: F) -> Result<(), StartError>
 where
     F: FnOnce(TcpListener, ServiceContext, crate::shutdown::Shutdown) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
+    let service_name = service.name();
     let telemetry_config = TelemetryConfig::from_env(&ProcessEnv, service_name)
         .map_err(|e| StartError::Config(e.to_string()))?;
     let faults = Faults::new(args.load_faults()?);
@@ -128,7 +128,7 @@ where
         }
     });
 
-    let listen = args.listen.unwrap_or(default_listen);
+    let listen = args.listen.unwrap_or(service.default_addr());
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| StartError::Bind {

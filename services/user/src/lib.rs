@@ -27,15 +27,13 @@ use tracemesh_proto::user::v1::user_service_server::UserServiceServer;
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
 use tracemesh_runtime::service::ServiceContext;
 use tracemesh_runtime::shutdown::Shutdown;
+use tracemesh_runtime::topology::Service;
 
 use crate::server::UserServer;
 use crate::store::Store;
 
-/// Where the user service listens unless told otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
-
-/// The file, under the data directory, that holds the users.
-pub const DB_FILE: &str = "user.db";
+/// Its SQLite file inside `--data-dir`, from the topology table.
+const DB_FILE: &str = Service::User.data_file();
 
 /// The user service's own flags. It has none yet; the struct exists so that
 /// every service plugs into the binary the same way.

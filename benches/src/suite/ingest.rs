@@ -23,13 +23,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tracemesh_benches::otlp::{SPANS_PER_CHECKOUT, encoded_checkout_request};
-use tracemesh_benches::procfs;
-use tracemesh_benches::sender::{Bytes, RawOtlpClient};
-use tracemesh_benches::stats::median;
+use crate::otlp::{SPANS_PER_CHECKOUT, encoded_checkout_request};
+use crate::procfs;
+use crate::sender::{Bytes, RawOtlpClient};
+use crate::stats::median;
 
 use super::report::{Results, Row};
-use crate::Failure;
+use crate::suite::BenchError;
 
 const CHECKOUTS_PER_EXPORT: usize = 32;
 const SPANS_PER_EXPORT: u64 = (CHECKOUTS_PER_EXPORT * SPANS_PER_CHECKOUT) as u64;
@@ -53,11 +53,11 @@ struct CollectorProcess {
     http: String,
 }
 
-fn free_port() -> Result<u16, Failure> {
+fn free_port() -> Result<u16, BenchError> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| Failure::Runtime(format!("cannot find a free port: {e}")))
+        .map_err(|e| BenchError::Runtime(format!("cannot find a free port: {e}")))
 }
 
 fn have_taskset() -> bool {
@@ -93,10 +93,10 @@ fn own_cpus() -> Option<String> {
 async fn start_collector(
     core: Option<&str>,
     max_spans: Option<usize>,
-) -> Result<CollectorProcess, Failure> {
+) -> Result<CollectorProcess, BenchError> {
     let (grpc_port, http_port) = (free_port()?, free_port()?);
     let exe = std::env::current_exe()
-        .map_err(|e| Failure::Runtime(format!("cannot find this executable: {e}")))?;
+        .map_err(|e| BenchError::Runtime(format!("cannot find this executable: {e}")))?;
     let mut command = match core {
         Some(core) => {
             let mut c = tokio::process::Command::new("taskset");
@@ -116,7 +116,7 @@ async fn start_collector(
         .kill_on_drop(true);
     let child = command
         .spawn()
-        .map_err(|e| Failure::Runtime(format!("cannot start `tracemesh collector`: {e}")))?;
+        .map_err(|e| BenchError::Runtime(format!("cannot start `tracemesh collector`: {e}")))?;
     // taskset execs the collector, so the pid is the collector's.
     let pid = child.id().unwrap_or_default();
     let process = CollectorProcess {
@@ -137,7 +137,7 @@ async fn start_collector(
             return Ok(process);
         }
         if Instant::now() > deadline {
-            return Err(Failure::Runtime(
+            return Err(BenchError::Runtime(
                 "`tracemesh collector` did not answer within 20 s".into(),
             ));
         }
@@ -152,14 +152,14 @@ struct StoreCounts {
     stored: u64,
 }
 
-async fn store_counts(collector: &CollectorProcess) -> Result<StoreCounts, Failure> {
+async fn store_counts(collector: &CollectorProcess) -> Result<StoreCounts, BenchError> {
     let stats: serde_json::Value = reqwest::get(format!("{}/api/stats", collector.http))
         .await
         .and_then(|r| r.error_for_status())
-        .map_err(|e| Failure::Runtime(format!("cannot read the collector's stats: {e}")))?
+        .map_err(|e| BenchError::Runtime(format!("cannot read the collector's stats: {e}")))?
         .json()
         .await
-        .map_err(|e| Failure::Runtime(format!("the collector's stats are not JSON: {e}")))?;
+        .map_err(|e| BenchError::Runtime(format!("the collector's stats are not JSON: {e}")))?;
     let field = |name: &str| stats[name].as_u64().unwrap_or_default();
     Ok(StoreCounts {
         received: field("spans_received"),
@@ -168,7 +168,7 @@ async fn store_counts(collector: &CollectorProcess) -> Result<StoreCounts, Failu
     })
 }
 
-pub async fn run(rounds: usize, round: Duration, results: &mut Results) -> Result<(), Failure> {
+pub async fn run(rounds: usize, round: Duration, results: &mut Results) -> Result<(), BenchError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pinned = cores >= 2 && have_taskset();
     let restore = if pinned { own_cpus() } else { None };
@@ -193,7 +193,7 @@ async fn measure(
     round: Duration,
     core: Option<&str>,
     results: &mut Results,
-) -> Result<(), Failure> {
+) -> Result<(), BenchError> {
     eprintln!("bench: encoding {DISTINCT_EXPORTS} exports of {SPANS_PER_EXPORT} spans");
     let exports: Arc<Vec<Bytes>> = Arc::new(
         (0..DISTINCT_EXPORTS)
@@ -210,7 +210,7 @@ async fn measure(
     let idle_rss = procfs::status_bytes(steady.pid, "VmRSS").unwrap_or_default();
     let mut client = RawOtlpClient::connect(&steady.grpc)
         .await
-        .map_err(Failure::Runtime)?;
+        .map_err(BenchError::Runtime)?;
     let interval = Duration::from_secs_f64(SPANS_PER_EXPORT as f64 / STEADY_SPANS_PER_SECOND);
     let steady_time = round * rounds as u32;
     eprintln!(
@@ -293,7 +293,7 @@ async fn measure(
     let saturated = start_collector(core, None).await?;
     let client = RawOtlpClient::connect(&saturated.grpc)
         .await
-        .map_err(Failure::Runtime)?;
+        .map_err(BenchError::Runtime)?;
     let mut rates = Vec::new();
     let mut cpu_shares = Vec::new();
     // Spans per second of the collector's own CPU time: on a shared machine

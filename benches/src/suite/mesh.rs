@@ -1,31 +1,13 @@
-//! The parts of `tracemesh bench` ([`crate::bench_cmd`] runs them):
-//!
-//! - `mesh_load.rs`: instrumentation overhead (the traced mesh against the
-//!   same mesh with `OTEL_SDK_DISABLED=true`) and mesh efficiency (checkouts
-//!   times hops against an axum hello world), in alternating rounds.
-//! - `readiness.rs`: time from the gateway's answer to the trace being
-//!   complete in the store, at two exporter schedule delays.
-//! - `ingest.rs`: the collector as its own process on one core: spans per
-//!   second with nothing lost, then CPU share and memory at 10,000 spans/s.
-//! - `report.rs`: the results as rows, the markdown table, and rewriting
-//!   the table between markers in BENCHMARKS.md.
-//!
-//! Why rounds alternate: this machine is shared and its speed drifts (other
-//! builds, thermal limits). Measuring A for a minute and then B for a minute
-//! folds that drift into the difference; A, B, B, A, A, B... spreads it over
-//! both, and the ratio is taken per round, where A and B ran seconds apart.
+//! What the mesh-driven parts of the suite share: a fresh mesh per
+//! variant, the traced environment, the checkout request, and the order in
+//! which variants take turns.
 
-pub mod ingest;
-pub mod mesh_load;
-pub mod readiness;
-pub mod report;
-
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::Failure;
-use crate::mesh::{Mesh, MeshOptions};
+use tracemesh_mesh::{Mesh, MeshOptions};
+
+use crate::suite::BenchError;
 
 /// Stock of CAB-004 in a fresh data directory: the checkouts one mesh can
 /// take before it answers 409 (out of stock).
@@ -51,23 +33,19 @@ pub async fn start_mesh(
     label: &str,
     env: Vec<(String, String)>,
     logs: &Path,
-) -> Result<(Mesh, tempfile::TempDir), Failure> {
-    let data_dir = crate::up::temporary_data_dir()?;
+) -> Result<(Mesh, tempfile::TempDir), BenchError> {
+    let data_dir = tracemesh_mesh::temporary_data_dir()?;
     let mut env = env;
     // Logs at warn in every variant: what is measured is tracing, not the
     // cost of writing a log line per request.
     env.push(("RUST_LOG".into(), "warn".into()));
     env.push(("TRACEMESH_LOG_FORMAT".into(), "json".into()));
     let options = MeshOptions {
-        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        ports: Vec::new(),
-        data_dir: data_dir.path().to_owned(),
-        faults: Vec::new(),
-        fault_seed: None,
         fix_inventory_lock: true,
         env,
         ready_timeout: Duration::from_secs(60),
         log_file: Some(logs.join(format!("{label}.log"))),
+        ..MeshOptions::new(data_dir.path())
     };
     let mesh = Mesh::start(&options).await?;
     Ok((mesh, data_dir))
@@ -79,7 +57,7 @@ pub fn traced_env(
     collector: &tracemesh_harness::RunningCollector,
     delay_ms: u64,
 ) -> Vec<(String, String)> {
-    let mut env = crate::up::telemetry_env(collector);
+    let mut env = tracemesh_mesh::collector::telemetry_env(collector);
     env.extend([
         ("OTEL_TRACES_SAMPLER".to_owned(), "always_on".to_owned()),
         ("OTEL_BSP_SCHEDULE_DELAY".to_owned(), delay_ms.to_string()),
@@ -88,7 +66,7 @@ pub fn traced_env(
 }
 
 /// Makes the checkout request the load sends.
-pub fn checkout_request(gateway: &str) -> tracemesh_benches::load::MakeRequest {
+pub fn checkout_request(gateway: &str) -> crate::load::MakeRequest {
     let url = format!("{gateway}/api/checkout");
     std::sync::Arc::new(move |client: &reqwest::Client| {
         client

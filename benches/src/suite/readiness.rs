@@ -11,13 +11,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use tracemesh_benches::load;
-use tracemesh_benches::stats::percentile;
+use crate::load;
+use crate::stats::percentile;
 use tracemesh_harness::RunningCollector;
 
 use super::report::{Results, Row};
 use super::{CAB_004_STOCK, round_order};
-use crate::Failure;
+use crate::suite::BenchError;
 
 /// Spans in the trace of a successful checkout on a mesh without the planted
 /// lock: the 16 of `harness::trace::synthetic::checkout` less
@@ -42,7 +42,7 @@ pub async fn run(
     collector: &RunningCollector,
     logs: &Path,
     results: &mut Results,
-) -> Result<(), Failure> {
+) -> Result<(), BenchError> {
     let mut meshes = Vec::new();
     for delay in DELAYS_MS {
         eprintln!("bench: starting a traced mesh with OTEL_BSP_SCHEDULE_DELAY={delay}");

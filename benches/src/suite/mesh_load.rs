@@ -17,15 +17,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tracemesh_benches::hello::HelloServer;
-use tracemesh_benches::load::{self, LoadResult, MakeRequest};
-use tracemesh_benches::stats::{median, percentile};
+use crate::hello::HelloServer;
+use crate::load::{self, LoadResult, MakeRequest};
+use crate::stats::{median, percentile};
 use tracemesh_harness::RunningCollector;
 use tracemesh_harness::model::SpanKind;
 
 use super::report::{Results, Row};
 use super::{CAB_004_STOCK, round_order};
-use crate::Failure;
+use crate::suite::BenchError;
 
 /// The target: tracing may cost at most this share of throughput.
 const MAX_OVERHEAD: f64 = 0.10;
@@ -55,7 +55,7 @@ pub async fn run(
     collector: &RunningCollector,
     logs: &Path,
     results: &mut Results,
-) -> Result<(), Failure> {
+) -> Result<(), BenchError> {
     let client = load::http_client();
     let warm_up_cap = (settings.clients as u64 * 5).min(500);
     let per_round_cap =
@@ -67,7 +67,7 @@ pub async fn run(
     let mut untraced = None;
     if settings.overhead {
         eprintln!("bench: starting the same mesh with OTEL_SDK_DISABLED=true");
-        let mut env = crate::up::telemetry_env(collector);
+        let mut env = tracemesh_mesh::collector::telemetry_env(collector);
         env.push(("OTEL_SDK_DISABLED".into(), "true".into()));
         match super::start_mesh("untraced", env, logs).await {
             Ok(mesh) => untraced = Some(mesh),
@@ -77,15 +77,14 @@ pub async fn run(
             }
         }
     }
-    let hello =
-        if settings.efficiency {
-            // Two workers: as many as the machine has cores, like each service.
-            Some(HelloServer::start(2).map_err(|e| {
-                Failure::Runtime(format!("cannot start the hello-world server: {e}"))
-            })?)
-        } else {
-            None
-        };
+    let hello = if settings.efficiency {
+        // Two workers: as many as the machine has cores, like each service.
+        Some(HelloServer::start(2).map_err(|e| {
+            BenchError::Runtime(format!("cannot start the hello-world server: {e}"))
+        })?)
+    } else {
+        None
+    };
 
     let outcome = measure(
         settings,
@@ -112,13 +111,13 @@ async fn measure(
     settings: LoadSettings,
     client: &reqwest::Client,
     collector: &RunningCollector,
-    traced: &crate::mesh::Mesh,
-    untraced: Option<&crate::mesh::Mesh>,
+    traced: &tracemesh_mesh::Mesh,
+    untraced: Option<&tracemesh_mesh::Mesh>,
     hello: Option<&HelloServer>,
     warm_up_cap: u64,
     per_round_cap: u64,
     results: &mut Results,
-) -> Result<(), Failure> {
+) -> Result<(), BenchError> {
     // One checkout whose trace tells how many hops a checkout makes; read
     // after the rounds, when the exporter has long sent it.
     let probe = client
@@ -127,10 +126,10 @@ async fn measure(
         .body(super::CHECKOUT_BODY)
         .send()
         .await
-        .map_err(|e| Failure::Runtime(format!("the first checkout failed: {e}")))?;
+        .map_err(|e| BenchError::Runtime(format!("the first checkout failed: {e}")))?;
     let probe_trace = super::traceresponse(&probe).map(|(id, _)| id);
     if !probe.status().is_success() {
-        return Err(Failure::Runtime(format!(
+        return Err(BenchError::Runtime(format!(
             "the first checkout answered {}: {}",
             probe.status(),
             probe.text().await.unwrap_or_default()
@@ -139,14 +138,14 @@ async fn measure(
 
     let mut variants = vec![Variant {
         label: "traced mesh",
-        make: super::checkout_request(&traced.gateway_url()),
+        make: crate::suite::mesh::checkout_request(&traced.gateway_url()),
         per_round_cap,
         rounds: Vec::new(),
     }];
     if let Some(mesh) = untraced {
         variants.push(Variant {
             label: "untraced mesh",
-            make: super::checkout_request(&mesh.gateway_url()),
+            make: crate::suite::mesh::checkout_request(&mesh.gateway_url()),
             per_round_cap,
             rounds: Vec::new(),
         });

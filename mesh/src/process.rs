@@ -1,5 +1,5 @@
-//! The five services as child processes of `tracemesh up`: spawning them,
-//! and stopping them so that none is left behind.
+//! One service as a child process: spawning it, restarting it as it was,
+//! and stopping it so that none is left behind.
 //!
 //! Three guards against orphans: on a normal stop each child gets SIGTERM
 //! (it stops accepting, finishes in-flight requests, flushes its spans) and
@@ -16,16 +16,15 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::process::Command;
-
-/// The services, in the order `up` stops them: the edge first, so no new
-/// request enters while the services behind it are stopping.
-pub const SERVICES: [&str; 5] = ["gateway", "order", "user", "inventory", "payment"];
+use tracemesh_runtime::topology::Service;
 
 /// Everything needed to start one service process, kept so that a crashed
 /// service can be started again exactly as it was (same ports, same data).
 #[derive(Debug, Clone)]
 pub struct ChildSpec {
-    pub name: &'static str,
+    /// The `tracemesh` binary (`service <name>` is its subcommand).
+    pub program: PathBuf,
+    pub service: Service,
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
     pub args: Vec<OsString>,
@@ -40,7 +39,7 @@ pub struct ChildSpec {
 /// One running service process.
 #[derive(Debug)]
 pub struct Child {
-    pub name: &'static str,
+    pub service: Service,
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
     spec: ChildSpec,
@@ -52,7 +51,7 @@ pub struct Child {
 pub fn spawn(spec: ChildSpec) -> std::io::Result<Child> {
     let process = start_process(&spec)?;
     Ok(Child {
-        name: spec.name,
+        service: spec.service,
         addr: spec.addr,
         admin_addr: spec.admin_addr,
         spec,
@@ -62,11 +61,10 @@ pub fn spawn(spec: ChildSpec) -> std::io::Result<Child> {
 }
 
 fn start_process(spec: &ChildSpec) -> std::io::Result<tokio::process::Child> {
-    let exe = std::env::current_exe()?;
-    let mut command = Command::new(exe);
+    let mut command = Command::new(&spec.program);
     command
         .arg("service")
-        .arg(spec.name)
+        .arg(spec.service.name())
         .arg("--listen")
         .arg(spec.addr.to_string())
         .arg("--admin-listen")
@@ -130,7 +128,7 @@ impl Child {
         if self.exited().is_none() {
             return Err(std::io::Error::other(format!(
                 "the {} service is still running",
-                self.name
+                self.service
             )));
         }
         self.process = start_process(&self.spec)?;
@@ -139,20 +137,51 @@ impl Child {
     }
 
     /// SIGTERM, then SIGKILL after `grace`. Returns how it ended.
-    pub async fn stop(&mut self, grace: Duration) -> String {
+    pub async fn stop(&mut self, grace: Duration) -> Stopped {
         if let Some(status) = self.exited() {
-            return format!("had already exited ({status})");
+            return Stopped::AlreadyExited(status);
         }
         if let Some(pid) = self.process.id() {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
         }
         match tokio::time::timeout(grace, self.process.wait()).await {
-            Ok(Ok(status)) => format!("stopped ({status})"),
-            Ok(Err(e)) => format!("could not be waited for: {e}"),
+            Ok(Ok(status)) => Stopped::Exited(status),
+            Ok(Err(e)) => Stopped::Lost(e.to_string()),
             Err(_) => {
                 let _ = self.process.kill().await;
-                format!("did not stop within {grace:?}: killed")
+                Stopped::Killed(grace)
             }
+        }
+    }
+}
+
+/// How a stopped process ended.
+#[derive(Debug)]
+pub enum Stopped {
+    /// It exited after SIGTERM, with this status.
+    Exited(ExitStatus),
+    /// It had exited before it was asked to.
+    AlreadyExited(ExitStatus),
+    /// It overstayed the grace period and was killed.
+    Killed(Duration),
+    /// It could not be waited for.
+    Lost(String),
+}
+
+impl Stopped {
+    /// Exited on SIGTERM with status 0: drained, flushed, done.
+    pub fn is_clean(&self) -> bool {
+        matches!(self, Stopped::Exited(status) if status.success())
+    }
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stopped::Exited(status) => write!(f, "stopped ({status})"),
+            Stopped::AlreadyExited(status) => write!(f, "had already exited ({status})"),
+            Stopped::Killed(grace) => write!(f, "did not stop within {grace:?}: killed"),
+            Stopped::Lost(e) => write!(f, "could not be waited for: {e}"),
         }
     }
 }

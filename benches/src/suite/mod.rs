@@ -1,7 +1,7 @@
 //! `tracemesh bench`: the performance benchmark of the mesh and the harness
 //! (a benchmark, not a test: it measures and reports; it asserts nothing).
 //!
-//! Parts (`--only` picks one; the parts live in [`crate::bench`]):
+//! Parts (`--only` picks one):
 //! 1. overhead: checkouts at saturation, traced at 100% vs OTEL_SDK_DISABLED;
 //! 2. efficiency: checkouts x hops vs one axum hello-world hop;
 //! 3. ingest: the collector on one core, saturated and at 10,000 spans/s;
@@ -10,9 +10,41 @@
 //! Prints the headline ratios and a markdown table, writes the table to
 //! `--output`, and rewrites the results section of `--update-benchmarks`
 //! (BENCHMARKS.md) between its markers.
+//!
+//! Where each part lives:
+//! - `mesh_load.rs`: overhead (the traced mesh against the same mesh with
+//!   `OTEL_SDK_DISABLED=true`) and efficiency (checkouts times hops against
+//!   an axum hello world), in alternating rounds;
+//! - `readiness.rs`: from the gateway's answer to the trace being complete
+//!   in the store, at two exporter schedule delays;
+//! - `ingest.rs`: the collector as its own process on one core: spans per
+//!   second with nothing lost, then CPU share and memory at 10,000 spans/s;
+//! - `mesh.rs`: a fresh mesh per variant, the checkout request, the order
+//!   of variants;
+//! - `report.rs`: the results as rows, the markdown table, and rewriting
+//!   the table between markers in BENCHMARKS.md.
+//!
+//! Why rounds alternate: this machine is shared and its speed drifts (other
+//! builds, thermal limits). Measuring A for a minute and then B for a minute
+//! folds that drift into the difference; A, B, B, A, A, B... spreads it over
+//! both, and the ratio is taken per round, where A and B ran seconds apart.
+//!
+//! The suite runs inside the `tracemesh` binary (`tracemesh bench`): the
+//! meshes it starts and the collector it measures are that binary's own
+//! subcommands.
+
+pub mod ingest;
+pub mod mesh;
+pub mod mesh_load;
+pub mod readiness;
+pub mod report;
+
+pub use mesh::{
+    CAB_004_STOCK, CHECKOUT_BODY, checkout_request, round_order, start_mesh, traced_env,
+    traceresponse,
+};
 
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,10 +52,25 @@ use clap::{Args, ValueEnum};
 use tracemesh_harness::collector::CollectorConfig;
 use tracemesh_runtime::config::ProcessEnv;
 
-use crate::Failure;
-use crate::bench::mesh_load::{self, LoadSettings};
-use crate::bench::report::{self, Results};
-use crate::bench::{ingest, readiness};
+use tracemesh_mesh::{MeshError, collector};
+
+use mesh_load::LoadSettings;
+use report::Results;
+
+/// Why the suite stopped: the user's mistake (exit 2) or a failure (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl From<MeshError> for BenchError {
+    fn from(e: MeshError) -> BenchError {
+        BenchError::Runtime(e.to_string())
+    }
+}
 
 /// `tracemesh bench`.
 #[derive(Debug, Clone, Args)]
@@ -62,9 +109,9 @@ impl BenchArgs {
     }
 }
 
-pub async fn run(args: BenchArgs) -> Result<(), Failure> {
+pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     tracemesh_runtime::logs::init_logs_only(&ProcessEnv, "bench", "warn")
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+        .map_err(|e| BenchError::Usage(e.to_string()))?;
     check_files(&args)?;
     let (rounds, round) = (args.rounds as usize, Duration::from_secs(args.round_secs));
     let load_before = load_average();
@@ -76,19 +123,10 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         args.runs(Part::Overhead) || args.runs(Part::Efficiency) || args.runs(Part::Readiness);
     if needs_mesh {
         std::fs::create_dir_all(&logs)
-            .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", logs.display())))?;
+            .map_err(|e| BenchError::Runtime(format!("cannot create {}: {e}", logs.display())))?;
         eprintln!("bench: the services' logs go to {}", logs.display());
-        let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let collector = crate::up::start_collector(
-            CollectorConfig {
-                grpc_addr: SocketAddr::new(localhost, 0),
-                http_addr: SocketAddr::new(localhost, 0),
-                ..CollectorConfig::default()
-            },
-            "(ephemeral)",
-            "(ephemeral)",
-        )
-        .await?;
+        let collector =
+            collector::start(CollectorConfig::ephemeral(), "(ephemeral)", "(ephemeral)").await?;
         let mut outcome = Ok(());
         if args.runs(Part::Overhead) || args.runs(Part::Efficiency) {
             let settings = LoadSettings {
@@ -103,7 +141,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         if outcome.is_ok() && args.runs(Part::Readiness) {
             outcome = readiness::run(rounds, round, &collector, &logs, &mut results).await;
         }
-        crate::up::stop_collector(collector).await;
+        collector::stop(collector).await;
         outcome?;
     }
     if args.runs(Part::Ingest) {
@@ -144,28 +182,31 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
 
     if let Some(path) = &args.output {
         std::fs::write(path, &text)
-            .map_err(|e| Failure::Runtime(format!("--output {}: {e}", path.display())))?;
+            .map_err(|e| BenchError::Runtime(format!("--output {}: {e}", path.display())))?;
     }
     if let Some(path) = &args.update_benchmarks {
         let document = std::fs::read_to_string(path).map_err(|e| {
-            Failure::Runtime(format!("--update-benchmarks {}: {e}", path.display()))
+            BenchError::Runtime(format!("--update-benchmarks {}: {e}", path.display()))
         })?;
-        let updated = report::replace_between_markers(&document, &table)
-            .map_err(|e| Failure::Runtime(format!("--update-benchmarks {} {e}", path.display())))?;
+        let updated = report::replace_between_markers(&document, &table).map_err(|e| {
+            BenchError::Runtime(format!("--update-benchmarks {} {e}", path.display()))
+        })?;
         std::fs::write(path, updated).map_err(|e| {
-            Failure::Runtime(format!("--update-benchmarks {}: {e}", path.display()))
+            BenchError::Runtime(format!("--update-benchmarks {}: {e}", path.display()))
         })?;
     }
     Ok(())
 }
 
 /// File mistakes are usage mistakes, found before minutes of measuring.
-fn check_files(args: &BenchArgs) -> Result<(), Failure> {
+fn check_files(args: &BenchArgs) -> Result<(), BenchError> {
     if let Some(path) = &args.update_benchmarks {
-        let document = std::fs::read_to_string(path)
-            .map_err(|e| Failure::Usage(format!("--update-benchmarks {}: {e}", path.display())))?;
-        report::replace_between_markers(&document, "")
-            .map_err(|e| Failure::Usage(format!("--update-benchmarks {} {e}", path.display())))?;
+        let document = std::fs::read_to_string(path).map_err(|e| {
+            BenchError::Usage(format!("--update-benchmarks {}: {e}", path.display()))
+        })?;
+        report::replace_between_markers(&document, "").map_err(|e| {
+            BenchError::Usage(format!("--update-benchmarks {} {e}", path.display()))
+        })?;
     }
     if let Some(path) = &args.output {
         let parent = path
@@ -173,7 +214,7 @@ fn check_files(args: &BenchArgs) -> Result<(), Failure> {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
         if !parent.is_dir() {
-            return Err(Failure::Usage(format!(
+            return Err(BenchError::Usage(format!(
                 "--output {}: no such directory {}",
                 path.display(),
                 parent.display()

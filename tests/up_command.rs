@@ -1,0 +1,135 @@
+//! `tracemesh up` itself, as a user runs it: the one place the binary's
+//! own start, signal handling and clean-up are tested (every other
+//! end-to-end test starts its mesh through the mesh library).
+//!
+//! Nothing here reads `up`'s banner: the gateway's port is chosen by the
+//! test, and the service processes are found as `up`'s children in /proc.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// `tracemesh up` on free ports, with its own embedded collector.
+fn start_up(data_dir: &std::path::Path) -> (Child, u16) {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_tracemesh"))
+        .args(["up", "--gateway-port", &port.to_string()])
+        .args(["--collector-grpc-port", "0", "--collector-http-port", "0"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tracemesh up starts");
+    (child, port)
+}
+
+/// Processes whose parent is `parent` (field 4 of /proc/<pid>/stat).
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The command name may hold spaces; the fields after its ')' do not.
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+        if after.split_whitespace().nth(1) == Some(&parent.to_string()) {
+            children.push(pid);
+        }
+    }
+    children
+}
+
+/// Running: exists and is not a zombie.
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Waits until the gateway answers `/readyz` and `up` has five service
+/// children; returns their pids.
+async fn wait_until_up(up: &mut Child, port: u16) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let http = reqwest::Client::new();
+    loop {
+        assert!(up.try_wait().unwrap().is_none(), "tracemesh up exited");
+        let ready = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        let services: Vec<u32> = children_of(up.id())
+            .into_iter()
+            .filter(|pid| cmdline(*pid).contains(" service "))
+            .collect();
+        if ready && services.len() == 5 {
+            return services;
+        }
+        assert!(Instant::now() < deadline, "tracemesh up not ready in 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn wait_until_all_gone(pids: &[u32], within: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left: Vec<u32> = pids.iter().copied().filter(|p| running(*p)).collect();
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_stops_every_service_on_sigterm_and_exits_zero() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut up, port) = start_up(data.path());
+    let services = wait_until_up(&mut up, port).await;
+    for name in ["gateway", "user", "order", "inventory", "payment"] {
+        assert!(
+            services
+                .iter()
+                .any(|p| cmdline(*p).contains(&format!(" service {name} "))),
+            "no {name} among up's children"
+        );
+    }
+    kill(Pid::from_raw(up.id() as i32), Signal::SIGTERM).unwrap();
+    let status = up.wait().unwrap();
+    assert!(status.success(), "tracemesh up exited with {status}");
+    let left = wait_until_all_gone(&services, Duration::from_secs(5));
+    assert!(left.is_empty(), "services outlived up: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_stop_when_up_is_killed() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut up, port) = start_up(data.path());
+    let services = wait_until_up(&mut up, port).await;
+    // SIGKILL: up runs no clean-up at all; the kernel's parent-death signal
+    // must stop the children by itself.
+    up.kill().unwrap();
+    up.wait().unwrap();
+    let left = wait_until_all_gone(&services, Duration::from_secs(15));
+    assert!(
+        left.is_empty(),
+        "orphaned services after up was killed: {left:?}"
+    );
+}
