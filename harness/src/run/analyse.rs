@@ -17,6 +17,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use tracemesh_runtime::contract::attr;
+
 use super::expectations::{self, Expectation};
 use super::figures;
 use crate::SpanRecord;
@@ -395,12 +397,14 @@ fn attr_is(span: &SpanRecord, key: &str, value: &str) -> bool {
 
 /// A span that carries an injected error.
 fn injected_error(span: &SpanRecord) -> bool {
-    attr_is(span, "fault.injected", "true") && attr_is(span, "fault.kind", "error")
+    attr_is(span, attr::FAULT_INJECTED, "true")
+        && attr_is(span, attr::FAULT_KIND, attr::FAULT_KIND_ERROR)
 }
 
 /// A span that carries injected latency.
 fn latency_fault(span: &SpanRecord) -> bool {
-    attr_is(span, "fault.injected", "true") && attr_is(span, "fault.kind", "latency")
+    attr_is(span, attr::FAULT_INJECTED, "true")
+        && attr_is(span, attr::FAULT_KIND, attr::FAULT_KIND_LATENCY)
 }
 
 /// A trace is complete when it has every service its expected tree needs

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use tracemesh_runtime::contract::attr;
+
 use crate::checks::attribution::{self, RunAttribution, TraceAttribution};
 use crate::load::SentRequest;
 use crate::model::{SpanKind, StatusCode};
@@ -160,7 +162,7 @@ pub fn waterfall(title: String, tree: &TraceTree) -> Option<Waterfall> {
                 critical: critical.contains(&index),
                 fault: span
                     .attributes
-                    .get("fault.injected")
+                    .get(attr::FAULT_INJECTED)
                     .is_some_and(|v| v.to_string() == "true"),
             }
         })

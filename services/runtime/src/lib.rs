@@ -17,8 +17,10 @@
 //!   [`grpc_server::GrpcServerLayer`] (tower layer for tonic).
 //! - Client spans, once per call: [`grpc_client::connect`] (a traced tonic
 //!   channel with deadlines) and [`http_client::TracedHttpClient`] (reqwest).
-//!   [`grpc_span`] holds what gRPC client and server spans share;
-//!   [`grpc_error`] puts a machine-readable reason on a gRPC status.
+//!   [`grpc_span`] holds what gRPC client and server spans share.
+//! - [`contract`]: what both sides of a call share, defined once: the
+//!   [`contract::Reason`] of a refused call (on a gRPC status, as an HTTP
+//!   status) and the span attribute keys the harness reads.
 //! - [`db`]: SQLite with a CLIENT span per statement.
 //! - [`fault`]: latency and errors injected per operation, marked on spans;
 //!   [`admin`]: the endpoint that changes them at runtime.
@@ -28,12 +30,12 @@
 
 pub mod admin;
 pub mod config;
+pub mod contract;
 pub mod db;
 pub mod error_body;
 pub mod export_stats;
 pub mod fault;
 pub mod grpc_client;
-pub mod grpc_error;
 pub mod grpc_server;
 pub mod grpc_span;
 pub mod http_client;

@@ -5,9 +5,8 @@
 //! `debug` for the caller's mistakes and expected answers (they are in the
 //! trace already), at `warn` for our own failures.
 
-use tonic::Code;
+use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::db::DbError;
-use tracemesh_runtime::grpc_error;
 
 use crate::domain::UserId;
 
@@ -24,33 +23,33 @@ pub enum UserError {
 }
 
 impl UserError {
-    /// The gRPC code and the machine-readable reason the caller branches on.
-    pub fn code_and_reason(&self) -> (Code, &'static str) {
+    /// The machine-readable reason the caller branches on.
+    pub fn reason(&self) -> Reason {
         match self {
-            UserError::InvalidId(_) => (Code::InvalidArgument, "invalid_user_id"),
-            UserError::NotFound(_) => (Code::NotFound, "user_not_found"),
-            UserError::Suspended(_) => (Code::FailedPrecondition, "user_suspended"),
-            UserError::Store(_) => (Code::Internal, "internal"),
+            UserError::InvalidId(_) => Reason::InvalidUserId,
+            UserError::NotFound(_) => Reason::UserNotFound,
+            UserError::Suspended(_) => Reason::UserSuspended,
+            UserError::Store(_) => Reason::Internal,
         }
     }
 }
 
 impl From<UserError> for tonic::Status {
     fn from(error: UserError) -> Self {
-        let (code, reason) = error.code_and_reason();
+        let reason = error.reason();
         let message = match &error {
             UserError::Store(_) => {
-                tracing::warn!(error = %error, reason, "user request failed");
+                tracing::warn!(error = %error, reason = %reason, "user request failed");
                 // The details are in the log and the DB span; the caller
                 // gets no SQL.
                 "internal error in the user service".to_owned()
             }
             _ => {
-                tracing::debug!(error = %error, reason, "user request refused");
+                tracing::debug!(error = %error, reason = %reason, "user request refused");
                 error.to_string()
             }
         };
-        grpc_error::status(code, reason, message)
+        reason.status(message)
     }
 }
 
@@ -67,6 +66,7 @@ fn shown(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
 
     fn id(raw: &str) -> UserId {
         UserId::parse(raw).unwrap()
@@ -78,28 +78,28 @@ mod tests {
             (
                 UserError::InvalidId("x".into()),
                 Code::InvalidArgument,
-                "invalid_user_id",
+                Reason::InvalidUserId,
             ),
             (
                 UserError::NotFound(id("u-1")),
                 Code::NotFound,
-                "user_not_found",
+                Reason::UserNotFound,
             ),
             (
                 UserError::Suspended(id("u-1099")),
                 Code::FailedPrecondition,
-                "user_suspended",
+                Reason::UserSuspended,
             ),
             (
                 UserError::Store(DbError::Task("boom".into())),
                 Code::Internal,
-                "internal",
+                Reason::Internal,
             ),
         ];
         for (error, code, reason) in cases {
             let status = tonic::Status::from(error);
             assert_eq!(status.code(), code, "{status:?}");
-            assert_eq!(grpc_error::reason(&status), Some(reason));
+            assert_eq!(Reason::of(&status), Some(reason));
         }
     }
 
