@@ -8,8 +8,9 @@
 //!   [`GrpcServerLayer`], which owns the SERVER span, propagation and faults.
 //! - [`server`]: the `InventoryService` trait implementation. Thin: parse,
 //!   warehouse check (Reserve only), store, answer.
-//! - [`domain`]: SKUs, reservation ids and Reserve requests, each validated
-//!   in one `parse`; the values the store returns.
+//! - [`domain`]: SKUs (from the runtime's `shop`), reservation ids and
+//!   Reserve requests, each validated in one `parse`; the values the store
+//!   returns.
 //! - [`warehouse`]: the **planted bottleneck**: a slow check behind one
 //!   global lock, removed by `--fix-inventory-lock`.
 //! - [`store`]: the tables (`products`, `stock`, `reservations`), the seed

@@ -27,6 +27,8 @@
 //! - [`service`]: common flags and [`service::run`], the start/stop order;
 //!   [`shutdown`]: ctrl-c / SIGTERM as a future many tasks can wait for.
 //! - [`error_body`]: the JSON error body of every HTTP error.
+//! - [`shop`]: the shop's values (SKU, user id, quantity) and their limits,
+//!   validated in one `parse` by every service that reads them.
 
 pub mod admin;
 pub mod config;
@@ -43,5 +45,6 @@ pub mod http_server;
 pub mod logs;
 pub mod propagation;
 pub mod service;
+pub mod shop;
 pub mod shutdown;
 pub mod telemetry;

@@ -7,12 +7,13 @@
 
 use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::db::DbError;
+use tracemesh_runtime::shop::{self, shown};
 
 use crate::domain::UserId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    #[error("user_id {} is not a user id (expected \"u-\" followed by digits)", shown(.0))]
+    #[error("user_id {} {}", shown(.0), shop::Invalid::UserId)]
     InvalidId(String),
     #[error("no user {0}")]
     NotFound(UserId),
@@ -50,16 +51,6 @@ impl From<UserError> for tonic::Status {
             }
         };
         reason.status(message)
-    }
-}
-
-/// Client input echoed in a message, cut short: the message travels in a
-/// header, and a megabyte of "id" must not become a megabyte of header.
-fn shown(raw: &str) -> String {
-    const MAX: usize = 64;
-    match raw.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{:?}...", &raw[..cut]),
-        None => format!("{raw:?}"),
     }
 }
 

@@ -8,8 +8,8 @@
 //!   [`GrpcServerLayer`], which owns the SERVER span, propagation and faults.
 //! - [`server`]: the `UserService` trait implementation. Thin: parse the
 //!   request, ask the store, shape the answer.
-//! - [`domain`]: [`domain::UserId`] (the one place an id is validated) and
-//!   [`domain::UserStatus`].
+//! - [`domain`]: [`domain::UserId`] (validated in the runtime's `shop`,
+//!   like every service) and [`domain::UserStatus`].
 //! - [`store`]: the `users` table: schema, seed on first start, the queries.
 //! - [`error`]: [`error::UserError`], the service's one error enum, and its
 //!   mapping to a gRPC status (logged there, once).
