@@ -29,6 +29,7 @@
 //! - [`error_body`]: the JSON error body of every HTTP error.
 //! - [`shop`]: the shop's values (SKU, user id, quantity) and their limits,
 //!   validated in one `parse` by every service that reads them.
+//! - [`time_format`]: [`time_format::rfc3339_utc`], the one date format.
 
 pub mod admin;
 pub mod config;
@@ -48,3 +49,4 @@ pub mod service;
 pub mod shop;
 pub mod shutdown;
 pub mod telemetry;
+pub mod time_format;
