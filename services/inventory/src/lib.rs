@@ -18,10 +18,7 @@
 //!   idempotent, and never oversold.
 //! - [`error`]: [`error::InventoryError`], the service's one error enum, and
 //!   its mapping to a gRPC status (logged there, once).
-//! - [`client`]: [`client::connect`], how the gateway and the order service
-//!   build a client.
 
-pub mod client;
 pub mod domain;
 pub mod error;
 pub mod server;
@@ -32,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tracemesh_proto::inventory::v1::inventory_service_server::InventoryServiceServer;
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
 use crate::server::InventoryServer;
@@ -73,10 +70,13 @@ pub async fn serve(
     ctx: ServiceContext,
     config: Config,
     shutdown: Shutdown,
-) -> Result<(), String> {
-    let db_path = ctx.data_dir.join(DB_FILE);
-    let store = Store::open(&db_path)
-        .map_err(|e| format!("cannot open the inventory store {}: {e}", db_path.display()))?;
+) -> Result<(), ServeError> {
+    let path = ctx.data_dir.join(DB_FILE);
+    let store = Store::open(&path).map_err(|source| ServeError::Store {
+        service: "inventory",
+        path,
+        source,
+    })?;
     let warehouse = Warehouse::from_config(&config);
     tracing::info!(
         warehouse_check_ms = config.warehouse_check_ms,
@@ -99,7 +99,7 @@ pub async fn serve(
         )))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
         .await
-        .map_err(|e| format!("the inventory gRPC server failed: {e}"))
+        .map_err(|e| ServeError::server("inventory", e))
 }
 
 #[cfg(test)]

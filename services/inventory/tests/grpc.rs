@@ -1,5 +1,5 @@
 //! Black-box tests: the real `serve` on port 0 with a fresh data directory,
-//! called through the real client helper, then shut down.
+//! called through a traced channel, as order calls it, then shut down.
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use tracemesh_proto::inventory::v1::{
 use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::{self, Deadlines, TracedChannel};
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
 /// Generous deadlines: these tests check answers, not speed, and 50 queued
@@ -31,7 +31,7 @@ const PATIENT: Deadlines = Deadlines {
 struct Running {
     url: String,
     shutdown: Shutdown,
-    served: JoinHandle<Result<(), String>>,
+    served: JoinHandle<Result<(), ServeError>>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -69,7 +69,7 @@ impl Running {
     }
 
     fn client(&self) -> InventoryServiceClient<TracedChannel> {
-        tracemesh_inventory::client::connect(&self.url, PATIENT).unwrap()
+        InventoryServiceClient::new(grpc_client::connect(&self.url, PATIENT).unwrap())
     }
 
     async fn available(&self, sku: &str) -> i64 {
@@ -342,7 +342,7 @@ async fn stock_taken_before_a_restart_stays_taken() {
             },
             shutdown.clone(),
         ));
-        let mut client = tracemesh_inventory::client::connect(&url, PATIENT).unwrap();
+        let mut client = InventoryServiceClient::new(grpc_client::connect(&url, PATIENT).unwrap());
         let before = client
             .get_stock(GetStockRequest {
                 skus: vec!["DSK-008".to_owned()],

@@ -24,8 +24,8 @@ use tracemesh_proto::order::v1::order_service_client::OrderServiceClient;
 use tracemesh_proto::order::v1::{Card, GetOrderRequest, OrderItem, PlaceOrderRequest};
 use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::fault::Faults;
-use tracemesh_runtime::grpc_client::{Deadlines, TracedChannel};
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::grpc_client::{self, Deadlines, TracedChannel};
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
 const GOOD_CARD: &str = "4242424242424242";
@@ -124,7 +124,7 @@ struct Mesh {
     order: OrderServiceClient<TracedChannel>,
     inventory: RecordingInventory,
     shutdown: Shutdown,
-    servers: Vec<JoinHandle<Result<(), String>>>,
+    servers: Vec<JoinHandle<Result<(), ServeError>>>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -153,7 +153,7 @@ impl Mesh {
                 .add_service(service)
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.wait())
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| ServeError::server("inventory", e))
         }));
 
         let payment_addr = match payment {
@@ -187,9 +187,9 @@ impl Mesh {
             config,
             shutdown.clone(),
         )));
-        let order =
-            tracemesh_order::client::connect(&format!("http://{order_addr}"), Deadlines::default())
-                .unwrap();
+        let order = OrderServiceClient::new(
+            grpc_client::connect(&format!("http://{order_addr}"), Deadlines::default()).unwrap(),
+        );
         Mesh {
             order,
             inventory,
@@ -218,7 +218,7 @@ impl Mesh {
                 .await
                 .expect("a server returns promptly after shutdown")
                 .unwrap();
-            assert_eq!(served, Ok(()));
+            assert!(served.is_ok(), "{served:?}");
         }
     }
 }
@@ -460,9 +460,9 @@ async fn inventory_down_fails_with_unavailable() {
         config,
         shutdown.clone(),
     ));
-    let mut client =
-        tracemesh_order::client::connect(&format!("http://{order_addr}"), Deadlines::default())
-            .unwrap();
+    let mut client = OrderServiceClient::new(
+        grpc_client::connect(&format!("http://{order_addr}"), Deadlines::default()).unwrap(),
+    );
     let status = client
         .place_order(order_request("key-inv", GOOD_CARD, &[("KEY-001", 1)]))
         .await
@@ -470,5 +470,6 @@ async fn inventory_down_fails_with_unavailable() {
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert_eq!(reason(&status), Some(Reason::InventoryUnavailable));
     shutdown.trigger();
-    assert_eq!(server.await.unwrap(), Ok(()));
+    let served = server.await.unwrap();
+    assert!(served.is_ok(), "{served:?}");
 }

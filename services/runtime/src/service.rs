@@ -58,8 +58,42 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Service(#[from] ServeError),
+}
+
+/// A reason a service's `serve` stopped, or could not begin, serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// One of the service's own flags is unusable; the message names it.
     #[error("{0}")]
-    Service(String),
+    Config(String),
+    /// The service's database could not be opened.
+    #[error("cannot open the {service} store {}: {source}", path.display())]
+    Store {
+        service: &'static str,
+        path: PathBuf,
+        source: crate::db::DbError,
+    },
+    /// The server failed while serving.
+    #[error("the {service} server failed: {source}")]
+    Server {
+        service: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl ServeError {
+    /// A server failure of `service`.
+    pub fn server(
+        service: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> ServeError {
+        ServeError::Server {
+            service,
+            source: source.into(),
+        }
+    }
 }
 
 impl CommonArgs {
@@ -92,7 +126,7 @@ pub async fn run<F, Fut>(
 ) -> Result<(), StartError>
 where
     F: FnOnce(TcpListener, ServiceContext, crate::shutdown::Shutdown) -> Fut,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), ServeError>>,
 {
     let telemetry_config = TelemetryConfig::from_env(&ProcessEnv, service_name)
         .map_err(|e| StartError::Config(e.to_string()))?;
@@ -154,5 +188,5 @@ where
     let result = serve(listener, ctx, shutdown).await;
     // In-flight requests are done: now flush their spans.
     guard.shutdown().await;
-    result.map_err(StartError::Service)
+    Ok(result?)
 }

@@ -13,9 +13,7 @@
 //! - [`store`]: the `users` table: schema, seed on first start, the queries.
 //! - [`error`]: [`error::UserError`], the service's one error enum, and its
 //!   mapping to a gRPC status (logged there, once).
-//! - [`client`]: [`client::connect`], how the gateway builds a client.
 
-pub mod client;
 pub mod domain;
 pub mod error;
 pub mod server;
@@ -25,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tracemesh_proto::user::v1::user_service_server::UserServiceServer;
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
 use crate::server::UserServer;
@@ -49,10 +47,13 @@ pub async fn serve(
     ctx: ServiceContext,
     _config: Config,
     shutdown: Shutdown,
-) -> Result<(), String> {
-    let db_path = ctx.data_dir.join(DB_FILE);
-    let store = Store::open(&db_path)
-        .map_err(|e| format!("cannot open the user store {}: {e}", db_path.display()))?;
+) -> Result<(), ServeError> {
+    let path = ctx.data_dir.join(DB_FILE);
+    let store = Store::open(&path).map_err(|source| ServeError::Store {
+        service: "user",
+        path,
+        source,
+    })?;
 
     // The gateway's /readyz and `tracemesh up` ask this health service
     // whether `tracemesh.user.v1.UserService` is SERVING.
@@ -67,5 +68,5 @@ pub async fn serve(
         .add_service(UserServiceServer::new(UserServer::new(store)))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
         .await
-        .map_err(|e| format!("the user gRPC server failed: {e}"))
+        .map_err(|e| ServeError::server("user", e))
 }

@@ -1,5 +1,5 @@
 //! Black-box tests: the real `serve` on port 0 with a fresh data directory,
-//! called through the real client helper, then shut down.
+//! called through a traced channel, as the gateway calls it, then shut down.
 
 use std::time::Duration;
 
@@ -14,14 +14,14 @@ use tracemesh_proto::user::v1::{GetUserRequest, ValidateUserRequest};
 use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::{self, Deadlines, TracedChannel};
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
 /// A user service running in this test's runtime.
 struct Running {
     url: String,
     shutdown: Shutdown,
-    served: JoinHandle<Result<(), String>>,
+    served: JoinHandle<Result<(), ServeError>>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -50,7 +50,7 @@ impl Running {
     }
 
     fn client(&self) -> UserServiceClient<TracedChannel> {
-        tracemesh_user::client::connect(&self.url, Deadlines::default()).unwrap()
+        UserServiceClient::new(grpc_client::connect(&self.url, Deadlines::default()).unwrap())
     }
 
     /// Triggers shutdown and checks that `serve` returned cleanly.
