@@ -201,7 +201,7 @@ pub async fn serve(
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown.wait())
         .await
-        .map_err(|e| ServeError::server("gateway", e))
+        .map_err(|e| ServeError::Server(e.into()))
 }
 
 #[cfg(test)]

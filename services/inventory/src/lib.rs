@@ -72,11 +72,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
     let path = ctx.data_dir.join(DB_FILE);
-    let store = Store::open(&path).map_err(|source| ServeError::Store {
-        service: "inventory",
-        path,
-        source,
-    })?;
+    let store = Store::open(&path).map_err(|source| ServeError::Store { path, source })?;
     let warehouse = Warehouse::from_config(&config);
     tracing::info!(
         warehouse_check_ms = config.warehouse_check_ms,
@@ -99,7 +95,7 @@ pub async fn serve(
         )))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
         .await
-        .map_err(|e| ServeError::server("inventory", e))
+        .map_err(|e| ServeError::Server(e.into()))
 }
 
 #[cfg(test)]

@@ -66,11 +66,8 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
     let path = ctx.data_dir.join("order.db");
-    let store = store::OrderStore::open(&path).map_err(|source| ServeError::Store {
-        service: "order",
-        path,
-        source,
-    })?;
+    let store =
+        store::OrderStore::open(&path).map_err(|source| ServeError::Store { path, source })?;
     let inventory =
         grpc_client::connect(&config.inventory_url, Deadlines::default()).map_err(|e| {
             ServeError::Config(format!("--inventory-url {}: {e}", config.inventory_url))
@@ -99,5 +96,5 @@ pub async fn serve(
         )))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
         .await
-        .map_err(|e| ServeError::server("order", e))
+        .map_err(|e| ServeError::Server(e.into()))
 }

@@ -153,7 +153,7 @@ impl Mesh {
                 .add_service(service)
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.wait())
                 .await
-                .map_err(|e| ServeError::server("inventory", e))
+                .map_err(|e| ServeError::Server(e.into()))
         }));
 
         let payment_addr = match payment {

@@ -107,5 +107,5 @@ pub async fn serve(
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown.wait())
         .await
-        .map_err(|e| ServeError::server("payment", e))
+        .map_err(|e| ServeError::Server(e.into()))
 }

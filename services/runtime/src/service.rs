@@ -69,31 +69,14 @@ pub enum ServeError {
     #[error("{0}")]
     Config(String),
     /// The service's database could not be opened.
-    #[error("cannot open the {service} store {}: {source}", path.display())]
+    #[error("cannot open the store {}: {source}", path.display())]
     Store {
-        service: &'static str,
         path: PathBuf,
         source: crate::db::DbError,
     },
-    /// The server failed while serving.
-    #[error("the {service} server failed: {source}")]
-    Server {
-        service: &'static str,
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-}
-
-impl ServeError {
-    /// A server failure of `service`.
-    pub fn server(
-        service: &'static str,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> ServeError {
-        ServeError::Server {
-            service,
-            source: source.into(),
-        }
-    }
+    /// The server failed while serving (a tonic or an axum server).
+    #[error("the server failed: {0}")]
+    Server(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl CommonArgs {
@@ -139,18 +122,7 @@ where
     let guard = telemetry::init(&telemetry_config)?;
     let shutdown = crate::shutdown::Shutdown::on_signal();
 
-    let admin_listener = TcpListener::bind(args.admin_listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: args.admin_listen,
-            source,
-        })?;
-    let admin_addr = admin_listener
-        .local_addr()
-        .map_err(|source| StartError::Bind {
-            addr: args.admin_listen,
-            source,
-        })?;
+    let (admin_listener, admin_addr) = bind(args.admin_listen).await?;
     let admin = crate::admin::router(faults.clone(), guard.handle(), args.admin_token.clone());
     let admin_shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -162,17 +134,7 @@ where
         }
     });
 
-    let listen = args.listen.unwrap_or(default_listen);
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: listen,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: listen,
-        source,
-    })?;
+    let (listener, local) = bind(args.listen.unwrap_or(default_listen)).await?;
     tracing::info!(
         service = service_name,
         listen = %local,
@@ -189,4 +151,16 @@ where
     // In-flight requests are done: now flush their spans.
     guard.shutdown().await;
     Ok(result?)
+}
+
+/// Binds `addr` and reads back the address bound (port 0 picks one).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bound = async {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        Ok((listener, local))
+    };
+    bound
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
 }

@@ -49,11 +49,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
     let path = ctx.data_dir.join(DB_FILE);
-    let store = Store::open(&path).map_err(|source| ServeError::Store {
-        service: "user",
-        path,
-        source,
-    })?;
+    let store = Store::open(&path).map_err(|source| ServeError::Store { path, source })?;
 
     // The gateway's /readyz and `tracemesh up` ask this health service
     // whether `tracemesh.user.v1.UserService` is SERVING.
@@ -68,5 +64,5 @@ pub async fn serve(
         .add_service(UserServiceServer::new(UserServer::new(store)))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
         .await
-        .map_err(|e| ServeError::server("user", e))
+        .map_err(|e| ServeError::Server(e.into()))
 }
