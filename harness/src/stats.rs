@@ -3,41 +3,23 @@
 //! medians, and the benches (through `tracemesh_benches::stats`) all rank
 //! the same way. Nearest rank, so a percentile is always a measured value.
 
-use std::cmp::Ordering;
-
-/// A measurement percentiles can be taken of: latencies in milliseconds
-/// (`f64`) or durations in nanoseconds (`u64`).
-pub trait Sample: Copy + Default {
-    /// A total order, NaN included (it sorts last).
-    fn order(&self, other: &Self) -> Ordering;
-}
-
-impl Sample for f64 {
-    fn order(&self, other: &Self) -> Ordering {
-        self.total_cmp(other)
-    }
-}
-
-impl Sample for u64 {
-    fn order(&self, other: &Self) -> Ordering {
-        self.cmp(other)
-    }
-}
-
 /// The `p`-th percentile (0..=100) by nearest rank: the smallest sample with
 /// at least `p`% of the samples at or below it. 0 for no samples.
-pub fn percentile<T: Sample>(samples: &[T], p: f64) -> T {
-    if samples.is_empty() {
+pub fn percentile<T: Copy + Default + PartialOrd>(samples: &[T], p: f64) -> T {
+    // NaN (which is not equal to itself) has no rank: it is left out, and
+    // every remaining pair compares.
+    #[allow(clippy::eq_op)]
+    let mut sorted: Vec<T> = samples.iter().copied().filter(|x| x == x).collect();
+    if sorted.is_empty() {
         return T::default();
     }
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable_by(T::order);
+    sorted.sort_unstable_by(|a, b| a.partial_cmp(b).expect("no NaN is left"));
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// The median (50th percentile).
-pub fn median<T: Sample>(samples: &[T]) -> T {
+pub fn median<T: Copy + Default + PartialOrd>(samples: &[T]) -> T {
     percentile(samples, 50.0)
 }
 
@@ -59,5 +41,6 @@ mod tests {
         assert_eq!(percentile(&v, 99.0), 5.0);
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median::<f64>(&[]), 0.0);
+        assert_eq!(median(&[f64::NAN, 1.0]), 1.0);
     }
 }

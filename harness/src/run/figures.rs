@@ -7,12 +7,13 @@ use tracemesh_runtime::contract::attr;
 
 use crate::checks::attribution::{self, RunAttribution, TraceAttribution};
 use crate::load::SentRequest;
-use crate::model::{SpanKind, StatusCode};
+use crate::model::StatusCode;
 use crate::report::model::{
     CriticalPathShare, EndpointLoad, LoadSummary, ServiceAttribution, Waterfall, WaterfallSpan,
 };
 use crate::stats::percentile;
 use crate::trace::TraceTree;
+use crate::trace::label::{kind_label, nanos_to_ms};
 
 /// A request answered other than the mesh answers it without faults.
 pub fn is_unexpected(request: &SentRequest) -> bool {
@@ -135,7 +136,6 @@ pub fn waterfall(title: String, tree: &TraceTree) -> Option<Waterfall> {
         .iter()
         .map(|s| s.span)
         .collect();
-    let ms = |nanos: u64| nanos as f64 / 1e6;
     let spans = tree
         .depth_first()
         .into_iter()
@@ -145,10 +145,10 @@ pub fn waterfall(title: String, tree: &TraceTree) -> Option<Waterfall> {
                 depth,
                 service: span.service_name.clone(),
                 name: span.name.clone(),
-                kind: kind_name(span.kind).to_owned(),
-                start_ms: ms(span.start_unix_nanos.saturating_sub(start)),
-                duration_ms: ms(span.duration_nanos()),
-                self_ms: ms(self_times[index]),
+                kind: kind_label(span.kind).to_owned(),
+                start_ms: nanos_to_ms(span.start_unix_nanos.saturating_sub(start)),
+                duration_ms: nanos_to_ms(span.duration_nanos()),
+                self_ms: nanos_to_ms(self_times[index]),
                 error: span.status.code == StatusCode::Error,
                 critical: critical.contains(&index),
                 fault: span
@@ -161,18 +161,7 @@ pub fn waterfall(title: String, tree: &TraceTree) -> Option<Waterfall> {
     Some(Waterfall {
         title,
         trace_id: tree.trace_id().to_owned(),
-        duration_ms: ms(tree.span(root).duration_nanos()),
+        duration_ms: nanos_to_ms(tree.span(root).duration_nanos()),
         spans,
     })
-}
-
-fn kind_name(kind: SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Internal => "internal",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-        SpanKind::Unspecified => "unspecified",
-    }
 }

@@ -265,7 +265,7 @@ mod tests {
             ),
         ];
         for (rpc, reason, http, code) in cases {
-            assert_eq!(mapped(rpc, fp(reason)), (http, code), "{reason}");
+            assert_eq!(mapped(rpc, fp(reason)), (http, code), "{reason:?}");
         }
         let mut unknown = tonic::Status::failed_precondition("new");
         unknown.metadata_mut().insert(

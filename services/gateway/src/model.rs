@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tracemesh_proto::inventory::v1 as inventory;
 use tracemesh_proto::order::v1 as order;
 use tracemesh_proto::user::v1 as user;
-use tracemesh_runtime::shop::{Invalid, MAX_ITEMS, Quantity, Sku, UserId};
+use tracemesh_runtime::shop::{Invalid, MAX_ITEMS, Quantity, Sku, UserId, last4};
 
 /// The first invalid field of a request, e.g. `items[1].sku`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,14 +141,6 @@ impl fmt::Debug for CardBody {
             .field("exp_year", &self.exp_year)
             .finish_non_exhaustive()
     }
-}
-
-fn last4(number: &str) -> &str {
-    number
-        .char_indices()
-        .rev()
-        .nth(3)
-        .map_or(number, |(i, _)| &number[i..])
 }
 
 /// A checkout that passed validation.

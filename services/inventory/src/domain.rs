@@ -130,7 +130,10 @@ impl ReservationRequest {
 
 fn check_quantity(sku: &Sku, quantity: i64) -> Result<Quantity, InventoryError> {
     Quantity::parse(quantity).map_err(|rule| {
-        InventoryError::InvalidArgument(format!("quantity of {sku} is {quantity}; it {rule}"))
+        InventoryError::InvalidArgument(format!(
+            "quantity of {} is {quantity}; it {rule}",
+            sku.as_str()
+        ))
     })
 }
 

@@ -16,9 +16,9 @@ pub enum InventoryError {
     /// The request is malformed whatever the stock: bad SKU, quantity, id.
     #[error("{0}")]
     InvalidArgument(String),
-    #[error("no product with SKU {0}")]
+    #[error("no product with SKU {}", .0.as_str())]
     UnknownSku(Sku),
-    #[error("not enough stock of {sku} to reserve {requested}")]
+    #[error("not enough stock of {} to reserve {requested}", sku.as_str())]
     OutOfStock { sku: Sku, requested: i64 },
     /// Reservation ids are single-use: once released, a Reserve with the
     /// same id is refused rather than silently taking stock again.
@@ -49,19 +49,13 @@ impl InventoryError {
 impl From<InventoryError> for tonic::Status {
     fn from(error: InventoryError) -> Self {
         let reason = error.reason();
-        let message = match &error {
-            InventoryError::Store(_) => {
-                tracing::warn!(error = %error, reason = %reason, "inventory request failed");
-                // The details are in the log and the DB span; the caller
-                // gets no SQL.
-                "internal error in the inventory service".to_owned()
-            }
-            _ => {
-                tracing::debug!(error = %error, reason = %reason, "inventory request refused");
-                error.to_string()
-            }
-        };
-        reason.status(message)
+        if let InventoryError::Store(_) = error {
+            tracing::warn!(error = %error, reason = reason.as_str(), "inventory request failed");
+            // The details are in the log and the DB span; the caller gets no SQL.
+            return reason.status("internal error in the inventory service");
+        }
+        tracing::debug!(error = %error, reason = reason.as_str(), "inventory request refused");
+        reason.status(error.to_string())
     }
 }
 

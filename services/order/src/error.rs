@@ -70,12 +70,12 @@ impl OrderError {
     /// answer in time is DEADLINE_EXCEEDED rather than UNAVAILABLE.
     pub fn code(&self) -> Code {
         match self {
-            OrderError::InventoryUnavailable {
-                timed_out: true, ..
+            OrderError::InventoryUnavailable { timed_out, .. }
+            | OrderError::PaymentUnavailable { timed_out, .. }
+                if *timed_out =>
+            {
+                Code::DeadlineExceeded
             }
-            | OrderError::PaymentUnavailable {
-                timed_out: true, ..
-            } => Code::DeadlineExceeded,
             _ => self.reason().grpc_code(),
         }
     }
@@ -109,10 +109,10 @@ impl From<OrderError> for tonic::Status {
         let (code, reason) = (error.code(), error.reason());
         match code {
             Code::Unavailable | Code::DeadlineExceeded | Code::Internal => {
-                tracing::warn!(code = ?code, reason = %reason, error = %error, "order call failed");
+                tracing::warn!(code = ?code, reason = reason.as_str(), error = %error, "order call failed");
             }
             _ => {
-                tracing::debug!(code = ?code, reason = %reason, error = %error, "order call refused")
+                tracing::debug!(code = ?code, reason = reason.as_str(), error = %error, "order call refused")
             }
         }
         reason.status_with_code(code, error.to_string())

@@ -1,12 +1,9 @@
-//! The shop's vocabulary: SKUs, user ids, quantities and the size of an
-//! order, each validated in one `parse`.
-//!
-//! It lives in the runtime because several services check the same values:
-//! the gateway refuses a bad SKU at the edge, and inventory refuses it again
-//! behind it (it may be called by others). Defined once, the two cannot
-//! disagree on what a SKU is. An [`Invalid`] states the rule that was
-//! broken and never echoes the value; each service puts it in its own error,
-//! naming the field.
+//! The shop's vocabulary: SKUs, user ids, quantities, the size of an order,
+//! each validated in one `parse`. It lives in the runtime because several
+//! services check the same values (the gateway at the edge, inventory and
+//! user behind it): defined once, they cannot disagree on what a SKU is. An
+//! [`Invalid`] states the broken rule, never the value; each service puts it
+//! in its own error, naming the field.
 
 /// At most this many lines per order.
 pub const MAX_ITEMS: usize = 20;
@@ -16,16 +13,12 @@ pub const MAX_ITEMS: usize = 20;
 /// shopping cart.
 pub const MAX_QUANTITY: i64 = 1000;
 
-/// The most digits of a user id: more is not an id anyone was given, and
-/// rejecting it early keeps absurd input out of databases and logs.
-const MAX_USER_ID_DIGITS: usize = 12;
-
 /// A value that breaks its rule; the message is the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Invalid {
     #[error("must match ^[A-Z]{{3}}-[0-9]{{3}}$, e.g. KEY-001")]
     Sku,
-    #[error("must be `u-` followed by 1 to {MAX_USER_ID_DIGITS} digits, e.g. u-1001")]
+    #[error("must be `u-` followed by 1 to 12 digits, e.g. u-1001")]
     UserId,
     #[error("must be between 1 and {MAX_QUANTITY}")]
     Quantity,
@@ -51,16 +44,15 @@ impl Sku {
     }
 }
 
-/// A user id: `u-` followed by 1 to 12 digits (`u-1001`). Whether the user
-/// exists is the user store's question, not this one's.
+/// A user id: `u-` followed by 1 to 12 digits (`u-1001`); more is not an id
+/// anyone was given. Whether the user exists is the user store's question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserId(String);
 
 impl UserId {
     pub fn parse(raw: &str) -> Result<UserId, Invalid> {
         let valid = raw.strip_prefix("u-").is_some_and(|digits| {
-            (1..=MAX_USER_ID_DIGITS).contains(&digits.len())
-                && digits.bytes().all(|b| b.is_ascii_digit())
+            (1..=12).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
         });
         valid.then(|| UserId(raw.to_owned())).ok_or(Invalid::UserId)
     }
@@ -89,16 +81,16 @@ impl Quantity {
     }
 }
 
-impl std::fmt::Display for Sku {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::fmt::Display for UserId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// The last four characters of a card number (fewer if it is shorter): the
+/// only part of a card that may be shown, logged or stored.
+pub fn last4(number: &str) -> &str {
+    // Cut at a character boundary: the number is client input, and slicing
+    // inside a multi-byte character would panic.
+    number
+        .char_indices()
+        .rev()
+        .nth(3)
+        .map_or(number, |(i, _)| &number[i..])
 }
 
 /// Client input echoed in an error message, quoted and cut short: messages

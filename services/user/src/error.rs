@@ -15,9 +15,9 @@ use crate::domain::UserId;
 pub enum UserError {
     #[error("user_id {} {}", shown(.0), shop::Invalid::UserId)]
     InvalidId(String),
-    #[error("no user {0}")]
+    #[error("no user {}", .0.as_str())]
     NotFound(UserId),
-    #[error("user {0} is suspended")]
+    #[error("user {} is suspended", .0.as_str())]
     Suspended(UserId),
     #[error("the user store failed: {0}")]
     Store(#[from] DbError),
@@ -38,19 +38,13 @@ impl UserError {
 impl From<UserError> for tonic::Status {
     fn from(error: UserError) -> Self {
         let reason = error.reason();
-        let message = match &error {
-            UserError::Store(_) => {
-                tracing::warn!(error = %error, reason = %reason, "user request failed");
-                // The details are in the log and the DB span; the caller
-                // gets no SQL.
-                "internal error in the user service".to_owned()
-            }
-            _ => {
-                tracing::debug!(error = %error, reason = %reason, "user request refused");
-                error.to_string()
-            }
-        };
-        reason.status(message)
+        if let UserError::Store(_) = error {
+            tracing::warn!(error = %error, reason = reason.as_str(), "user request failed");
+            // The details are in the log and the DB span; the caller gets no SQL.
+            return reason.status("internal error in the user service");
+        }
+        tracing::debug!(error = %error, reason = reason.as_str(), "user request refused");
+        reason.status(error.to_string())
     }
 }
 

@@ -1,7 +1,6 @@
-//! The contracts between services: what one side writes and the other reads,
-//! defined once so that both sides use the same name. A typo in a reason or
-//! an attribute key is then a compile error, not a silent mismatch found in
-//! a trace.
+//! The contracts between services: what one side writes and the other
+//! reads, defined once, so that a typo is a compile error rather than a
+//! mismatch found in a trace.
 //!
 //! - [`Reason`]: the machine-readable reason of a refusal or failure, with
 //!   its wire string, its gRPC code and its HTTP status; the callee puts it

@@ -13,124 +13,71 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 /// The metadata key carrying the reason (`out_of_stock`, `card_declined`...).
 pub const REASON_KEY: &str = "tracemesh-reason";
 
-/// Every reason a service of the mesh gives. Each has one wire string
-/// ([`Reason::as_str`]), one gRPC code ([`Reason::grpc_code`]) and one HTTP
-/// status ([`Reason::http_status`], the status it has at an HTTP edge).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
+/// Defines [`Reason`] from one table: each reason's wire string, gRPC code
+/// and HTTP status are written once, on its row.
+macro_rules! reasons {
+    ($($(#[$doc:meta])* $name:ident = $wire:literal, $code:ident, $http:ident;)*) => {
+        /// Every reason a service of the mesh gives.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Reason {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Reason {
+            /// Every reason, for reading one back from the wire.
+            pub const ALL: &[Reason] = &[$(Reason::$name),*];
+
+            /// The wire string: in gRPC metadata and in JSON error bodies.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Reason::$name => $wire,)* }
+            }
+
+            /// The gRPC code a status with this reason carries.
+            pub fn grpc_code(self) -> Code {
+                match self { $(Reason::$name => Code::$code,)* }
+            }
+
+            /// The HTTP status of this reason at an HTTP edge (the gateway,
+            /// payment).
+            pub fn http_status(self) -> StatusCode {
+                match self { $(Reason::$name => StatusCode::$http,)* }
+            }
+        }
+    };
+}
+
+// The unavailable reasons are worth retrying (every write of the mesh is
+// idempotent); an unknown SKU is a 422 because the URL was fine, the body
+// named a SKU that does not exist.
+reasons! {
     /// A malformed field; the message names it.
-    InvalidArgument,
-    InvalidUserId,
-    UserNotFound,
-    UserSuspended,
-    UnknownSku,
-    OutOfStock,
+    InvalidArgument = "invalid_argument", InvalidArgument, BAD_REQUEST;
+    InvalidUserId = "invalid_user_id", InvalidArgument, BAD_REQUEST;
+    UserNotFound = "user_not_found", NotFound, NOT_FOUND;
+    UserSuspended = "user_suspended", FailedPrecondition, FORBIDDEN;
+    UnknownSku = "unknown_sku", NotFound, UNPROCESSABLE_ENTITY;
+    OutOfStock = "out_of_stock", FailedPrecondition, CONFLICT;
     /// A Reserve reused the id of a released reservation.
-    ReservationReleased,
+    ReservationReleased = "reservation_released", FailedPrecondition, CONFLICT;
     /// A Reserve reused a reservation id with different lines.
-    ReservationMismatch,
-    OrderNotFound,
+    ReservationMismatch = "reservation_mismatch", FailedPrecondition, CONFLICT;
+    OrderNotFound = "order_not_found", NotFound, NOT_FOUND;
     /// The card's details (number, expiry, CVC) were refused.
-    InvalidCard,
-    CardDeclined,
+    InvalidCard = "invalid_card", InvalidArgument, BAD_REQUEST;
+    CardDeclined = "card_declined", FailedPrecondition, PAYMENT_REQUIRED;
     /// The idempotency key belongs to another request.
-    IdempotencyKeyReused,
-    InventoryUnavailable,
-    PaymentUnavailable,
-    StorageUnavailable,
+    IdempotencyKeyReused = "idempotency_key_reused", FailedPrecondition, CONFLICT;
+    InventoryUnavailable = "inventory_unavailable", Unavailable, SERVICE_UNAVAILABLE;
+    PaymentUnavailable = "payment_unavailable", Unavailable, SERVICE_UNAVAILABLE;
+    StorageUnavailable = "storage_unavailable", Unavailable, SERVICE_UNAVAILABLE;
     /// A bug or a failure of the service itself.
-    Internal,
+    Internal = "internal", Internal, INTERNAL_SERVER_ERROR;
 }
 
 impl Reason {
-    /// Every reason, for reading one back from the wire.
-    pub const ALL: [Reason; 16] = [
-        Reason::InvalidArgument,
-        Reason::InvalidUserId,
-        Reason::UserNotFound,
-        Reason::UserSuspended,
-        Reason::UnknownSku,
-        Reason::OutOfStock,
-        Reason::ReservationReleased,
-        Reason::ReservationMismatch,
-        Reason::OrderNotFound,
-        Reason::InvalidCard,
-        Reason::CardDeclined,
-        Reason::IdempotencyKeyReused,
-        Reason::InventoryUnavailable,
-        Reason::PaymentUnavailable,
-        Reason::StorageUnavailable,
-        Reason::Internal,
-    ];
-
-    /// The wire string: in gRPC metadata and in JSON error bodies.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Reason::InvalidArgument => "invalid_argument",
-            Reason::InvalidUserId => "invalid_user_id",
-            Reason::UserNotFound => "user_not_found",
-            Reason::UserSuspended => "user_suspended",
-            Reason::UnknownSku => "unknown_sku",
-            Reason::OutOfStock => "out_of_stock",
-            Reason::ReservationReleased => "reservation_released",
-            Reason::ReservationMismatch => "reservation_mismatch",
-            Reason::OrderNotFound => "order_not_found",
-            Reason::InvalidCard => "invalid_card",
-            Reason::CardDeclined => "card_declined",
-            Reason::IdempotencyKeyReused => "idempotency_key_reused",
-            Reason::InventoryUnavailable => "inventory_unavailable",
-            Reason::PaymentUnavailable => "payment_unavailable",
-            Reason::StorageUnavailable => "storage_unavailable",
-            Reason::Internal => "internal",
-        }
-    }
-
     /// The reason a wire string names, if any.
     pub fn from_wire(text: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|r| r.as_str() == text)
-    }
-
-    /// The gRPC code a status with this reason carries.
-    pub fn grpc_code(self) -> Code {
-        match self {
-            Reason::InvalidArgument | Reason::InvalidUserId | Reason::InvalidCard => {
-                Code::InvalidArgument
-            }
-            Reason::UserNotFound | Reason::UnknownSku | Reason::OrderNotFound => Code::NotFound,
-            Reason::UserSuspended
-            | Reason::OutOfStock
-            | Reason::ReservationReleased
-            | Reason::ReservationMismatch
-            | Reason::CardDeclined
-            | Reason::IdempotencyKeyReused => Code::FailedPrecondition,
-            // Retrying may succeed (every write of the mesh is idempotent).
-            Reason::InventoryUnavailable
-            | Reason::PaymentUnavailable
-            | Reason::StorageUnavailable => Code::Unavailable,
-            Reason::Internal => Code::Internal,
-        }
-    }
-
-    /// The HTTP status of this reason at an HTTP edge (the gateway, payment).
-    pub fn http_status(self) -> StatusCode {
-        match self {
-            Reason::InvalidArgument | Reason::InvalidUserId | Reason::InvalidCard => {
-                StatusCode::BAD_REQUEST
-            }
-            Reason::UserNotFound | Reason::OrderNotFound => StatusCode::NOT_FOUND,
-            // The URL was fine; the body named a SKU that does not exist.
-            Reason::UnknownSku => StatusCode::UNPROCESSABLE_ENTITY,
-            Reason::UserSuspended => StatusCode::FORBIDDEN,
-            Reason::OutOfStock
-            | Reason::ReservationReleased
-            | Reason::ReservationMismatch
-            | Reason::IdempotencyKeyReused => StatusCode::CONFLICT,
-            Reason::CardDeclined => StatusCode::PAYMENT_REQUIRED,
-            Reason::InventoryUnavailable
-            | Reason::PaymentUnavailable
-            | Reason::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Reason::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        Reason::ALL.iter().copied().find(|r| r.as_str() == text)
     }
 
     /// A status with this reason, its code, and a human `message`.
@@ -153,12 +100,6 @@ impl Reason {
     }
 }
 
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,7 +115,7 @@ mod tests {
 
     #[test]
     fn every_wire_string_is_distinct_and_reads_back() {
-        for reason in Reason::ALL {
+        for &reason in Reason::ALL {
             assert_eq!(Reason::from_wire(reason.as_str()), Some(reason));
         }
         assert_eq!(Reason::from_wire("something_new"), None);
