@@ -1,9 +1,10 @@
 //! The shop's vocabulary: SKUs, user ids, quantities, the size of an order,
-//! each validated in one `parse`. It lives in the runtime because several
-//! services check the same values (the gateway at the edge, inventory and
-//! user behind it): defined once, they cannot disagree on what a SKU is. An
-//! [`Invalid`] states the broken rule, never the value; each service puts it
-//! in its own error, naming the field.
+//! each validated in one `parse`, and the one part of a card ever shown
+//! ([`last4`]). It lives in the runtime because several services check the
+//! same values (the gateway at the edge, inventory and user behind it):
+//! defined once, they cannot disagree on what a SKU is. An [`Invalid`]
+//! states the broken rule, never the value; each service puts it in its own
+//! error, naming the field.
 
 /// At most this many lines per order.
 pub const MAX_ITEMS: usize = 20;
