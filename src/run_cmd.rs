@@ -362,17 +362,11 @@ fn show_progress(p: LoadProgress, live: bool) {
     );
 }
 
-/// The current time as RFC 3339 (UTC, seconds).
+/// The current time as RFC 3339 (UTC), to the second: it names the report
+/// directory, where microseconds would only be noise.
 fn rfc3339_now() -> String {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = tracemesh_runtime::logs::civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    tracemesh_runtime::time_format::rfc3339_utc(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }

@@ -19,7 +19,6 @@
 //!   answers and latencies.
 //! - [`hello`]: the one-hop axum hello world, the practical limit of a hop.
 //! - [`procfs`]: CPU time and resident memory of a process from `/proc`.
-//! - [`stats`]: percentiles and medians.
 //! - [`suite`]: `tracemesh bench`: overhead, efficiency, ingest and
 //!   readiness, measured on real meshes in alternating rounds.
 
@@ -28,5 +27,4 @@ pub mod load;
 pub mod otlp;
 pub mod procfs;
 pub mod sender;
-pub mod stats;
 pub mod suite;

@@ -26,6 +26,8 @@
 //! - [`run`]: a load run's analysis: every check, and the report.
 //! - [`scenario`]: fault scenario files (which faults, and what the run
 //!   must then report).
+//! - [`stats`]: the one nearest-rank percentile, for the report, the checks
+//!   and the benches.
 //!
 //! Data flow: exporter --OTLP--> `collector::{grpc,http}` -> `ingest` ->
 //! `TraceStore::insert` -> checks read `SpanRecord`s; people and Grafana
@@ -39,6 +41,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod sources;
+pub mod stats;
 pub mod store;
 pub mod trace;
 

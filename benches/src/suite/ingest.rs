@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::otlp::{SPANS_PER_CHECKOUT, encoded_checkout_request};
 use crate::procfs;
 use crate::sender::{Bytes, RawOtlpClient};
-use crate::stats::median;
+use tracemesh_harness::stats::median;
 
 use super::report::{Results, Row};
 use crate::suite::BenchError;

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use crate::hello::HelloServer;
 use crate::load::{self, LoadResult, MakeRequest};
-use crate::stats::{median, percentile};
 use tracemesh_harness::RunningCollector;
 use tracemesh_harness::model::SpanKind;
+use tracemesh_harness::stats::{median, percentile};
 
 use super::report::{Results, Row};
 use super::{CAB_004_STOCK, round_order};

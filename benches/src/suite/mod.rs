@@ -248,9 +248,6 @@ fn memory_total() -> String {
 
 /// Today's date (UTC), YYYY-MM-DD.
 fn today() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400);
-    let (y, m, d) = tracemesh_runtime::logs::civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02}")
+    let now = tracemesh_runtime::time_format::rfc3339_utc(std::time::SystemTime::now());
+    now[..10].to_owned()
 }

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::load;
-use crate::stats::percentile;
 use tracemesh_harness::RunningCollector;
+use tracemesh_harness::stats::percentile;
 
 use super::report::{Results, Row};
 use super::{CAB_004_STOCK, round_order};

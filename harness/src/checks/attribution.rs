@@ -35,6 +35,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::Verdict;
+use crate::stats::{median, percentile};
 use crate::trace::TraceTree;
 use crate::trace::label::{fmt_nanos, nanos_to_ms};
 
@@ -321,21 +322,19 @@ impl RunAttribution {
 
     /// Median critical-path self time of `service` (0 if never seen).
     pub fn critical_median_nanos(&self, service: &str) -> u64 {
-        self.critical_samples
-            .get(service)
-            .map_or(0, |s| percentile_nanos(s, 50.0))
+        self.critical_samples.get(service).map_or(0, |s| median(s))
     }
 
     /// Median critical-path time of one operation (span name) of a service.
     pub fn operation_median_nanos(&self, service: &str, operation: &str) -> u64 {
         self.operation_samples
             .get(&(service.to_string(), operation.to_string()))
-            .map_or(0, |s| percentile_nanos(s, 50.0))
+            .map_or(0, |s| median(s))
     }
 
     /// Median duration of the root spans.
     pub fn duration_median_nanos(&self) -> u64 {
-        percentile_nanos(&self.durations, 50.0)
+        median(&self.durations)
     }
 
     fn knows(&self, service: &str) -> bool {
@@ -343,23 +342,11 @@ impl RunAttribution {
     }
 }
 
-/// Nearest-rank percentile: the smallest sample with at least `p`% of the
-/// samples at or below it. Always an observed value; 0 for no samples.
-pub fn percentile_nanos(samples: &[u64], p: f64) -> u64 {
-    if samples.is_empty() {
-        return 0;
-    }
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn percentiles(samples: &[u64]) -> Percentiles {
     Percentiles {
-        p50_ms: nanos_to_ms(percentile_nanos(samples, 50.0)),
-        p90_ms: nanos_to_ms(percentile_nanos(samples, 90.0)),
-        p99_ms: nanos_to_ms(percentile_nanos(samples, 99.0)),
+        p50_ms: nanos_to_ms(percentile(samples, 50.0)),
+        p90_ms: nanos_to_ms(percentile(samples, 90.0)),
+        p99_ms: nanos_to_ms(percentile(samples, 99.0)),
     }
 }
 
@@ -467,20 +454,5 @@ fn signed_ms(nanos: i64) -> String {
         format!("-{}", fmt_nanos(nanos.unsigned_abs()))
     } else {
         fmt_nanos(nanos.unsigned_abs())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles_are_observed_values() {
-        let samples: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile_nanos(&samples, 50.0), 50);
-        assert_eq!(percentile_nanos(&samples, 90.0), 90);
-        assert_eq!(percentile_nanos(&samples, 99.0), 99);
-        assert_eq!(percentile_nanos(&[7], 99.0), 7);
-        assert_eq!(percentile_nanos(&[], 50.0), 0);
     }
 }

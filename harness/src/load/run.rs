@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use goose::GooseAttack;
 use goose::config::GooseConfiguration;
 use tokio::sync::oneshot;
+use tracemesh_runtime::grpc_client::error_chain;
 
 use super::error::LoadError;
 use super::interrupt;
@@ -205,19 +206,6 @@ async fn check_gateway(gateway: &str) -> Result<(), LoadError> {
         Ok(response) => Err(unreachable(format!("answered {}", response.status()))),
         Err(error) => Err(unreachable(error_chain(&error))),
     }
-}
-
-/// An error and its causes, e.g. "error sending request: ... : Connection
-/// refused": reqwest's own message leaves out the cause that matters.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 /// Goose creates report files but not their folders.

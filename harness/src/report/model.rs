@@ -155,6 +155,6 @@ pub struct WaterfallSpan {
     pub error: bool,
     /// On the critical path.
     pub critical: bool,
-    /// Injected fault on this span (`fault.injected`).
+    /// Injected fault on this span (`tracemesh_runtime::contract::attr::FAULT_INJECTED`).
     pub fault: bool,
 }

@@ -17,6 +17,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use tracemesh_runtime::contract::attr;
+
 use super::expectations::{self, Expectation};
 use super::figures;
 use crate::SpanRecord;
@@ -34,6 +36,7 @@ use crate::load::{LoadOutcome, SentRequest};
 use crate::report::model::{RunReport, RunSettings, SdkExportCounts, TraceCounts};
 use crate::scenario::{Scenario, UnexpectedStatuses};
 use crate::sources::TraceSource;
+use crate::stats::percentile;
 use crate::trace::{TraceTree, TreeOptions};
 
 /// Everything the analysis reads.
@@ -311,7 +314,6 @@ fn report(
 ) -> RunReport {
     let requests = &input.load.requests;
     let duration_secs = input.load.duration.as_secs_f64();
-    let mut readiness = input.readiness_ms.clone();
     let mut waterfalls = Vec::new();
     if let Some((tree, _)) = trees
         .iter()
@@ -346,8 +348,8 @@ fn report(
                 .filter(|r| r.sampled() == Some(false))
                 .count() as u64,
             spans_received: input.spans_received.unwrap_or(0),
-            readiness_p50_ms: figures::percentile(&mut readiness, 50.0),
-            readiness_p99_ms: figures::percentile(&mut readiness, 99.0),
+            readiness_p50_ms: percentile(&input.readiness_ms, 50.0),
+            readiness_p99_ms: percentile(&input.readiness_ms, 99.0),
             sdk_export: input.sdk_export,
         },
         verdicts,
@@ -395,12 +397,14 @@ fn attr_is(span: &SpanRecord, key: &str, value: &str) -> bool {
 
 /// A span that carries an injected error.
 fn injected_error(span: &SpanRecord) -> bool {
-    attr_is(span, "fault.injected", "true") && attr_is(span, "fault.kind", "error")
+    attr_is(span, attr::FAULT_INJECTED, "true")
+        && attr_is(span, attr::FAULT_KIND, attr::FAULT_KIND_ERROR)
 }
 
 /// A span that carries injected latency.
 fn latency_fault(span: &SpanRecord) -> bool {
-    attr_is(span, "fault.injected", "true") && attr_is(span, "fault.kind", "latency")
+    attr_is(span, attr::FAULT_INJECTED, "true")
+        && attr_is(span, attr::FAULT_KIND, attr::FAULT_KIND_LATENCY)
 }
 
 /// A trace is complete when it has every service its expected tree needs

@@ -3,23 +3,17 @@
 
 use std::collections::BTreeMap;
 
+use tracemesh_runtime::contract::attr;
+
 use crate::checks::attribution::{self, RunAttribution, TraceAttribution};
 use crate::load::SentRequest;
-use crate::model::{SpanKind, StatusCode};
+use crate::model::StatusCode;
 use crate::report::model::{
     CriticalPathShare, EndpointLoad, LoadSummary, ServiceAttribution, Waterfall, WaterfallSpan,
 };
+use crate::stats::percentile;
 use crate::trace::TraceTree;
-
-/// Nearest-rank percentile of `values` (which it sorts); 0 when empty.
-pub fn percentile(values: &mut [f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * values.len() as f64).ceil().max(1.0) as usize;
-    values[rank.min(values.len()) - 1]
-}
+use crate::trace::label::{kind_label, nanos_to_ms};
 
 /// A request answered other than the mesh answers it without faults.
 pub fn is_unexpected(request: &SentRequest) -> bool {
@@ -36,11 +30,11 @@ pub fn load_summary(requests: &[SentRequest], duration_secs: f64) -> LoadSummary
             .unwrap_or_default();
         by_kind.entry(name).or_default().push(request);
     }
-    let mut all_latencies: Vec<f64> = requests.iter().map(|r| r.latency_ms).collect();
+    let all_latencies: Vec<f64> = requests.iter().map(|r| r.latency_ms).collect();
     let by_endpoint = by_kind
         .into_iter()
         .map(|(name, requests)| {
-            let mut latencies: Vec<f64> = requests.iter().map(|r| r.latency_ms).collect();
+            let latencies: Vec<f64> = requests.iter().map(|r| r.latency_ms).collect();
             let mut statuses = BTreeMap::new();
             for r in &requests {
                 let key = r.status.map_or("none".to_owned(), |s| s.to_string());
@@ -50,8 +44,8 @@ pub fn load_summary(requests: &[SentRequest], duration_secs: f64) -> LoadSummary
                 name,
                 requests: requests.len() as u64,
                 failures: requests.iter().filter(|r| is_unexpected(r)).count() as u64,
-                p50_ms: percentile(&mut latencies, 50.0),
-                p99_ms: percentile(&mut latencies, 99.0),
+                p50_ms: percentile(&latencies, 50.0),
+                p99_ms: percentile(&latencies, 99.0),
                 statuses,
             }
         })
@@ -64,8 +58,8 @@ pub fn load_summary(requests: &[SentRequest], duration_secs: f64) -> LoadSummary
         } else {
             0.0
         },
-        p50_ms: percentile(&mut all_latencies, 50.0),
-        p99_ms: percentile(&mut all_latencies, 99.0),
+        p50_ms: percentile(&all_latencies, 50.0),
+        p99_ms: percentile(&all_latencies, 99.0),
         by_endpoint,
     }
 }
@@ -142,7 +136,6 @@ pub fn waterfall(title: String, tree: &TraceTree) -> Option<Waterfall> {
         .iter()
         .map(|s| s.span)
         .collect();
-    let ms = |nanos: u64| nanos as f64 / 1e6;
     let spans = tree
         .depth_first()
         .into_iter()
@@ -152,15 +145,15 @@ pub fn waterfall(title: String, tree: &TraceTree) -> Option<Waterfall> {
                 depth,
                 service: span.service_name.clone(),
                 name: span.name.clone(),
-                kind: kind_name(span.kind).to_owned(),
-                start_ms: ms(span.start_unix_nanos.saturating_sub(start)),
-                duration_ms: ms(span.duration_nanos()),
-                self_ms: ms(self_times[index]),
+                kind: kind_label(span.kind).to_owned(),
+                start_ms: nanos_to_ms(span.start_unix_nanos.saturating_sub(start)),
+                duration_ms: nanos_to_ms(span.duration_nanos()),
+                self_ms: nanos_to_ms(self_times[index]),
                 error: span.status.code == StatusCode::Error,
                 critical: critical.contains(&index),
                 fault: span
                     .attributes
-                    .get("fault.injected")
+                    .get(attr::FAULT_INJECTED)
                     .is_some_and(|v| v.to_string() == "true"),
             }
         })
@@ -168,31 +161,7 @@ pub fn waterfall(title: String, tree: &TraceTree) -> Option<Waterfall> {
     Some(Waterfall {
         title,
         trace_id: tree.trace_id().to_owned(),
-        duration_ms: ms(tree.span(root).duration_nanos()),
+        duration_ms: nanos_to_ms(tree.span(root).duration_nanos()),
         spans,
     })
-}
-
-fn kind_name(kind: SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Internal => "internal",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-        SpanKind::Unspecified => "unspecified",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let mut v = vec![5.0, 1.0, 4.0, 2.0, 3.0];
-        assert_eq!(percentile(&mut v, 50.0), 3.0);
-        assert_eq!(percentile(&mut v, 99.0), 5.0);
-        assert_eq!(percentile(&mut [], 50.0), 0.0);
-    }
 }

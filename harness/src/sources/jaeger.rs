@@ -25,8 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use reqwest::{Client, Url};
 use serde_json::Value;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use tracemesh_runtime::time_format::rfc3339_utc;
 
 use super::http::{client_with_timeout, endpoint, get, malformed};
 use super::otlp_json::{kind_of, records_from_resource_spans};
@@ -207,12 +206,9 @@ fn time_window(query: &TraceQuery, now: SystemTime) -> (u64, u64) {
 
 /// RFC 3339 in UTC, which Go's `time.RFC3339Nano` parser accepts.
 fn rfc3339(unix_secs: u64) -> String {
-    i64::try_from(unix_secs)
-        .ok()
-        .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
-        .and_then(|t| t.format(&Rfc3339).ok())
-        // Beyond year 9999 RFC 3339 has no form; the far future is what was meant.
-        .unwrap_or_else(|| "9999-12-31T23:59:59Z".to_string())
+    // Beyond year 9999 RFC 3339 has no form; the far future is what was meant.
+    const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+    rfc3339_utc(UNIX_EPOCH + Duration::from_secs(unix_secs.min(LAST_RFC3339_SECOND)))
 }
 
 #[cfg(test)]
@@ -223,6 +219,7 @@ mod tests {
     fn rfc3339_is_utc_with_seconds() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59Z");
     }
 
     #[test]

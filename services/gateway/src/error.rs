@@ -11,8 +11,8 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tonic::Code;
+use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::error_body::ErrorBody;
-use tracemesh_runtime::grpc_error::reason;
 
 use crate::model::FieldError;
 
@@ -59,16 +59,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     UnknownUser(String),
-    #[error("{0}")]
-    UserSuspended(String),
-    #[error("{0}")]
-    UnknownSku(String),
-    #[error("{0}")]
-    OutOfStock(String),
-    #[error("{0}")]
-    CardDeclined(String),
-    #[error("{0}")]
-    InvalidCard(String),
+    /// A downstream refusal the client can act on, passed on under its
+    /// reason (`out_of_stock`, `card_declined`...) and the reason's status.
+    #[error("{message}")]
+    Refused { reason: Reason, message: String },
     /// The downstream could not be reached or is overloaded: retry later.
     #[error("the {service} service is unavailable")]
     Unavailable {
@@ -91,30 +85,34 @@ pub enum ApiError {
 
 impl ApiError {
     /// The error a downstream gRPC status becomes. The machine-readable
-    /// reason (see `tracemesh_runtime::grpc_error`) tells apart what one code
-    /// covers: FAILED_PRECONDITION is `out_of_stock`, `card_declined` or
-    /// `user_suspended`.
+    /// [`Reason`] tells apart what one code covers: FAILED_PRECONDITION is
+    /// `out_of_stock`, `card_declined` or `user_suspended`.
     pub fn from_grpc(rpc: Rpc, status: tonic::Status) -> ApiError {
         let message = status.message().to_owned();
         let service = rpc.service();
-        match (status.code(), reason(&status)) {
-            (Code::InvalidArgument | Code::FailedPrecondition, Some("invalid_card")) => {
-                ApiError::InvalidCard(message)
+        let refused = |reason| ApiError::Refused {
+            reason,
+            message: status.message().to_owned(),
+        };
+        match (status.code(), Reason::of(&status)) {
+            (Code::InvalidArgument | Code::FailedPrecondition, Some(Reason::InvalidCard)) => {
+                refused(Reason::InvalidCard)
             }
             (Code::InvalidArgument, _) => ApiError::InvalidArgument(message),
             (Code::NotFound, _) => match rpc {
                 Rpc::GetUser | Rpc::GetOrder => ApiError::NotFound(message),
                 Rpc::ValidateUser => ApiError::UnknownUser(message),
-                Rpc::PlaceOrder => ApiError::UnknownSku(message),
+                Rpc::PlaceOrder => refused(Reason::UnknownSku),
                 // Listing the catalog cannot miss anything: the downstream is wrong.
                 Rpc::ListProducts => ApiError::BadGateway {
                     service,
                     detail: status.to_string(),
                 },
             },
-            (Code::FailedPrecondition, Some("out_of_stock")) => ApiError::OutOfStock(message),
-            (Code::FailedPrecondition, Some("card_declined")) => ApiError::CardDeclined(message),
-            (Code::FailedPrecondition, Some("user_suspended")) => ApiError::UserSuspended(message),
+            (
+                Code::FailedPrecondition,
+                Some(reason @ (Reason::OutOfStock | Reason::CardDeclined | Reason::UserSuspended)),
+            ) => refused(reason),
             // RESOURCE_EXHAUSTED is an overloaded downstream: like
             // UNAVAILABLE, worth retrying later, so a 503 rather than a 502.
             (Code::Unavailable | Code::ResourceExhausted, _) => ApiError::Unavailable {
@@ -139,17 +137,14 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidArgument(_)
-            | ApiError::MalformedJson(_)
-            | ApiError::InvalidCard(_) => StatusCode::BAD_REQUEST,
-            ApiError::CardDeclined(_) => StatusCode::PAYMENT_REQUIRED,
-            ApiError::UserSuspended(_) => StatusCode::FORBIDDEN,
+            ApiError::InvalidArgument(_) => Reason::InvalidArgument.http_status(),
+            ApiError::Refused { reason, .. } => reason.http_status(),
+            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::OutOfStock(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::UnknownUser(_) | ApiError::UnknownSku(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnknownUser(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -159,18 +154,14 @@ impl ApiError {
     /// The stable, machine-readable code of the JSON body.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::InvalidArgument(_) => "invalid_argument",
+            ApiError::InvalidArgument(_) => Reason::InvalidArgument.as_str(),
+            ApiError::Refused { reason, .. } => reason.as_str(),
             ApiError::MalformedJson(_) => "invalid_json",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotFound(_) => "not_found",
             ApiError::UnknownUser(_) => "unknown_user",
-            ApiError::UserSuspended(_) => "user_suspended",
-            ApiError::UnknownSku(_) => "unknown_sku",
-            ApiError::OutOfStock(_) => "out_of_stock",
-            ApiError::CardDeclined(_) => "card_declined",
-            ApiError::InvalidCard(_) => "invalid_card",
             ApiError::Unavailable { .. } => "service_unavailable",
             ApiError::Timeout { .. } => "gateway_timeout",
             ApiError::BadGateway { .. } => "bad_gateway",
@@ -229,7 +220,6 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracemesh_runtime::grpc_error::status as with_reason;
 
     fn mapped(rpc: Rpc, status: tonic::Status) -> (u16, &'static str) {
         let e = ApiError::from_grpc(rpc, status);
@@ -256,27 +246,33 @@ mod tests {
 
     #[test]
     fn failed_precondition_is_told_apart_by_its_reason() {
-        let fp = |r| with_reason(Code::FailedPrecondition, r, "no");
-        assert_eq!(
-            mapped(Rpc::PlaceOrder, fp("out_of_stock")),
-            (409, "out_of_stock")
+        let fp = |r: Reason| r.status_with_code(Code::FailedPrecondition, "no");
+        let cases = [
+            (Rpc::PlaceOrder, Reason::OutOfStock, 409, "out_of_stock"),
+            (Rpc::PlaceOrder, Reason::CardDeclined, 402, "card_declined"),
+            (Rpc::PlaceOrder, Reason::InvalidCard, 400, "invalid_card"),
+            (
+                Rpc::ValidateUser,
+                Reason::UserSuspended,
+                403,
+                "user_suspended",
+            ),
+            (
+                Rpc::PlaceOrder,
+                Reason::IdempotencyKeyReused,
+                502,
+                "bad_gateway",
+            ),
+        ];
+        for (rpc, reason, http, code) in cases {
+            assert_eq!(mapped(rpc, fp(reason)), (http, code), "{reason:?}");
+        }
+        let mut unknown = tonic::Status::failed_precondition("new");
+        unknown.metadata_mut().insert(
+            tracemesh_runtime::contract::REASON_KEY,
+            tonic::metadata::MetadataValue::from_static("something_new"),
         );
-        assert_eq!(
-            mapped(Rpc::PlaceOrder, fp("card_declined")),
-            (402, "card_declined")
-        );
-        assert_eq!(
-            mapped(Rpc::PlaceOrder, fp("invalid_card")),
-            (400, "invalid_card")
-        );
-        assert_eq!(
-            mapped(Rpc::ValidateUser, fp("user_suspended")),
-            (403, "user_suspended")
-        );
-        assert_eq!(
-            mapped(Rpc::PlaceOrder, fp("something_new")),
-            (502, "bad_gateway")
-        );
+        assert_eq!(mapped(Rpc::PlaceOrder, unknown), (502, "bad_gateway"));
         let bare = tonic::Status::failed_precondition("no reason");
         assert_eq!(mapped(Rpc::PlaceOrder, bare), (502, "bad_gateway"));
     }
@@ -287,7 +283,7 @@ mod tests {
             let s = tonic::Status::invalid_argument("bad");
             assert_eq!(mapped(rpc, s), (400, "invalid_argument"), "{rpc:?}");
         }
-        let card = with_reason(Code::InvalidArgument, "invalid_card", "luhn");
+        let card = Reason::InvalidCard.status("luhn");
         assert_eq!(mapped(Rpc::PlaceOrder, card), (400, "invalid_card"));
     }
 
@@ -319,9 +315,9 @@ mod tests {
 
     #[test]
     fn a_downstream_reason_on_unavailable_still_means_503() {
-        let s = with_reason(Code::Unavailable, "payment_unavailable", "payment down");
+        let s = Reason::PaymentUnavailable.status("payment down");
         assert_eq!(mapped(Rpc::PlaceOrder, s), (503, "service_unavailable"));
-        let s = with_reason(Code::DeadlineExceeded, "inventory_unavailable", "slow");
+        let s = Reason::InventoryUnavailable.status_with_code(Code::DeadlineExceeded, "slow");
         assert_eq!(mapped(Rpc::PlaceOrder, s), (504, "gateway_timeout"));
     }
 

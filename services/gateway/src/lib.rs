@@ -42,7 +42,7 @@ use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::Deadlines;
 use tracemesh_runtime::http_client::TracedHttpClient;
 use tracemesh_runtime::http_server::{EdgeTracing, HttpTracing, not_found, trace_http_edge};
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 use tracemesh_runtime::topology::Service;
 
@@ -194,12 +194,12 @@ pub async fn serve(
     ctx: ServiceContext,
     config: Config,
     shutdown: Shutdown,
-) -> Result<(), String> {
-    let state = AppState::new(&config, ctx.faults)?;
+) -> Result<(), ServeError> {
+    let state = AppState::new(&config, ctx.faults).map_err(ServeError::Config)?;
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown.wait())
         .await
-        .map_err(|e| format!("gateway server failed: {e}"))
+        .map_err(|e| ServeError::Server(e.into()))
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! read), and each has one `parse` that turns it into validated values
 //! (`Checkout`) or a [`FieldError`] naming the first bad field. Handlers only
 //! ever see validated values, so no downstream service is called with input
-//! the gateway could have refused itself.
+//! the gateway could have refused itself. The shop's own values (SKU, user
+//! id, quantity) are parsed by `tracemesh_runtime::shop`, as in every
+//! service; [`FieldError::named`] says which field broke which rule.
 //!
 //! Responses are plain views of the gRPC messages, built with `From`.
 
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tracemesh_proto::inventory::v1 as inventory;
 use tracemesh_proto::order::v1 as order;
 use tracemesh_proto::user::v1 as user;
+use tracemesh_runtime::shop::{Invalid, MAX_ITEMS, Quantity, Sku, UserId, last4};
 
 /// The first invalid field of a request, e.g. `items[1].sku`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,33 +34,14 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// `parsed`, or the rule it broke as the error of `field`.
+    pub fn named<T>(field: impl Into<String>, parsed: Result<T, Invalid>) -> Result<T, FieldError> {
+        parsed.map_err(|rule| FieldError::new(field, rule.to_string()))
+    }
 }
 
 // ---------------------------------------------------------------- ids
-
-/// A user id: `u-` and 1 to 12 digits (`u-1001`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserId(String);
-
-impl UserId {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let valid = raw
-            .strip_prefix("u-")
-            .is_some_and(|digits| (1..=12).contains(&digits.len()) && all_digits(digits));
-        if valid {
-            Ok(UserId(raw.to_owned()))
-        } else {
-            Err(FieldError::new(
-                field,
-                "must be `u-` followed by 1 to 12 digits, e.g. u-1001",
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// An order id. The order service chooses the format, so the gateway only
 /// refuses what no id can be: empty, over 64 characters, or characters that
@@ -83,28 +67,6 @@ impl OrderId {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// A catalog SKU: `^[A-Z]{3}-[0-9]{3}$` (`KEY-001`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sku(String);
-
-impl Sku {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let b = raw.as_bytes();
-        let valid = b.len() == 7
-            && b[..3].iter().all(u8::is_ascii_uppercase)
-            && b[3] == b'-'
-            && b[4..].iter().all(u8::is_ascii_digit);
-        if valid {
-            Ok(Sku(raw.to_owned()))
-        } else {
-            Err(FieldError::new(
-                field,
-                "must match ^[A-Z]{3}-[0-9]{3}$, e.g. KEY-001",
-            ))
-        }
     }
 }
 
@@ -157,8 +119,7 @@ pub struct CheckoutBody {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ItemBody {
     pub sku: String,
-    /// Signed, so that `-1` is refused by `parse` with a clear message
-    /// rather than by serde with a type error.
+    /// Signed: see [`Quantity::parse`].
     pub quantity: i64,
 }
 
@@ -182,17 +143,6 @@ impl fmt::Debug for CardBody {
     }
 }
 
-fn last4(number: &str) -> &str {
-    number
-        .char_indices()
-        .rev()
-        .nth(3)
-        .map_or(number, |(i, _)| &number[i..])
-}
-
-pub const MAX_ITEMS: usize = 20;
-pub const MAX_QUANTITY: i64 = 1000;
-
 /// A checkout that passed validation.
 #[derive(Debug, Clone)]
 pub struct Checkout {
@@ -204,13 +154,13 @@ pub struct Checkout {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub sku: Sku,
-    pub quantity: i64,
+    pub quantity: Quantity,
 }
 
 impl Checkout {
     /// Validates every field, in body order, and names the first bad one.
     pub fn parse(body: CheckoutBody) -> Result<Self, FieldError> {
-        let user_id = UserId::parse("user_id", &body.user_id)?;
+        let user_id = FieldError::named("user_id", UserId::parse(&body.user_id))?;
         if !(1..=MAX_ITEMS).contains(&body.items.len()) {
             return Err(FieldError::new(
                 "items",
@@ -222,16 +172,12 @@ impl Checkout {
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                let sku = Sku::parse(&format!("items[{i}].sku"), &item.sku)?;
-                if !(1..=MAX_QUANTITY).contains(&item.quantity) {
-                    return Err(FieldError::new(
-                        format!("items[{i}].quantity"),
-                        format!("must be between 1 and {MAX_QUANTITY}"),
-                    ));
-                }
                 Ok(Item {
-                    sku,
-                    quantity: item.quantity,
+                    sku: FieldError::named(format!("items[{i}].sku"), Sku::parse(&item.sku))?,
+                    quantity: FieldError::named(
+                        format!("items[{i}].quantity"),
+                        Quantity::parse(item.quantity),
+                    )?,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -266,13 +212,13 @@ impl Checkout {
     /// The order service's request for this checkout.
     pub fn into_place_order(self, key: IdempotencyKey) -> order::PlaceOrderRequest {
         order::PlaceOrderRequest {
-            user_id: self.user_id.0,
+            user_id: self.user_id.as_str().to_owned(),
             items: self
                 .items
                 .into_iter()
                 .map(|item| order::OrderItem {
-                    sku: item.sku.0,
-                    quantity: item.quantity,
+                    sku: item.sku.as_str().to_owned(),
+                    quantity: item.quantity.get(),
                 })
                 .collect(),
             card: Some(order::Card {
@@ -429,6 +375,7 @@ pub struct ReadinessView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracemesh_runtime::shop::MAX_QUANTITY;
 
     fn body() -> CheckoutBody {
         CheckoutBody {

@@ -84,6 +84,6 @@ async fn serve_refuses_a_downstream_url_that_is_not_a_url() {
     config.order_url = "not a url".to_owned();
     let gateway = Gateway::start(config).await;
     let served = gateway.served.await.unwrap();
-    let message = served.unwrap_err();
+    let message = served.unwrap_err().to_string();
     assert!(message.contains("--order-url"), "{message}");
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::Gateway;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 use tracemesh_proto::inventory::v1::inventory_service_server::{
     InventoryService, InventoryServiceServer,
 };
@@ -22,8 +22,8 @@ use tracemesh_proto::order::v1::order_service_server::{OrderService, OrderServic
 use tracemesh_proto::order::v1::{GetOrderRequest, Order, OrderLine, PlaceOrderRequest};
 use tracemesh_proto::user::v1::user_service_server::{UserService, UserServiceServer};
 use tracemesh_proto::user::v1::{GetUserRequest, User, ValidateUserRequest, ValidateUserResponse};
+use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::error_body::ErrorBody;
-use tracemesh_runtime::grpc_error::status as with_reason;
 
 // ---------------------------------------------------------------- the fake mesh
 
@@ -81,11 +81,7 @@ impl UserService for FakeMesh {
         let user =
             user(&request.into_inner().user_id).ok_or_else(|| Status::not_found("no such user"))?;
         if user.status == "suspended" {
-            return Err(with_reason(
-                Code::FailedPrecondition,
-                "user_suspended",
-                "the account is suspended",
-            ));
+            return Err(Reason::UserSuspended.status("the account is suspended"));
         }
         Ok(Response::new(ValidateUserResponse { user: Some(user) }))
     }
@@ -109,32 +105,22 @@ impl OrderService for FakeMesh {
             .map(|i| i.sku.as_str())
             .unwrap_or_default();
         match (sku, number.as_str()) {
-            ("CHR-007", _) => Err(with_reason(
-                Code::FailedPrecondition,
-                "out_of_stock",
-                "CHR-007: 0 available",
-            )),
+            ("CHR-007", _) => Err(Reason::OutOfStock.status("CHR-007: 0 available")),
             ("ZZZ-999", _) => Err(Status::not_found("unknown SKU ZZZ-999")),
             ("BUG-000", _) => Err(Status::internal("a bug in the order service")),
             ("SLO-000", _) => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 Err(Status::internal("woke up too late"))
             }
-            (_, "4000000000000002") => Err(with_reason(
-                Code::FailedPrecondition,
-                "card_declined",
-                "card declined: generic_decline",
-            )),
-            (_, "4000000000000119") => Err(with_reason(
-                Code::Unavailable,
-                "payment_unavailable",
-                "payment answered 503",
-            )),
-            (_, "4242424242424241") => Err(with_reason(
-                Code::InvalidArgument,
-                "invalid_card",
-                "the card number fails the Luhn check",
-            )),
+            (_, "4000000000000002") => {
+                Err(Reason::CardDeclined.status("card declined: generic_decline"))
+            }
+            (_, "4000000000000119") => {
+                Err(Reason::PaymentUnavailable.status("payment answered 503"))
+            }
+            (_, "4242424242424241") => {
+                Err(Reason::InvalidCard.status("the card number fails the Luhn check"))
+            }
             _ => Ok(Response::new(order(
                 &request.idempotency_key,
                 &number[number.len() - 4..],

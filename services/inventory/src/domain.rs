@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 
 use tracemesh_proto::inventory::v1 as pb;
 
+use tracemesh_runtime::shop::{Quantity, shown};
+
 use crate::error::InventoryError;
 
-/// The most units of one SKU a single reservation may take. A larger
-/// number is a client bug (or an attack on the stock), not a shopping cart.
-pub const MAX_QUANTITY: i64 = 1000;
+/// A stock-keeping unit, validated where every service validates it.
+pub use tracemesh_runtime::shop::Sku;
 
 /// The most lines (or SKUs) one request may name: the catalog is small, so
 /// more than this is a client bug, and it bounds the work of one request.
@@ -18,39 +19,6 @@ pub const MAX_LINES: usize = 100;
 
 /// The longest reservation id accepted (a UUID is 36).
 pub const MAX_RESERVATION_ID_LEN: usize = 128;
-
-/// A stock-keeping unit: three capital letters, a dash, three digits
-/// (`KEY-001`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Sku(String);
-
-impl Sku {
-    pub fn parse(raw: &str) -> Result<Sku, InventoryError> {
-        let bytes = raw.as_bytes();
-        let well_formed = bytes.len() == 7
-            && bytes[..3].iter().all(u8::is_ascii_uppercase)
-            && bytes[3] == b'-'
-            && bytes[4..].iter().all(u8::is_ascii_digit);
-        if well_formed {
-            Ok(Sku(raw.to_owned()))
-        } else {
-            Err(InventoryError::InvalidArgument(format!(
-                "sku {} is not a SKU (expected three capital letters, a dash and three digits, like KEY-001)",
-                shown(raw)
-            )))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for Sku {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// The caller's name for a reservation, so that a retried Reserve is
 /// recognised instead of reserving twice. Any printable ASCII without
@@ -98,7 +66,12 @@ pub fn parse_skus(raw: &[String]) -> Result<Vec<Sku>, InventoryError> {
             raw.len()
         )));
     }
-    raw.iter().map(|s| Sku::parse(s)).collect()
+    raw.iter().map(|s| parse_sku(s)).collect()
+}
+
+fn parse_sku(raw: &str) -> Result<Sku, InventoryError> {
+    Sku::parse(raw)
+        .map_err(|rule| InventoryError::InvalidArgument(format!("sku {} {rule}", shown(raw))))
 }
 
 /// One line to reserve: `quantity` units of `sku`.
@@ -139,7 +112,7 @@ impl ReservationRequest {
         }
         let mut merged: BTreeMap<Sku, i64> = BTreeMap::new();
         for item in &request.items {
-            let sku = Sku::parse(&item.sku)?;
+            let sku = parse_sku(&item.sku)?;
             check_quantity(&sku, item.quantity)?;
             // Both terms are at most MAX_QUANTITY: no overflow.
             *merged.entry(sku).or_default() += item.quantity;
@@ -155,14 +128,13 @@ impl ReservationRequest {
     }
 }
 
-fn check_quantity(sku: &Sku, quantity: i64) -> Result<(), InventoryError> {
-    if (1..=MAX_QUANTITY).contains(&quantity) {
-        Ok(())
-    } else {
-        Err(InventoryError::InvalidArgument(format!(
-            "quantity of {sku} is {quantity}; it must be between 1 and {MAX_QUANTITY}"
-        )))
-    }
+fn check_quantity(sku: &Sku, quantity: i64) -> Result<Quantity, InventoryError> {
+    Quantity::parse(quantity).map_err(|rule| {
+        InventoryError::InvalidArgument(format!(
+            "quantity of {} is {quantity}; it {rule}",
+            sku.as_str()
+        ))
+    })
 }
 
 /// A catalog entry with its current stock.
@@ -230,19 +202,10 @@ impl From<Reservation> for pb::ReserveResponse {
     }
 }
 
-/// Client input echoed in an error message, cut short: messages travel in
-/// a header, and a megabyte of "SKU" must not become a megabyte of header.
-pub fn shown(raw: &str) -> String {
-    const MAX: usize = 64;
-    match raw.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{:?}...", &raw[..cut]),
-        None => format!("{raw:?}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracemesh_runtime::shop::MAX_QUANTITY;
 
     fn item(sku: &str, quantity: i64) -> pb::LineItem {
         pb::LineItem {
@@ -263,18 +226,8 @@ mod tests {
     }
 
     #[test]
-    fn sku_accepts_the_catalog_format() {
-        assert_eq!(Sku::parse("LMP-006").unwrap().as_str(), "LMP-006");
-    }
-
-    #[test]
-    fn sku_rejects_anything_else() {
-        for raw in [
-            "", "lmp-006", "LMP006", "LMP-06", "LMP-0066", "LM-0066", "LMP_006", "ÄBC-001",
-            " LMP-006",
-        ] {
-            assert!(is_invalid(Sku::parse(raw)), "{raw:?} should be rejected");
-        }
+    fn a_malformed_sku_is_an_invalid_argument() {
+        assert!(is_invalid(parse_skus(&["lmp-006".to_owned()])));
     }
 
     #[test]

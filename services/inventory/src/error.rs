@@ -6,9 +6,8 @@
 //! business as usual, and it is in the trace already), at `warn` for our
 //! own failures.
 
-use tonic::Code;
+use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::db::DbError;
-use tracemesh_runtime::grpc_error;
 
 use crate::domain::{ReservationId, Sku};
 
@@ -17,9 +16,9 @@ pub enum InventoryError {
     /// The request is malformed whatever the stock: bad SKU, quantity, id.
     #[error("{0}")]
     InvalidArgument(String),
-    #[error("no product with SKU {0}")]
+    #[error("no product with SKU {}", .0.as_str())]
     UnknownSku(Sku),
-    #[error("not enough stock of {sku} to reserve {requested}")]
+    #[error("not enough stock of {} to reserve {requested}", sku.as_str())]
     OutOfStock { sku: Sku, requested: i64 },
     /// Reservation ids are single-use: once released, a Reserve with the
     /// same id is refused rather than silently taking stock again.
@@ -34,45 +33,36 @@ pub enum InventoryError {
 }
 
 impl InventoryError {
-    /// The gRPC code and the machine-readable reason the caller branches on.
-    pub fn code_and_reason(&self) -> (Code, &'static str) {
+    /// The machine-readable reason the caller branches on.
+    pub fn reason(&self) -> Reason {
         match self {
-            InventoryError::InvalidArgument(_) => (Code::InvalidArgument, "invalid_argument"),
-            InventoryError::UnknownSku(_) => (Code::NotFound, "unknown_sku"),
-            InventoryError::OutOfStock { .. } => (Code::FailedPrecondition, "out_of_stock"),
-            InventoryError::ReservationReleased(_) => {
-                (Code::FailedPrecondition, "reservation_released")
-            }
-            InventoryError::ReservationMismatch(_) => {
-                (Code::FailedPrecondition, "reservation_mismatch")
-            }
-            InventoryError::Store(_) => (Code::Internal, "internal"),
+            InventoryError::InvalidArgument(_) => Reason::InvalidArgument,
+            InventoryError::UnknownSku(_) => Reason::UnknownSku,
+            InventoryError::OutOfStock { .. } => Reason::OutOfStock,
+            InventoryError::ReservationReleased(_) => Reason::ReservationReleased,
+            InventoryError::ReservationMismatch(_) => Reason::ReservationMismatch,
+            InventoryError::Store(_) => Reason::Internal,
         }
     }
 }
 
 impl From<InventoryError> for tonic::Status {
     fn from(error: InventoryError) -> Self {
-        let (code, reason) = error.code_and_reason();
-        let message = match &error {
-            InventoryError::Store(_) => {
-                tracing::warn!(error = %error, reason, "inventory request failed");
-                // The details are in the log and the DB span; the caller
-                // gets no SQL.
-                "internal error in the inventory service".to_owned()
-            }
-            _ => {
-                tracing::debug!(error = %error, reason, "inventory request refused");
-                error.to_string()
-            }
-        };
-        grpc_error::status(code, reason, message)
+        let reason = error.reason();
+        if let InventoryError::Store(_) = error {
+            tracing::warn!(error = %error, reason = reason.as_str(), "inventory request failed");
+            // The details are in the log and the DB span; the caller gets no SQL.
+            return reason.status("internal error in the inventory service");
+        }
+        tracing::debug!(error = %error, reason = reason.as_str(), "inventory request refused");
+        reason.status(error.to_string())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
 
     fn sku(raw: &str) -> Sku {
         Sku::parse(raw).unwrap()
@@ -88,12 +78,12 @@ mod tests {
             (
                 InventoryError::InvalidArgument("bad".into()),
                 Code::InvalidArgument,
-                "invalid_argument",
+                Reason::InvalidArgument,
             ),
             (
                 InventoryError::UnknownSku(sku("ZZZ-999")),
                 Code::NotFound,
-                "unknown_sku",
+                Reason::UnknownSku,
             ),
             (
                 InventoryError::OutOfStock {
@@ -101,28 +91,28 @@ mod tests {
                     requested: 1,
                 },
                 Code::FailedPrecondition,
-                "out_of_stock",
+                Reason::OutOfStock,
             ),
             (
                 InventoryError::ReservationReleased(id("r-1")),
                 Code::FailedPrecondition,
-                "reservation_released",
+                Reason::ReservationReleased,
             ),
             (
                 InventoryError::ReservationMismatch(id("r-1")),
                 Code::FailedPrecondition,
-                "reservation_mismatch",
+                Reason::ReservationMismatch,
             ),
             (
                 InventoryError::Store(DbError::Task("boom".into())),
                 Code::Internal,
-                "internal",
+                Reason::Internal,
             ),
         ];
         for (error, code, reason) in cases {
             let status = tonic::Status::from(error);
             assert_eq!(status.code(), code, "{status:?}");
-            assert_eq!(grpc_error::reason(&status), Some(reason));
+            assert_eq!(Reason::of(&status), Some(reason));
         }
     }
 

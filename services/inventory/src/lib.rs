@@ -8,8 +8,9 @@
 //!   [`GrpcServerLayer`], which owns the SERVER span, propagation and faults.
 //! - [`server`]: the `InventoryService` trait implementation. Thin: parse,
 //!   warehouse check (Reserve only), store, answer.
-//! - [`domain`]: SKUs, reservation ids and Reserve requests, each validated
-//!   in one `parse`; the values the store returns.
+//! - [`domain`]: SKUs (from the runtime's `shop`), reservation ids and
+//!   Reserve requests, each validated in one `parse`; the values the store
+//!   returns.
 //! - [`warehouse`]: the **planted bottleneck**: a slow check behind one
 //!   global lock, removed by `--fix-inventory-lock`.
 //! - [`store`]: the tables (`products`, `stock`, `reservations`), the seed
@@ -17,10 +18,7 @@
 //!   idempotent, and never oversold.
 //! - [`error`]: [`error::InventoryError`], the service's one error enum, and
 //!   its mapping to a gRPC status (logged there, once).
-//! - [`client`]: [`client::connect`], how the gateway and the order service
-//!   build a client.
 
-pub mod client;
 pub mod domain;
 pub mod error;
 pub mod server;
@@ -31,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tracemesh_proto::inventory::v1::inventory_service_server::InventoryServiceServer;
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 use tracemesh_runtime::topology::Service;
 
@@ -69,10 +67,9 @@ pub async fn serve(
     ctx: ServiceContext,
     config: Config,
     shutdown: Shutdown,
-) -> Result<(), String> {
-    let db_path = ctx.data_dir.join(DB_FILE);
-    let store = Store::open(&db_path)
-        .map_err(|e| format!("cannot open the inventory store {}: {e}", db_path.display()))?;
+) -> Result<(), ServeError> {
+    let path = ctx.data_dir.join(DB_FILE);
+    let store = Store::open(&path).map_err(|source| ServeError::Store { path, source })?;
     let warehouse = Warehouse::from_config(&config);
     tracing::info!(
         warehouse_check_ms = config.warehouse_check_ms,
@@ -95,7 +92,7 @@ pub async fn serve(
         )))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
         .await
-        .map_err(|e| format!("the inventory gRPC server failed: {e}"))
+        .map_err(|e| ServeError::Server(e.into()))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Black-box tests: the real `serve` on port 0 with a fresh data directory,
-//! called through the real client helper, then shut down.
+//! called through a traced channel, as order calls it, then shut down.
 
 use std::time::Duration;
 
@@ -14,10 +14,10 @@ use tracemesh_proto::inventory::v1::inventory_service_client::InventoryServiceCl
 use tracemesh_proto::inventory::v1::{
     GetStockRequest, LineItem, ListProductsRequest, ReleaseRequest, ReserveRequest,
 };
+use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::{self, Deadlines, TracedChannel};
-use tracemesh_runtime::grpc_error;
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
 /// Generous deadlines: these tests check answers, not speed, and 50 queued
@@ -31,7 +31,7 @@ const PATIENT: Deadlines = Deadlines {
 struct Running {
     url: String,
     shutdown: Shutdown,
-    served: JoinHandle<Result<(), String>>,
+    served: JoinHandle<Result<(), ServeError>>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -69,7 +69,7 @@ impl Running {
     }
 
     fn client(&self) -> InventoryServiceClient<TracedChannel> {
-        tracemesh_inventory::client::connect(&self.url, PATIENT).unwrap()
+        InventoryServiceClient::new(grpc_client::connect(&self.url, PATIENT).unwrap())
     }
 
     async fn available(&self, sku: &str) -> i64 {
@@ -174,7 +174,7 @@ async fn reserve_fails_with_failed_precondition_when_stock_is_short() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
-    assert_eq!(grpc_error::reason(&status), Some("out_of_stock"));
+    assert_eq!(Reason::of(&status), Some(Reason::OutOfStock));
     assert!(status.message().contains("CHR-007"), "{}", status.message());
     // Every line or none: the keyboard was not taken.
     assert_eq!(service.available("KEY-001").await, 1000);
@@ -190,7 +190,7 @@ async fn reserve_fails_with_not_found_for_an_unknown_sku() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    assert_eq!(grpc_error::reason(&status), Some("unknown_sku"));
+    assert_eq!(Reason::of(&status), Some(Reason::UnknownSku));
     service.stop().await;
 }
 
@@ -279,7 +279,7 @@ async fn concurrent_reserves_never_oversell(config: Config) {
             Ok(_) => won += 1,
             Err(status) => {
                 assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-                assert_eq!(grpc_error::reason(&status), Some("out_of_stock"));
+                assert_eq!(Reason::of(&status), Some(Reason::OutOfStock));
             }
         }
     }
@@ -342,7 +342,7 @@ async fn stock_taken_before_a_restart_stays_taken() {
             },
             shutdown.clone(),
         ));
-        let mut client = tracemesh_inventory::client::connect(&url, PATIENT).unwrap();
+        let mut client = InventoryServiceClient::new(grpc_client::connect(&url, PATIENT).unwrap());
         let before = client
             .get_stock(GetStockRequest {
                 skus: vec!["DSK-008".to_owned()],

@@ -1,14 +1,14 @@
-//! [`OrderError`]: every way an order call can fail, and the one place
-//! (`From<OrderError> for tonic::Status`) that picks its gRPC code and
-//! reason and logs it.
+//! [`OrderError`]: every way an order call can fail, its [`Reason`], and
+//! the one place (`From<OrderError> for tonic::Status`) that turns it into
+//! a gRPC status and logs it.
 //!
 //! Downstream answers are translated here too ([`OrderError::from_reserve`])
 //! so the caller sees *why* (`out_of_stock`, `card_declined`,
 //! `payment_unavailable`...) in the reason, whatever service it came from.
 
 use tonic::Code;
+use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::db::DbError;
-use tracemesh_runtime::grpc_error;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -48,27 +48,35 @@ pub enum OrderError {
 }
 
 impl OrderError {
-    /// The gRPC code and the machine-readable reason of this error.
-    pub fn code_and_reason(&self) -> (Code, &'static str) {
+    /// The machine-readable reason of this error.
+    pub fn reason(&self) -> Reason {
         match self {
-            OrderError::InvalidArgument(_) => (Code::InvalidArgument, "invalid_argument"),
-            OrderError::OrderNotFound(_) => (Code::NotFound, "order_not_found"),
-            OrderError::UnknownSku(_) => (Code::NotFound, "unknown_sku"),
-            OrderError::OutOfStock(_) => (Code::FailedPrecondition, "out_of_stock"),
-            OrderError::InventoryUnavailable { timed_out, .. } => {
-                (unavailable_or_deadline(*timed_out), "inventory_unavailable")
-            }
-            OrderError::CardDeclined { .. } => (Code::FailedPrecondition, "card_declined"),
-            OrderError::InvalidCard(_) => (Code::InvalidArgument, "invalid_card"),
-            OrderError::IdempotencyKeyReused(_) => {
-                (Code::FailedPrecondition, "idempotency_key_reused")
-            }
-            OrderError::PaymentUnavailable { timed_out, .. } => {
-                (unavailable_or_deadline(*timed_out), "payment_unavailable")
-            }
+            OrderError::InvalidArgument(_) => Reason::InvalidArgument,
+            OrderError::OrderNotFound(_) => Reason::OrderNotFound,
+            OrderError::UnknownSku(_) => Reason::UnknownSku,
+            OrderError::OutOfStock(_) => Reason::OutOfStock,
+            OrderError::InventoryUnavailable { .. } => Reason::InventoryUnavailable,
+            OrderError::CardDeclined { .. } => Reason::CardDeclined,
+            OrderError::InvalidCard(_) => Reason::InvalidCard,
+            OrderError::IdempotencyKeyReused(_) => Reason::IdempotencyKeyReused,
+            OrderError::PaymentUnavailable { .. } => Reason::PaymentUnavailable,
             // Retrying is safe (PlaceOrder is idempotent) and may succeed.
-            OrderError::Storage(_) => (Code::Unavailable, "storage_unavailable"),
-            OrderError::Internal(_) => (Code::Internal, "internal"),
+            OrderError::Storage(_) => Reason::StorageUnavailable,
+            OrderError::Internal(_) => Reason::Internal,
+        }
+    }
+
+    /// The gRPC code: the reason's, except that a downstream that did not
+    /// answer in time is DEADLINE_EXCEEDED rather than UNAVAILABLE.
+    pub fn code(&self) -> Code {
+        match self {
+            OrderError::InventoryUnavailable { timed_out, .. }
+            | OrderError::PaymentUnavailable { timed_out, .. }
+                if *timed_out =>
+            {
+                Code::DeadlineExceeded
+            }
+            _ => self.reason().grpc_code(),
         }
     }
 
@@ -96,24 +104,18 @@ impl OrderError {
     }
 }
 
-fn unavailable_or_deadline(timed_out: bool) -> Code {
-    if timed_out {
-        Code::DeadlineExceeded
-    } else {
-        Code::Unavailable
-    }
-}
-
 impl From<OrderError> for tonic::Status {
     fn from(error: OrderError) -> Self {
-        let (code, reason) = error.code_and_reason();
+        let (code, reason) = (error.code(), error.reason());
         match code {
             Code::Unavailable | Code::DeadlineExceeded | Code::Internal => {
-                tracing::warn!(code = ?code, reason, error = %error, "order call failed");
+                tracing::warn!(code = ?code, reason = reason.as_str(), error = %error, "order call failed");
             }
-            _ => tracing::debug!(code = ?code, reason, error = %error, "order call refused"),
+            _ => {
+                tracing::debug!(code = ?code, reason = reason.as_str(), error = %error, "order call refused")
+            }
         }
-        grpc_error::status(code, reason, error.to_string())
+        reason.status_with_code(code, error.to_string())
     }
 }
 
@@ -131,22 +133,22 @@ mod tests {
             (
                 OrderError::InvalidArgument(text()),
                 Code::InvalidArgument,
-                "invalid_argument",
+                Reason::InvalidArgument,
             ),
             (
                 OrderError::OrderNotFound(text()),
                 Code::NotFound,
-                "order_not_found",
+                Reason::OrderNotFound,
             ),
             (
                 OrderError::UnknownSku(text()),
                 Code::NotFound,
-                "unknown_sku",
+                Reason::UnknownSku,
             ),
             (
                 OrderError::OutOfStock(text()),
                 Code::FailedPrecondition,
-                "out_of_stock",
+                Reason::OutOfStock,
             ),
             (
                 OrderError::InventoryUnavailable {
@@ -154,7 +156,7 @@ mod tests {
                     message: text(),
                 },
                 Code::Unavailable,
-                "inventory_unavailable",
+                Reason::InventoryUnavailable,
             ),
             (
                 OrderError::InventoryUnavailable {
@@ -162,7 +164,7 @@ mod tests {
                     message: text(),
                 },
                 Code::DeadlineExceeded,
-                "inventory_unavailable",
+                Reason::InventoryUnavailable,
             ),
             (
                 OrderError::CardDeclined {
@@ -170,17 +172,17 @@ mod tests {
                     message: text(),
                 },
                 Code::FailedPrecondition,
-                "card_declined",
+                Reason::CardDeclined,
             ),
             (
                 OrderError::InvalidCard(text()),
                 Code::InvalidArgument,
-                "invalid_card",
+                Reason::InvalidCard,
             ),
             (
                 OrderError::IdempotencyKeyReused(text()),
                 Code::FailedPrecondition,
-                "idempotency_key_reused",
+                Reason::IdempotencyKeyReused,
             ),
             (
                 OrderError::PaymentUnavailable {
@@ -188,7 +190,7 @@ mod tests {
                     message: text(),
                 },
                 Code::Unavailable,
-                "payment_unavailable",
+                Reason::PaymentUnavailable,
             ),
             (
                 OrderError::PaymentUnavailable {
@@ -196,19 +198,23 @@ mod tests {
                     message: text(),
                 },
                 Code::DeadlineExceeded,
-                "payment_unavailable",
+                Reason::PaymentUnavailable,
             ),
             (
                 OrderError::Storage(DbError::Task(text())),
                 Code::Unavailable,
-                "storage_unavailable",
+                Reason::StorageUnavailable,
             ),
-            (OrderError::Internal(text()), Code::Internal, "internal"),
+            (
+                OrderError::Internal(text()),
+                Code::Internal,
+                Reason::Internal,
+            ),
         ];
         for (error, code, reason) in cases {
             let status = tonic::Status::from(error);
             assert_eq!(status.code(), code, "{status:?}");
-            assert_eq!(grpc_error::reason(&status), Some(reason), "{status:?}");
+            assert_eq!(Reason::of(&status), Some(reason), "{status:?}");
         }
     }
 
@@ -230,42 +236,42 @@ mod tests {
             (
                 tonic::Status::not_found("KEY-999"),
                 Code::NotFound,
-                "unknown_sku",
+                Reason::UnknownSku,
             ),
             (
-                grpc_error::status(Code::FailedPrecondition, "out_of_stock", "LMP-006 short"),
+                Reason::OutOfStock.status("LMP-006 short"),
                 Code::FailedPrecondition,
-                "out_of_stock",
+                Reason::OutOfStock,
             ),
             (
                 tonic::Status::invalid_argument("quantity"),
                 Code::InvalidArgument,
-                "invalid_argument",
+                Reason::InvalidArgument,
             ),
             (
                 tonic::Status::unavailable("down"),
                 Code::Unavailable,
-                "inventory_unavailable",
+                Reason::InventoryUnavailable,
             ),
             (
                 tonic::Status::deadline_exceeded("slow"),
                 Code::DeadlineExceeded,
-                "inventory_unavailable",
+                Reason::InventoryUnavailable,
             ),
             (
                 tonic::Status::cancelled("Timeout expired"),
                 Code::DeadlineExceeded,
-                "inventory_unavailable",
+                Reason::InventoryUnavailable,
             ),
             (
                 tonic::Status::internal("bug"),
                 Code::Unavailable,
-                "inventory_unavailable",
+                Reason::InventoryUnavailable,
             ),
         ];
         for (answer, code, reason) in cases {
             let error = OrderError::from_reserve(&answer);
-            assert_eq!(error.code_and_reason(), (code, reason), "{answer:?}");
+            assert_eq!((error.code(), error.reason()), (code, reason), "{answer:?}");
         }
     }
 

@@ -13,9 +13,7 @@
 //!   payment's answers as order errors.
 //! - `store`: the orders and order_lines tables.
 //! - `error`: [`error::OrderError`] and its gRPC code and reason, logged once.
-//! - [`client`]: how other services connect to this one.
 
-pub mod client;
 pub mod error;
 mod payment_client;
 pub mod request;
@@ -30,7 +28,7 @@ use tracemesh_proto::inventory::v1::inventory_service_client::InventoryServiceCl
 use tracemesh_proto::order::v1::order_service_server::OrderServiceServer;
 use tracemesh_runtime::grpc_client::{self, Deadlines};
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 use tracemesh_runtime::topology::Service;
 
@@ -67,16 +65,19 @@ pub async fn serve(
     ctx: ServiceContext,
     config: Config,
     shutdown: Shutdown,
-) -> Result<(), String> {
-    let db_path = ctx.data_dir.join(DB_FILE);
-    let store = store::OrderStore::open(&db_path)
-        .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
-    let inventory = grpc_client::connect(&config.inventory_url, Deadlines::default())
-        .map_err(|e| format!("--inventory-url {}: {e}", config.inventory_url))?;
+) -> Result<(), ServeError> {
+    let path = ctx.data_dir.join(DB_FILE);
+    let store =
+        store::OrderStore::open(&path).map_err(|source| ServeError::Store { path, source })?;
+    let inventory =
+        grpc_client::connect(&config.inventory_url, Deadlines::default()).map_err(|e| {
+            ServeError::Config(format!("--inventory-url {}: {e}", config.inventory_url))
+        })?;
     let payment = payment_client::PaymentClient::new(
         &config.payment_url,
         Duration::from_millis(config.payment_timeout_ms),
-    )?;
+    )
+    .map_err(ServeError::Config)?;
     let saga = saga::Saga::new(
         InventoryServiceClient::new(inventory),
         payment,
@@ -96,5 +97,5 @@ pub async fn serve(
         )))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
         .await
-        .map_err(|e| format!("order server failed: {e}"))
+        .map_err(|e| ServeError::Server(e.into()))
 }

@@ -120,6 +120,7 @@ pub fn interpret(status: StatusCode, body: &[u8]) -> Result<Charge, OrderError> 
 mod tests {
     use super::*;
     use tonic::Code;
+    use tracemesh_runtime::contract::Reason;
 
     fn error_body(code: &str, decline_code: Option<&str>) -> Vec<u8> {
         let mut error = serde_json::json!({"code": code, "message": "from payment"});
@@ -129,9 +130,10 @@ mod tests {
         serde_json::to_vec(&serde_json::json!({ "error": error })).unwrap()
     }
 
-    fn code_and_reason(status: u16, body: &[u8]) -> (Code, &'static str) {
+    fn code_and_reason(status: u16, body: &[u8]) -> (Code, Reason) {
         let status = StatusCode::from_u16(status).unwrap();
-        interpret(status, body).unwrap_err().code_and_reason()
+        let error = interpret(status, body).unwrap_err();
+        (error.code(), error.reason())
     }
 
     #[test]
@@ -153,44 +155,49 @@ mod tests {
                 402,
                 declined.clone(),
                 Code::FailedPrecondition,
-                "card_declined",
+                Reason::CardDeclined,
             ),
             (
                 400,
                 error_body("invalid_number", None),
                 Code::InvalidArgument,
-                "invalid_card",
+                Reason::InvalidCard,
             ),
             (
                 409,
                 error_body("idempotency_key_reused", None),
                 Code::FailedPrecondition,
-                "idempotency_key_reused",
+                Reason::IdempotencyKeyReused,
             ),
             (
                 503,
                 error_body("processing_error", None),
                 Code::Unavailable,
-                "payment_unavailable",
+                Reason::PaymentUnavailable,
             ),
             (
                 500,
                 b"oops".to_vec(),
                 Code::Unavailable,
-                "payment_unavailable",
+                Reason::PaymentUnavailable,
             ),
-            (429, Vec::new(), Code::Unavailable, "payment_unavailable"),
+            (
+                429,
+                Vec::new(),
+                Code::Unavailable,
+                Reason::PaymentUnavailable,
+            ),
             (
                 504,
                 Vec::new(),
                 Code::DeadlineExceeded,
-                "payment_unavailable",
+                Reason::PaymentUnavailable,
             ),
             (
                 201,
                 b"not a charge".to_vec(),
                 Code::Unavailable,
-                "payment_unavailable",
+                Reason::PaymentUnavailable,
             ),
         ];
         for (status, body, code, reason) in cases {

@@ -10,13 +10,9 @@ use std::collections::HashSet;
 
 use tracemesh_payment::api::Card;
 use tracemesh_proto::order::v1::PlaceOrderRequest;
+use tracemesh_runtime::shop::{MAX_ITEMS, Quantity};
 
 use crate::error::OrderError;
-
-/// At most this many lines per order.
-pub const MAX_ITEMS: usize = 20;
-/// At most this many units per line.
-pub const MAX_QUANTITY: i64 = 1000;
 
 /// One line of an order as asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +45,8 @@ impl PlaceOrder {
             if item.sku.is_empty() {
                 return invalid(format!("items[{i}].sku must not be empty"));
             }
-            if !(1..=MAX_QUANTITY).contains(&item.quantity) {
-                return invalid(format!("items[{i}].quantity must be 1 to {MAX_QUANTITY}"));
+            if let Err(rule) = Quantity::parse(item.quantity) {
+                return invalid(format!("items[{i}].quantity {rule}"));
             }
             // One line per SKU: a repeated SKU is almost surely a client bug,
             // and refusing it keeps "the line of SKU x" unambiguous.
@@ -97,6 +93,7 @@ impl PlaceOrder {
 mod tests {
     use super::*;
     use tracemesh_proto::order::v1::{Card as ProtoCard, OrderItem};
+    use tracemesh_runtime::shop::MAX_QUANTITY;
 
     fn valid_request() -> PlaceOrderRequest {
         PlaceOrderRequest {

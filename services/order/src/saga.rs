@@ -16,11 +16,14 @@
 //! service recognises the key. No span per step here: the CLIENT spans of
 //! the Reserve, charge, Release and INSERT calls already show the steps.
 
+use std::time::SystemTime;
+
 use tracemesh_payment::api::Charge;
 use tracemesh_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
 use tracemesh_proto::inventory::v1::{LineItem, ReleaseRequest, ReserveRequest, ReserveResponse};
 use tracemesh_proto::order::v1::{Order, OrderLine};
 use tracemesh_runtime::grpc_client::TracedChannel;
+use tracemesh_runtime::time_format::rfc3339_utc;
 
 use crate::error::OrderError;
 use crate::payment_client::PaymentClient;
@@ -174,13 +177,6 @@ fn paid_order(request: &PlaceOrder, reservation: &ReserveResponse, charge: &Char
         status: STATUS_PAID.to_owned(),
         payment_id: charge.id.clone(),
         card_last4: charge.card_last4.clone(),
-        created_at: now_rfc3339(),
+        created_at: rfc3339_utc(SystemTime::now()),
     }
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        // Only years beyond 9999 cannot be written in RFC 3339.
-        .expect("the current time is always RFC 3339")
 }

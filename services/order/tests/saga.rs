@@ -22,10 +22,10 @@ use tracemesh_proto::inventory::v1::{
 };
 use tracemesh_proto::order::v1::order_service_client::OrderServiceClient;
 use tracemesh_proto::order::v1::{Card, GetOrderRequest, OrderItem, PlaceOrderRequest};
+use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::fault::Faults;
-use tracemesh_runtime::grpc_client::{Deadlines, TracedChannel};
-use tracemesh_runtime::grpc_error;
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::grpc_client::{self, Deadlines, TracedChannel};
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
 const GOOD_CARD: &str = "4242424242424242";
@@ -85,11 +85,7 @@ impl InventoryService for RecordingInventory {
                 return Err(Status::not_found(format!("no SKU {}", item.sku)));
             };
             if item.sku == "CHR-007" {
-                return Err(grpc_error::status(
-                    Code::FailedPrecondition,
-                    "out_of_stock",
-                    "CHR-007 is out of stock",
-                ));
+                return Err(Reason::OutOfStock.status("CHR-007 is out of stock"));
             }
             lines.push(ReservedLine {
                 sku: item.sku,
@@ -128,7 +124,7 @@ struct Mesh {
     order: OrderServiceClient<TracedChannel>,
     inventory: RecordingInventory,
     shutdown: Shutdown,
-    servers: Vec<JoinHandle<Result<(), String>>>,
+    servers: Vec<JoinHandle<Result<(), ServeError>>>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -157,7 +153,7 @@ impl Mesh {
                 .add_service(service)
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.wait())
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| ServeError::Server(e.into()))
         }));
 
         let payment_addr = match payment {
@@ -191,9 +187,9 @@ impl Mesh {
             config,
             shutdown.clone(),
         )));
-        let order =
-            tracemesh_order::client::connect(&format!("http://{order_addr}"), Deadlines::default())
-                .unwrap();
+        let order = OrderServiceClient::new(
+            grpc_client::connect(&format!("http://{order_addr}"), Deadlines::default()).unwrap(),
+        );
         Mesh {
             order,
             inventory,
@@ -222,7 +218,7 @@ impl Mesh {
                 .await
                 .expect("a server returns promptly after shutdown")
                 .unwrap();
-            assert_eq!(served, Ok(()));
+            assert!(served.is_ok(), "{served:?}");
         }
     }
 }
@@ -247,8 +243,8 @@ fn order_request(key: &str, card_number: &str, items: &[(&str, i64)]) -> PlaceOr
     }
 }
 
-fn reason(status: &Status) -> Option<&str> {
-    grpc_error::reason(status)
+fn reason(status: &Status) -> Option<Reason> {
+    Reason::of(status)
 }
 
 #[tokio::test]
@@ -309,7 +305,7 @@ async fn a_declined_card_releases_the_reservation_once_and_fails_with_card_decli
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    assert_eq!(reason(&status), Some("card_declined"));
+    assert_eq!(reason(&status), Some(Reason::CardDeclined));
     assert!(status.message().contains("generic_decline"), "{status:?}");
     assert_eq!(mesh.inventory.released(), vec!["key-declined"]);
     mesh.stop().await;
@@ -323,7 +319,7 @@ async fn payment_down_releases_the_reservation_and_fails_with_unavailable() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert_eq!(reason(&status), Some("payment_unavailable"));
+    assert_eq!(reason(&status), Some(Reason::PaymentUnavailable));
     assert_eq!(mesh.inventory.released(), vec!["key-down"]);
     mesh.stop().await;
 }
@@ -336,7 +332,7 @@ async fn a_slow_payment_releases_the_reservation_and_fails_with_deadline_exceede
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert_eq!(reason(&status), Some("payment_unavailable"));
+    assert_eq!(reason(&status), Some(Reason::PaymentUnavailable));
     assert_eq!(mesh.inventory.released(), vec!["key-slow"]);
     mesh.stop().await;
 }
@@ -353,7 +349,7 @@ async fn an_invalid_card_releases_the_reservation_and_fails_with_invalid_card() 
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    assert_eq!(reason(&status), Some("invalid_card"));
+    assert_eq!(reason(&status), Some(Reason::InvalidCard));
     assert!(!status.message().contains("4242424242424241"), "{status:?}");
     assert_eq!(mesh.inventory.released(), vec!["key-luhn"]);
     mesh.stop().await;
@@ -382,7 +378,7 @@ async fn another_user_cannot_get_an_order_by_reusing_its_key() {
     other_user.user_id = "u-1002".to_owned();
     let status = mesh.place(other_user).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    assert_eq!(reason(&status), Some("idempotency_key_reused"));
+    assert_eq!(reason(&status), Some(Reason::IdempotencyKeyReused));
     mesh.stop().await;
 }
 
@@ -394,7 +390,7 @@ async fn out_of_stock_fails_with_failed_precondition_and_charges_nothing() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    assert_eq!(reason(&status), Some("out_of_stock"));
+    assert_eq!(reason(&status), Some(Reason::OutOfStock));
     // Nothing was reserved, so nothing is released.
     assert!(mesh.inventory.released().is_empty());
     mesh.stop().await;
@@ -408,7 +404,7 @@ async fn an_unknown_sku_fails_with_not_found() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
-    assert_eq!(reason(&status), Some("unknown_sku"));
+    assert_eq!(reason(&status), Some(Reason::UnknownSku));
     mesh.stop().await;
 }
 
@@ -437,7 +433,7 @@ async fn get_order_of_an_unknown_or_empty_id_fails_with_not_found_or_invalid_arg
     };
     let missing = get("ord_missing").await;
     assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
-    assert_eq!(reason(&missing), Some("order_not_found"));
+    assert_eq!(reason(&missing), Some(Reason::OrderNotFound));
     assert_eq!(get("").await.code(), Code::InvalidArgument);
     mesh.stop().await;
 }
@@ -464,15 +460,16 @@ async fn inventory_down_fails_with_unavailable() {
         config,
         shutdown.clone(),
     ));
-    let mut client =
-        tracemesh_order::client::connect(&format!("http://{order_addr}"), Deadlines::default())
-            .unwrap();
+    let mut client = OrderServiceClient::new(
+        grpc_client::connect(&format!("http://{order_addr}"), Deadlines::default()).unwrap(),
+    );
     let status = client
         .place_order(order_request("key-inv", GOOD_CARD, &[("KEY-001", 1)]))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert_eq!(reason(&status), Some("inventory_unavailable"));
+    assert_eq!(reason(&status), Some(Reason::InventoryUnavailable));
     shutdown.trigger();
-    assert_eq!(server.await.unwrap(), Ok(()));
+    let served = server.await.unwrap();
+    assert!(served.is_ok(), "{served:?}");
 }

@@ -7,6 +7,7 @@ use std::error::Error;
 use axum::extract::rejection::{JsonDataError, JsonRejection};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use tracemesh_runtime::contract::Reason;
 
 use crate::api::{ChargeErrorBody, ChargeErrorDetail};
 use crate::idempotency::StoredResponse;
@@ -41,10 +42,9 @@ impl PaymentError {
             }
             PaymentError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PaymentError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            PaymentError::IdempotencyKeyReused => StatusCode::CONFLICT,
-            PaymentError::ExpiredCard | PaymentError::CardDeclined(_) => {
-                StatusCode::PAYMENT_REQUIRED
-            }
+            PaymentError::IdempotencyKeyReused => Reason::IdempotencyKeyReused.http_status(),
+            PaymentError::ExpiredCard => StatusCode::PAYMENT_REQUIRED,
+            PaymentError::CardDeclined(_) => Reason::CardDeclined.http_status(),
             PaymentError::ProcessingError => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -56,9 +56,10 @@ impl PaymentError {
             PaymentError::InvalidRequest { code, .. } => code,
             PaymentError::UnsupportedMediaType(_) => "unsupported_media_type",
             PaymentError::PayloadTooLarge(_) => "payload_too_large",
-            PaymentError::IdempotencyKeyReused => "idempotency_key_reused",
+            // The two answers order passes on under the same reason.
+            PaymentError::IdempotencyKeyReused => Reason::IdempotencyKeyReused.as_str(),
             PaymentError::ExpiredCard => "expired_card",
-            PaymentError::CardDeclined(_) => "card_declined",
+            PaymentError::CardDeclined(_) => Reason::CardDeclined.as_str(),
             PaymentError::ProcessingError => "processing_error",
         }
     }

@@ -31,7 +31,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::http_server::{HttpTracing, not_found, trace_http};
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
 pub use idempotency::{DEFAULT_CAPACITY, REPLAYED_HEADER};
@@ -99,10 +99,10 @@ pub async fn serve(
     ctx: ServiceContext,
     config: Config,
     shutdown: Shutdown,
-) -> Result<(), String> {
+) -> Result<(), ServeError> {
     let state = AppState::new(&config, ctx.faults);
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown.wait())
         .await
-        .map_err(|e| format!("payment server failed: {e}"))
+        .map_err(|e| ServeError::Server(e.into()))
 }

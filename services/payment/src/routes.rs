@@ -1,10 +1,13 @@
 //! The HTTP handlers: `POST /v1/charges` and `GET /healthz`.
 
+use std::time::SystemTime;
+
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
+use tracemesh_runtime::time_format::rfc3339_utc;
 
 use crate::AppState;
 use crate::api::{Charge, ChargeRequest};
@@ -58,7 +61,7 @@ async fn charge(state: &AppState, request: &ChargeRequest) -> StoredResponse {
                 amount_cents: request.amount_cents,
                 currency: request.currency.clone(),
                 card_last4: request.card.last4().to_owned(),
-                created_at: now_rfc3339(),
+                created_at: rfc3339_utc(SystemTime::now()),
             };
             StoredResponse::json(StatusCode::CREATED, &charge)
         }
@@ -76,13 +79,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<&str, PaymentError> {
         .and_then(|value| value.to_str().ok())
         .filter(|key| !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN)
         .ok_or(PaymentError::MissingIdempotencyKey)
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        // Only years beyond 9999 cannot be written in RFC 3339.
-        .expect("the current time is always RFC 3339")
 }
 
 /// `GET /healthz`: the process is up and serving.

@@ -43,5 +43,5 @@ async fn serve_charges_over_http_and_returns_after_shutdown() {
         .await
         .expect("serve returns promptly after shutdown")
         .unwrap();
-    assert_eq!(served, Ok(()));
+    assert!(served.is_ok(), "{served:?}");
 }

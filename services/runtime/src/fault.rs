@@ -6,7 +6,7 @@
 //! the admin endpoint, see [`crate::admin`]) and a seeded random generator.
 //! The server layers call [`Faults::apply`] once per request, so no handler
 //! knows about faults. Every injected delay or error is marked on the span
-//! that incurred it (`fault.injected`, `fault.kind`, `fault.delay_ms`), which
+//! that incurred it (the keys are in [`crate::contract::attr`]), which
 //! is how the harness tells planted latency from real latency.
 //!
 //! Operation names: a gRPC method's short name (`Reserve`), or an HTTP
@@ -20,6 +20,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::contract::attr;
 
 /// The faults of one service.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -338,23 +340,23 @@ impl Faults {
         }
         // Each attribute is set once: a span keeps every value it is given.
         let span = tracing::Span::current();
-        span.set_attribute("fault.injected", true);
+        span.set_attribute(attr::FAULT_INJECTED, true);
         // A request may get both a delay and an error; the error is what the
         // caller sees, so it names the kind.
         let kind = if decision.error.is_some() {
-            "error"
+            attr::FAULT_KIND_ERROR
         } else {
-            "latency"
+            attr::FAULT_KIND_LATENCY
         };
-        span.set_attribute("fault.kind", kind);
+        span.set_attribute(attr::FAULT_KIND, kind);
         if let Some(delay) = decision.delay {
-            span.set_attribute("fault.delay_ms", delay.as_secs_f64() * 1000.0);
+            span.set_attribute(attr::FAULT_DELAY_MS, delay.as_secs_f64() * 1000.0);
             tokio::time::sleep(delay).await;
         }
         match decision.error {
             None => Ok(()),
             Some(kind) => {
-                span.set_attribute("fault.error", kind.as_str());
+                span.set_attribute(attr::FAULT_ERROR, kind.as_str());
                 Err(InjectedError { kind })
             }
         }

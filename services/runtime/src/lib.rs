@@ -19,23 +19,28 @@
 //!   [`grpc_server::GrpcServerLayer`] (tower layer for tonic).
 //! - Client spans, once per call: [`grpc_client::connect`] (a traced tonic
 //!   channel with deadlines) and [`http_client::TracedHttpClient`] (reqwest).
-//!   [`grpc_span`] holds what gRPC client and server spans share;
-//!   [`grpc_error`] puts a machine-readable reason on a gRPC status.
+//!   [`grpc_span`] holds what gRPC client and server spans share.
+//! - [`contract`]: what both sides of a call share, defined once: the
+//!   [`contract::Reason`] of a refused call (on a gRPC status, as an HTTP
+//!   status) and the span attribute keys the harness reads.
 //! - [`db`]: SQLite with a CLIENT span per statement.
 //! - [`fault`]: latency and errors injected per operation, marked on spans;
 //!   [`admin`]: the endpoint that changes them at runtime.
 //! - [`service`]: common flags and [`service::run`], the start/stop order;
 //!   [`shutdown`]: ctrl-c / SIGTERM as a future many tasks can wait for.
 //! - [`error_body`]: the JSON error body of every HTTP error.
+//! - [`shop`]: the shop's values (SKU, user id, quantity) and their limits,
+//!   validated in one `parse` by every service that reads them.
+//! - [`time_format`]: [`time_format::rfc3339_utc`], the one date format.
 
 pub mod admin;
 pub mod config;
+pub mod contract;
 pub mod db;
 pub mod error_body;
 pub mod export_stats;
 pub mod fault;
 pub mod grpc_client;
-pub mod grpc_error;
 pub mod grpc_server;
 pub mod grpc_span;
 pub mod http_client;
@@ -43,6 +48,8 @@ pub mod http_server;
 pub mod logs;
 pub mod propagation;
 pub mod service;
+pub mod shop;
 pub mod shutdown;
 pub mod telemetry;
+pub mod time_format;
 pub mod topology;

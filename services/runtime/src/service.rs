@@ -59,8 +59,25 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Service(#[from] ServeError),
+}
+
+/// A reason a service's `serve` stopped, or could not begin, serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// One of the service's own flags is unusable; the message names it.
     #[error("{0}")]
-    Service(String),
+    Config(String),
+    /// The service's database could not be opened.
+    #[error("cannot open the store {}: {source}", path.display())]
+    Store {
+        path: PathBuf,
+        source: crate::db::DbError,
+    },
+    /// The server failed while serving (a tonic or an axum server).
+    #[error("the server failed: {0}")]
+    Server(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl CommonArgs {
@@ -91,7 +108,7 @@ impl CommonArgs {
 pub async fn run<F, Fut>(service: Service, args: CommonArgs, serve: F) -> Result<(), StartError>
 where
     F: FnOnce(TcpListener, ServiceContext, crate::shutdown::Shutdown) -> Fut,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), ServeError>>,
 {
     let service_name = service.name();
     let telemetry_config = TelemetryConfig::from_env(&ProcessEnv, service_name)
@@ -105,18 +122,7 @@ where
     let guard = telemetry::init(&telemetry_config)?;
     let shutdown = crate::shutdown::Shutdown::on_signal();
 
-    let admin_listener = TcpListener::bind(args.admin_listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: args.admin_listen,
-            source,
-        })?;
-    let admin_addr = admin_listener
-        .local_addr()
-        .map_err(|source| StartError::Bind {
-            addr: args.admin_listen,
-            source,
-        })?;
+    let (admin_listener, admin_addr) = bind(args.admin_listen).await?;
     let admin = crate::admin::router(faults.clone(), guard.handle(), args.admin_token.clone());
     let admin_shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -128,17 +134,7 @@ where
         }
     });
 
-    let listen = args.listen.unwrap_or(service.default_addr());
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: listen,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: listen,
-        source,
-    })?;
+    let (listener, local) = bind(args.listen.unwrap_or(service.default_addr())).await?;
     tracing::info!(
         service = service_name,
         listen = %local,
@@ -154,5 +150,17 @@ where
     let result = serve(listener, ctx, shutdown).await;
     // In-flight requests are done: now flush their spans.
     guard.shutdown().await;
-    result.map_err(StartError::Service)
+    Ok(result?)
+}
+
+/// Binds `addr` and reads back the address bound (port 0 picks one).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let bound = async {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        Ok((listener, local))
+    };
+    bound
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
 }

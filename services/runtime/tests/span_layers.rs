@@ -190,12 +190,17 @@ async fn an_injected_error_is_answered_as_json_and_marked_on_the_span() {
     .await;
     let span = &spans[0];
     assert_eq!(
-        attr(span, "fault.injected"),
+        attr(span, tracemesh_runtime::contract::attr::FAULT_INJECTED),
         Some(&opentelemetry::Value::Bool(true))
     );
-    assert_eq!(attr(span, "fault.kind").unwrap().as_str(), "error");
+    assert_eq!(
+        attr(span, tracemesh_runtime::contract::attr::FAULT_KIND)
+            .unwrap()
+            .as_str(),
+        "error"
+    );
     assert!(
-        matches!(attr(span, "fault.delay_ms"), Some(opentelemetry::Value::F64(ms)) if *ms >= 2.0)
+        matches!(attr(span, tracemesh_runtime::contract::attr::FAULT_DELAY_MS), Some(opentelemetry::Value::F64(ms)) if *ms >= 2.0)
     );
     assert!(matches!(span.status, Status::Error { .. }));
 }

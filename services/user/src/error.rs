@@ -5,68 +5,53 @@
 //! `debug` for the caller's mistakes and expected answers (they are in the
 //! trace already), at `warn` for our own failures.
 
-use tonic::Code;
+use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::db::DbError;
-use tracemesh_runtime::grpc_error;
+use tracemesh_runtime::shop::{self, shown};
 
 use crate::domain::UserId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    #[error("user_id {} is not a user id (expected \"u-\" followed by digits)", shown(.0))]
+    #[error("user_id {} {}", shown(.0), shop::Invalid::UserId)]
     InvalidId(String),
-    #[error("no user {0}")]
+    #[error("no user {}", .0.as_str())]
     NotFound(UserId),
-    #[error("user {0} is suspended")]
+    #[error("user {} is suspended", .0.as_str())]
     Suspended(UserId),
     #[error("the user store failed: {0}")]
     Store(#[from] DbError),
 }
 
 impl UserError {
-    /// The gRPC code and the machine-readable reason the caller branches on.
-    pub fn code_and_reason(&self) -> (Code, &'static str) {
+    /// The machine-readable reason the caller branches on.
+    pub fn reason(&self) -> Reason {
         match self {
-            UserError::InvalidId(_) => (Code::InvalidArgument, "invalid_user_id"),
-            UserError::NotFound(_) => (Code::NotFound, "user_not_found"),
-            UserError::Suspended(_) => (Code::FailedPrecondition, "user_suspended"),
-            UserError::Store(_) => (Code::Internal, "internal"),
+            UserError::InvalidId(_) => Reason::InvalidUserId,
+            UserError::NotFound(_) => Reason::UserNotFound,
+            UserError::Suspended(_) => Reason::UserSuspended,
+            UserError::Store(_) => Reason::Internal,
         }
     }
 }
 
 impl From<UserError> for tonic::Status {
     fn from(error: UserError) -> Self {
-        let (code, reason) = error.code_and_reason();
-        let message = match &error {
-            UserError::Store(_) => {
-                tracing::warn!(error = %error, reason, "user request failed");
-                // The details are in the log and the DB span; the caller
-                // gets no SQL.
-                "internal error in the user service".to_owned()
-            }
-            _ => {
-                tracing::debug!(error = %error, reason, "user request refused");
-                error.to_string()
-            }
-        };
-        grpc_error::status(code, reason, message)
-    }
-}
-
-/// Client input echoed in a message, cut short: the message travels in a
-/// header, and a megabyte of "id" must not become a megabyte of header.
-fn shown(raw: &str) -> String {
-    const MAX: usize = 64;
-    match raw.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{:?}...", &raw[..cut]),
-        None => format!("{raw:?}"),
+        let reason = error.reason();
+        if let UserError::Store(_) = error {
+            tracing::warn!(error = %error, reason = reason.as_str(), "user request failed");
+            // The details are in the log and the DB span; the caller gets no SQL.
+            return reason.status("internal error in the user service");
+        }
+        tracing::debug!(error = %error, reason = reason.as_str(), "user request refused");
+        reason.status(error.to_string())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
 
     fn id(raw: &str) -> UserId {
         UserId::parse(raw).unwrap()
@@ -78,28 +63,28 @@ mod tests {
             (
                 UserError::InvalidId("x".into()),
                 Code::InvalidArgument,
-                "invalid_user_id",
+                Reason::InvalidUserId,
             ),
             (
                 UserError::NotFound(id("u-1")),
                 Code::NotFound,
-                "user_not_found",
+                Reason::UserNotFound,
             ),
             (
                 UserError::Suspended(id("u-1099")),
                 Code::FailedPrecondition,
-                "user_suspended",
+                Reason::UserSuspended,
             ),
             (
                 UserError::Store(DbError::Task("boom".into())),
                 Code::Internal,
-                "internal",
+                Reason::Internal,
             ),
         ];
         for (error, code, reason) in cases {
             let status = tonic::Status::from(error);
             assert_eq!(status.code(), code, "{status:?}");
-            assert_eq!(grpc_error::reason(&status), Some(reason));
+            assert_eq!(Reason::of(&status), Some(reason));
         }
     }
 

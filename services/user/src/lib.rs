@@ -8,14 +8,12 @@
 //!   [`GrpcServerLayer`], which owns the SERVER span, propagation and faults.
 //! - [`server`]: the `UserService` trait implementation. Thin: parse the
 //!   request, ask the store, shape the answer.
-//! - [`domain`]: [`domain::UserId`] (the one place an id is validated) and
-//!   [`domain::UserStatus`].
+//! - [`domain`]: [`domain::UserId`] (validated in the runtime's `shop`,
+//!   like every service) and [`domain::UserStatus`].
 //! - [`store`]: the `users` table: schema, seed on first start, the queries.
 //! - [`error`]: [`error::UserError`], the service's one error enum, and its
 //!   mapping to a gRPC status (logged there, once).
-//! - [`client`]: [`client::connect`], how the gateway builds a client.
 
-pub mod client;
 pub mod domain;
 pub mod error;
 pub mod server;
@@ -25,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tracemesh_proto::user::v1::user_service_server::UserServiceServer;
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 use tracemesh_runtime::topology::Service;
 
@@ -47,10 +45,9 @@ pub async fn serve(
     ctx: ServiceContext,
     _config: Config,
     shutdown: Shutdown,
-) -> Result<(), String> {
-    let db_path = ctx.data_dir.join(DB_FILE);
-    let store = Store::open(&db_path)
-        .map_err(|e| format!("cannot open the user store {}: {e}", db_path.display()))?;
+) -> Result<(), ServeError> {
+    let path = ctx.data_dir.join(DB_FILE);
+    let store = Store::open(&path).map_err(|source| ServeError::Store { path, source })?;
 
     // The gateway's /readyz and `tracemesh up` ask this health service
     // whether `tracemesh.user.v1.UserService` is SERVING.
@@ -65,5 +62,5 @@ pub async fn serve(
         .add_service(UserServiceServer::new(UserServer::new(store)))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
         .await
-        .map_err(|e| format!("the user gRPC server failed: {e}"))
+        .map_err(|e| ServeError::Server(e.into()))
 }

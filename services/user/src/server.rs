@@ -22,7 +22,7 @@ impl UserServer {
 
     /// The user with the requested id (and that id, validated), or why not.
     async fn user(&self, raw_id: &str) -> Result<(UserId, domain::User), UserError> {
-        let id = UserId::parse(raw_id)?;
+        let id = UserId::parse(raw_id).map_err(|_| UserError::InvalidId(raw_id.to_owned()))?;
         match self.store.find(&id).await? {
             Some(user) => Ok((id, user)),
             None => Err(UserError::NotFound(id)),

@@ -1,5 +1,5 @@
 //! Black-box tests: the real `serve` on port 0 with a fresh data directory,
-//! called through the real client helper, then shut down.
+//! called through a traced channel, as the gateway calls it, then shut down.
 
 use std::time::Duration;
 
@@ -11,17 +11,17 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tracemesh_proto::user::v1::user_service_client::UserServiceClient;
 use tracemesh_proto::user::v1::{GetUserRequest, ValidateUserRequest};
+use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::{self, Deadlines, TracedChannel};
-use tracemesh_runtime::grpc_error;
-use tracemesh_runtime::service::ServiceContext;
+use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
 /// A user service running in this test's runtime.
 struct Running {
     url: String,
     shutdown: Shutdown,
-    served: JoinHandle<Result<(), String>>,
+    served: JoinHandle<Result<(), ServeError>>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -50,7 +50,7 @@ impl Running {
     }
 
     fn client(&self) -> UserServiceClient<TracedChannel> {
-        tracemesh_user::client::connect(&self.url, Deadlines::default()).unwrap()
+        UserServiceClient::new(grpc_client::connect(&self.url, Deadlines::default()).unwrap())
     }
 
     /// Triggers shutdown and checks that `serve` returned cleanly.
@@ -95,7 +95,7 @@ async fn get_user_fails_with_not_found_for_an_unknown_user() {
     let service = Running::start().await;
     let status = service.client().get_user(get("u-9999")).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    assert_eq!(grpc_error::reason(&status), Some("user_not_found"));
+    assert_eq!(Reason::of(&status), Some(Reason::UserNotFound));
     service.stop().await;
 }
 
@@ -105,7 +105,7 @@ async fn get_user_fails_with_invalid_argument_for_an_empty_or_malformed_id() {
     for id in ["", "1001", "u-abc"] {
         let status = service.client().get_user(get(id)).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{id:?}: {status:?}");
-        assert_eq!(grpc_error::reason(&status), Some("invalid_user_id"));
+        assert_eq!(Reason::of(&status), Some(Reason::InvalidUserId));
     }
     service.stop().await;
 }
@@ -132,7 +132,7 @@ async fn validate_user_fails_with_failed_precondition_when_the_user_is_suspended
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
-    assert_eq!(grpc_error::reason(&status), Some("user_suspended"));
+    assert_eq!(Reason::of(&status), Some(Reason::UserSuspended));
     service.stop().await;
 }
 
