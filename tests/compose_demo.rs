@@ -218,11 +218,11 @@ fn traceresponse(response: &reqwest::Response) -> (String, bool) {
         .get("traceresponse")
         .expect("the gateway answers traceresponse")
         .to_str()
-        .unwrap()
-        .to_owned();
-    let parts: Vec<&str> = header.split('-').collect();
-    assert_eq!(parts.len(), 4, "traceresponse {header:?}");
-    (parts[1].to_owned(), parts[3] == "01")
+        .unwrap();
+    let traceresponse =
+        tracemesh_runtime::w3c::TraceParent::parse(header).unwrap_or_else(|e| panic!("{e}"));
+    let sampled = traceresponse.sampled();
+    (traceresponse.trace_id, sampled)
 }
 
 fn checkout(user: &str, sku: &str, card: &str) -> serde_json::Value {

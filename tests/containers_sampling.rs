@@ -17,7 +17,7 @@ use std::time::Duration;
 use containers_support::ContainerMesh;
 use futures::StreamExt;
 use tracemesh_harness::checks::sampling::{
-    ParentedRequest, RatioSampler, RequiredServices, RootRequest, TraceContext,
+    ParentedRequest, RatioSampler, RequiredServices, RootRequest, TraceParent,
     check_parent_obedience, check_root_sampling,
 };
 
@@ -60,7 +60,7 @@ async fn every_container_samples_by_the_ratio_and_obeys_its_parent() {
     // Parented requests: the caller decides, half sampled, half not.
     let mut parented = Vec::new();
     for i in 0..PARENTED_REQUESTS {
-        let sent = TraceContext::new(
+        let sent = TraceParent::new(
             format!(
                 "{:032x}",
                 0x7c7c_0000_0000_0000_0000_0000_0000_0000u128 + u128::from(i)
@@ -85,8 +85,8 @@ async fn every_container_samples_by_the_ratio_and_obeys_its_parent() {
     let complete = RequiredServices::new(["gateway", "inventory"]);
     let mut sampled_ids: Vec<String> = roots
         .iter()
-        .filter_map(|r| TraceContext::parse(r.traceresponse.as_deref()?).ok())
-        .filter(TraceContext::sampled)
+        .filter_map(|r| TraceParent::parse(r.traceresponse.as_deref()?).ok())
+        .filter(TraceParent::sampled)
         .map(|c| c.trace_id)
         .collect();
     sampled_ids.extend(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::Mesh;
 use futures::StreamExt;
 use tracemesh_harness::checks::sampling::{
-    ParentedRequest, RatioSampler, RequiredServices, RootRequest, TraceContext,
+    ParentedRequest, RatioSampler, RequiredServices, RootRequest, TraceParent,
     check_parent_obedience, check_root_sampling,
 };
 use tracemesh_harness::sources::EmbeddedSource;
@@ -52,7 +52,7 @@ async fn the_ratio_sampler_decides_exactly_and_every_service_obeys_its_parent() 
     let mut parented = Vec::new();
     for i in 0..40u32 {
         let sampled = i % 2 == 0;
-        let sent = TraceContext::new(
+        let sent = TraceParent::new(
             format!(
                 "{:032x}",
                 0x5a5a_0000_0000_0000_0000_0000_0000_0000u128 + u128::from(i)

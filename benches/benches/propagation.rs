@@ -4,24 +4,15 @@
 //! (`tonic::metadata::MetadataMap`, as a tonic `Request` carries it).
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use std::hint::black_box;
 
 /// The allocator the `tracemesh` binary runs with (src/main.rs), so the
 /// figures are what the services and the collector pay.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn install_propagators() {
-    opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-    ]));
-}
 
 fn sample_context() -> Context {
     let sc = SpanContext::new(
@@ -37,7 +28,7 @@ fn sample_context() -> Context {
 }
 
 fn propagation(c: &mut Criterion) {
-    install_propagators();
+    tracemesh_runtime::w3c::install_propagator();
     let cx = sample_context();
     c.bench_function("inject traceparent+tracestate+baggage", |b| {
         b.iter(|| {
@@ -87,7 +78,7 @@ impl Extractor for MetadataExtractor<'_> {
 }
 
 fn grpc_metadata(c: &mut Criterion) {
-    install_propagators();
+    tracemesh_runtime::w3c::install_propagator();
     let cx = sample_context();
     c.bench_function("inject into gRPC metadata", |b| {
         b.iter(|| {

@@ -1,13 +1,16 @@
 //! Fuzzes W3C Baggage as the services receive it: the input is a `baggage`
-//! header, extracted by `tracemesh_runtime::propagation::extract` and turned
-//! into span attributes by `propagation::baggage_attributes`, which must stay
-//! within its bounds whatever the outside world sends.
+//! header, extracted by `tracemesh_runtime::propagation::extract` (cut to
+//! the limits in `tracemesh_runtime::w3c`) and turned into span attributes
+//! by `propagation::baggage_attributes`; both must stay within their bounds
+//! whatever the outside world sends.
 
 #![no_main]
 
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
+use opentelemetry::baggage::BaggageExt;
 use tracemesh_runtime::propagation::{self, MAX_BAGGAGE_ATTRIBUTES, MAX_BAGGAGE_VALUE_CHARS};
+use tracemesh_runtime::w3c::MAX_BAGGAGE_MEMBERS;
 
 fuzz_target!(|data: &[u8]| {
     tracemesh_fuzz::install_propagators();
@@ -18,6 +21,8 @@ fuzz_target!(|data: &[u8]| {
     let mut headers = HeaderMap::new();
     headers.insert("baggage", value);
     let cx = propagation::extract(&headers);
+    let entries = cx.baggage().len();
+    assert!(entries <= MAX_BAGGAGE_MEMBERS, "{entries} baggage entries");
     let attributes = propagation::baggage_attributes(&cx);
 
     assert!(

@@ -1,14 +1,16 @@
-//! Fuzzes the services' W3C Trace Context extraction: the input is split at
-//! its first 0xff byte into a `traceparent` and a `tracestate` header (0xff
-//! is obs-text, which no traceparent or tracestate may hold, so the split
-//! costs nothing of interest), and goes through `tracemesh_runtime::propagation::extract` with the
-//! propagators every service installs. A context that comes out valid must
-//! survive re-injection unchanged, as it does when a service calls the next.
+//! Fuzzes the W3C Trace Context parser (`tracemesh_runtime::w3c`) and the
+//! services' extraction built on it: the input is split at its first 0xff
+//! byte into a `traceparent` and a `tracestate` header (0xff is obs-text,
+//! which no traceparent or tracestate may hold, so the split costs nothing
+//! of interest), parsed by `w3c::TraceParent::parse` and extracted by
+//! `tracemesh_runtime::propagation::extract` with the propagator every
+//! service installs. A context that comes out valid must survive
+//! re-injection unchanged, as it does when a service calls the next.
 //!
 //! The oracle for acceptance is the W3C grammar itself, written out below
-//! independently of the code under test: `extract` promises that a
-//! malformed `traceparent` starts a new trace, so a header is accepted if
-//! and only if it is well formed with non-zero ids.
+//! independently of the code under test (a parser checked against itself
+//! proves nothing): the parser must read exactly what it reads, and
+//! `extract` promises that a malformed `traceparent` starts a new trace.
 
 #![no_main]
 
@@ -16,6 +18,7 @@ use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use opentelemetry::trace::{TraceContextExt, TraceId};
 use tracemesh_runtime::propagation;
+use tracemesh_runtime::w3c::{TraceParent, format_tracestate, parse_tracestate};
 
 fuzz_target!(|data: &[u8]| {
     tracemesh_fuzz::install_propagators();
@@ -47,6 +50,11 @@ fuzz_target!(|data: &[u8]| {
         .map(|t| t.trim_matches([' ', '\t']))
         .ok();
     let expected = sent.and_then(w3c_traceparent);
+    let parsed = sent.and_then(|t| TraceParent::parse(t).ok());
+    let read = parsed
+        .as_ref()
+        .map(|p| (p.trace_id.as_str(), p.parent_id.as_str(), p.sampled()));
+    assert_eq!(read, expected, "traceparent {sent:?}: parsed as {parsed:?}");
     assert_eq!(
         sc.is_valid(),
         expected.is_some(),
@@ -59,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if !sc.is_valid() {
         // A malformed header starts a new trace: nothing to carry on.
-        assert!(propagation::traceresponse(sc).is_none());
+        assert!(TraceParent::from_span_context(sc).is_none());
         return;
     }
     assert_ne!(
@@ -68,6 +76,15 @@ fuzz_target!(|data: &[u8]| {
         "a valid context with a zero trace id"
     );
     assert!(sc.is_remote(), "an extracted context must be remote");
+    // The tracestate is what the W3C module reads (none when it refuses it),
+    // and the propagator writes it back as the module formats it.
+    let sent_state = headers.get("tracestate").and_then(|v| v.to_str().ok());
+    let expected_state = sent_state.and_then(parse_tracestate).unwrap_or_default();
+    assert_eq!(
+        sc.trace_state(),
+        &expected_state,
+        "tracestate {sent_state:?}"
+    );
 
     // The next hop: inject into fresh headers and extract there.
     let mut onward = HeaderMap::new();
@@ -78,11 +95,15 @@ fuzz_target!(|data: &[u8]| {
         .to_str()
         .expect("traceparent is ASCII")
         .to_owned();
-    // `traceresponse` promises the same form as the injected traceparent.
+    // A `traceresponse` has the same form as the injected traceparent.
     assert_eq!(
-        propagation::traceresponse(sc).as_deref(),
+        TraceParent::from_span_context(sc)
+            .map(|t| t.to_string())
+            .as_deref(),
         Some(injected.as_str())
     );
+    let written = onward.get("tracestate").and_then(|v| v.to_str().ok());
+    assert_eq!(written, Some(format_tracestate(sc.trace_state()).as_str()));
 
     let again = propagation::extract(&onward);
     let again_span = again.span();

@@ -1,12 +1,9 @@
-//! What several fuzz targets share: the services' propagators, installed
-//! the way `tracemesh_runtime::telemetry::init` installs them, and the
-//! store round trip both OTLP targets end with.
+//! What several fuzz targets share: the services' propagator, installed
+//! once per process, and the store round trip both OTLP targets end with.
 
 use std::sync::Once;
 
-use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracemesh_harness::store::TraceStore;
 
 /// The span bound the OTLP targets give their store. With inputs capped at
@@ -14,19 +11,14 @@ use tracemesh_harness::store::TraceStore;
 /// evicted and every accepted span must be readable again.
 pub const STORE_MAX_SPANS: usize = 10_000;
 
-/// Installs W3C trace context plus W3C baggage as the global propagator,
-/// exactly the composite `telemetry::init` installs (that function also
-/// builds an exporter and a subscriber, which a fuzz target does not want).
-/// Once per process: the propagator is global and the targets run inputs
-/// back to back in one process.
+/// Installs the services' propagator (`w3c::install_propagator`, which
+/// `telemetry::init` calls too; that function also builds an exporter and a
+/// subscriber, which a fuzz target does not want). Once per process: the
+/// propagator is global and the targets run inputs back to back in one
+/// process.
 pub fn install_propagators() {
     static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ]));
-    });
+    INSTALL.call_once(tracemesh_runtime::w3c::install_propagator);
 }
 
 /// Inserts a decoded export into a fresh store, as the collector's ingest

@@ -6,7 +6,7 @@ mod sampling_common;
 use sampling_common::{all_services, checkout_trace, hex, random_trace_id, seeded, store_trace};
 use tracemesh_harness::TraceStore;
 use tracemesh_harness::checks::Verdict;
-use tracemesh_harness::checks::sampling::{ParentedRequest, TraceContext, check_parent_obedience};
+use tracemesh_harness::checks::sampling::{ParentedRequest, TraceParent, check_parent_obedience};
 use tracemesh_harness::sources::EmbeddedSource;
 
 /// The caller's (load generator's) span: parent of the gateway's SERVER span.
@@ -17,7 +17,7 @@ fn requests(n: usize, seed: u64) -> Vec<ParentedRequest> {
     let mut rng = seeded(seed);
     (0..n)
         .map(|i| {
-            let sent = TraceContext::new(
+            let sent = TraceParent::new(
                 hex(&random_trace_id(&mut rng)),
                 hex(&CALLER_SPAN),
                 i % 2 == 0,

@@ -91,7 +91,7 @@ async fn checkout(http: &reqwest::Client, url: &str, body: &serde_json::Value) -
                 .headers()
                 .get("traceresponse")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split('-').nth(1))
+                .and_then(tracemesh_runtime::w3c::TraceParent::trace_id_of)
                 .map(str::to_owned);
             let json: serde_json::Value = response.json().await.unwrap_or_default();
             Outcome {

@@ -273,12 +273,11 @@ pub fn trace_id_of(response: &reqwest::Response) -> String {
         .get("traceresponse")
         .expect("the gateway sends traceresponse")
         .to_str()
-        .unwrap()
-        .to_owned();
-    let parts: Vec<&str> = header.split('-').collect();
-    assert_eq!(parts.len(), 4, "traceresponse {header:?}");
-    assert_eq!(parts[1].len(), 32, "traceresponse {header:?}");
-    parts[1].to_owned()
+        .unwrap();
+    match tracemesh_runtime::w3c::TraceParent::parse(header) {
+        Ok(traceresponse) => traceresponse.trace_id,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 pub fn checkout_body(user: &str, sku: &str, quantity: i64, card: &str) -> serde_json::Value {

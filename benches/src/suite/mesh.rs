@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use tracemesh_mesh::{Mesh, MeshOptions};
+use tracemesh_runtime::w3c;
 
 use crate::suite::BenchError;
 
@@ -79,12 +80,10 @@ pub fn checkout_request(gateway: &str) -> crate::load::MakeRequest {
 /// The trace id of the gateway's `traceresponse` header
 /// (`00-<trace-id>-<span-id>-<flags>`), with its sampled flag.
 pub fn traceresponse(response: &reqwest::Response) -> Option<(String, bool)> {
-    let value = response.headers().get("traceresponse")?.to_str().ok()?;
-    let mut parts = value.split('-');
-    let (_version, trace_id, _span, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
-    Some((trace_id.to_owned(), sampled))
+    let value = response.headers().get(w3c::TRACERESPONSE_HEADER)?;
+    let header = w3c::TraceParent::parse(value.to_str().ok()?).ok()?;
+    let sampled = header.sampled();
+    Some((header.trace_id, sampled))
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@
 //!   the trace must be present, complete and continue the caller's span.
 //!   Not sampled: no service may have recorded a span of it.
 //!
-//! `sampling/header.rs` parses and formats both headers. Traces are looked
-//! up through a [`TraceSource`](crate::sources::TraceSource), so the same
+//! Both headers are parsed by the runtime's [`TraceParent`] (one W3C
+//! parser for services, harness, benches and fuzz). Traces are looked up
+//! through a [`TraceSource`](crate::sources::TraceSource), so the same
 //! checks run against the embedded store, Tempo or Jaeger.
 //!
 //! Both checks look at the traces as they are when called: wait for the
@@ -25,16 +26,15 @@
 //! still in an exporter's batch will be reported missing.
 
 mod decision;
-mod header;
 mod interval;
 mod parent;
 mod root;
 
 pub use decision::{decision_for_bytes, expected_decision, ratio_bound};
-pub use header::{MalformedHeader, TraceContext};
 pub use interval::{DEFAULT_CONFIDENCE, Interval, wilson_interval, z_for_confidence};
 pub use parent::{ParentedRequest, check_parent_obedience};
 pub use root::{RatioSampler, RootRequest, check_root_sampling};
+pub use tracemesh_runtime::w3c::{MalformedHeader, TraceParent};
 
 use std::collections::BTreeSet;
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tracemesh_runtime::w3c::TraceParent;
 
 /// How to drive the gateway.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,22 +123,21 @@ pub struct SentRequest {
 impl SentRequest {
     /// The trace this request made: the sent trace id, or the one in `traceresponse`.
     pub fn trace_id(&self) -> Option<&str> {
-        let header = self
-            .traceparent
-            .as_deref()
-            .or(self.traceresponse.as_deref())?;
-        header.split('-').nth(1).filter(|id| id.len() == 32)
+        TraceParent::trace_id_of(self.trace_header()?)
     }
 
     /// Whether the trace was sampled: by the caller's flag for parented
     /// requests, by the `traceresponse` flag for root requests.
     pub fn sampled(&self) -> Option<bool> {
-        let header = self
-            .traceparent
+        let header = TraceParent::parse(self.trace_header()?).ok()?;
+        Some(header.sampled())
+    }
+
+    /// The header that names this request's trace: the one sent, else the answer's.
+    fn trace_header(&self) -> Option<&str> {
+        self.traceparent
             .as_deref()
-            .or(self.traceresponse.as_deref())?;
-        let flags = header.split('-').nth(3)?;
-        u8::from_str_radix(flags, 16).ok().map(|f| f & 1 == 1)
+            .or(self.traceresponse.as_deref())
     }
 }
 
@@ -207,5 +207,11 @@ mod tests {
         assert_eq!(r.trace_id(), Some("0af7651916cd43dd8448eb211c80319c"));
         assert_eq!(r.sampled(), Some(true));
         assert_eq!(request(None, None).trace_id(), None);
+        // A malformed answer names no trace.
+        let malformed = request(
+            None,
+            Some("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"),
+        );
+        assert_eq!((malformed.trace_id(), malformed.sampled()), (None, None));
     }
 }

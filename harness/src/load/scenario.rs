@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use goose::prelude::*;
 use reqwest::header::HeaderMap;
+use tracemesh_runtime::w3c::{TRACEPARENT_HEADER, TRACERESPONSE_HEADER};
 
 use super::catalog::{self, CheckoutBody, ShopData};
 use super::model::{RequestKind, SentRequest};
@@ -102,7 +103,7 @@ async fn run_transaction(
 
     let mut builder = user.get_request_builder(&outgoing.method, &outgoing.path)?;
     if let Some(traceparent) = &outgoing.traceparent {
-        builder = builder.header("traceparent", traceparent);
+        builder = builder.header(TRACEPARENT_HEADER, traceparent);
     }
     if let Some(body) = &outgoing.checkout {
         // A retried checkout with the same key places one order; each of
@@ -236,7 +237,7 @@ async fn read_answer(response: Result<reqwest::Response, reqwest::Error>) -> Ans
         };
     };
     let status = response.status().as_u16();
-    let traceresponse = header_text(response.headers(), "traceresponse");
+    let traceresponse = header_text(response.headers(), TRACERESPONSE_HEADER);
     let body = response.bytes().await.unwrap_or_default();
     let order_id = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()

@@ -17,6 +17,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use tracemesh_runtime::w3c::TraceParent;
 
 /// Draws, request after request, whether to send a traceparent and which.
 #[derive(Debug, Clone)]
@@ -60,8 +61,8 @@ impl TraceContextGenerator {
     }
 }
 
-/// A version-00 `traceparent`: lowercase hex, zero-padded.
+/// A version-00 `traceparent` for numeric ids: lowercase hex, zero-padded.
 pub fn format_traceparent(trace_id: u128, span_id: u64, sampled: bool) -> String {
-    let flags = if sampled { "01" } else { "00" };
-    format!("00-{trace_id:032x}-{span_id:016x}-{flags}")
+    let (trace_id, span_id) = (format!("{trace_id:032x}"), format!("{span_id:016x}"));
+    TraceParent::new(trace_id, span_id, sampled).to_string()
 }

@@ -29,7 +29,7 @@ use crate::checks::attribution::{
 use crate::checks::completeness::{ExpectedTrace, Fetched, check_completeness};
 use crate::checks::full_tree::check_trees;
 use crate::checks::sampling::{
-    ParentedRequest, RatioSampler, RootRequest, TraceContext, check_parent_obedience,
+    ParentedRequest, RatioSampler, RootRequest, TraceParent, check_parent_obedience,
     check_root_sampling,
 };
 use crate::load::{LoadOutcome, SentRequest};
@@ -107,7 +107,7 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         .iter()
         .filter_map(|r| {
             let header = r.traceparent.as_deref()?;
-            let sent = TraceContext::parse(header).ok()?;
+            let sent = TraceParent::parse(header).ok()?;
             Some(ParentedRequest::new(
                 format!("{} {header}", r.kind.endpoint()),
                 sent,
@@ -373,8 +373,8 @@ fn detach_from_caller(mut spans: Vec<SpanRecord>, request: &SentRequest) -> Vec<
     let caller = request
         .traceparent
         .as_deref()
-        .and_then(|h| TraceContext::parse(h).ok())
-        .map(|c| c.span_id);
+        .and_then(|h| TraceParent::parse(h).ok())
+        .map(|c| c.parent_id);
     if let Some(caller) = caller {
         for span in &mut spans {
             if span.parent_span_id.as_deref() == Some(caller.as_str()) {

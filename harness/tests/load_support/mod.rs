@@ -22,6 +22,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tracemesh_harness::load::{LoadPlan, RequestKind};
+use tracemesh_runtime::w3c::TraceParent;
 
 /// One request as the stand-in gateway saw and answered it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,24 +94,17 @@ pub fn plan(gateway: &str) -> LoadPlan {
 /// of one binary run their load one at a time.
 pub static ONE_RUN_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Whether `header` is a valid version-00 W3C traceparent (or
-/// traceresponse): lowercase hex of the right lengths, ids not all zero,
-/// flags 00 or 01. Written from the spec, independently of the generator.
+/// `header` as a valid version-00 W3C traceparent (or traceresponse) with
+/// flags 00 or 01, the only ones the load sends; `None` otherwise.
+pub fn valid_traceparent(header: &str) -> Option<TraceParent> {
+    TraceParent::parse(header)
+        .ok()
+        .filter(|t| t.version == 0 && t.flags <= 1)
+}
+
+/// Whether [`valid_traceparent`] accepts `header`.
 pub fn is_valid_traceparent(header: &str) -> bool {
-    let parts: Vec<&str> = header.split('-').collect();
-    let lower_hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
-    parts.len() == 4
-        && parts[0] == "00"
-        && lower_hex(parts[1], 32)
-        && nonzero(parts[1])
-        && lower_hex(parts[2], 16)
-        && nonzero(parts[2])
-        && matches!(parts[3], "00" | "01")
+    valid_traceparent(header).is_some()
 }
 
 /// Whether `successes` out of `trials` is a plausible draw of a binomial
@@ -255,16 +249,18 @@ impl Gateway {
         let traceparent = text("traceparent");
         let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let span_id = format!("{n:016x}");
-        let traceresponse = match traceparent.as_deref().filter(|t| is_valid_traceparent(t)) {
-            Some(parent) => {
-                let parts: Vec<&str> = parent.split('-').collect();
-                format!("00-{}-{span_id}-{}", parts[1], parts[3])
-            }
-            None => {
-                let flags = if n.is_multiple_of(2) { "01" } else { "00" };
-                format!("00-{:032x}-{span_id}-{flags}", u128::from(n) << 64 | 0xabc)
-            }
-        };
+        let traceresponse = match traceparent.as_deref().and_then(valid_traceparent) {
+            Some(parent) => TraceParent {
+                parent_id: span_id,
+                ..parent
+            },
+            None => TraceParent::new(
+                format!("{:032x}", u128::from(n) << 64 | 0xabc),
+                span_id,
+                n.is_multiple_of(2),
+            ),
+        }
+        .to_string();
         self.received.lock().unwrap().push(Received {
             kind,
             traceparent,

@@ -16,6 +16,7 @@ use axum::routing::post;
 use common::Gateway;
 use tracemesh_runtime::config::MapEnv;
 use tracemesh_runtime::telemetry::{self, TelemetryConfig, TelemetryGuard};
+use tracemesh_runtime::w3c::TraceParent;
 
 /// Telemetry is process-global: installed once for the whole test binary,
 /// and never shut down (there is nothing to flush).
@@ -36,19 +37,11 @@ fn init_telemetry() {
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
-/// `00-<32 hex>-<16 hex>-<2 hex>`, split into (trace id, span id, flags).
-fn parse_w3c(value: &str) -> (String, String, String) {
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, len| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    assert!(
-        parts.len() == 4
-            && parts[0] == "00"
-            && hex(parts[1], 32)
-            && hex(parts[2], 16)
-            && hex(parts[3], 2),
-        "not a W3C trace context value: {value:?}"
-    );
-    (parts[1].into(), parts[2].into(), parts[3].into())
+/// A version-00 W3C trace context value (`traceparent` or `traceresponse`).
+fn parse_w3c(value: &str) -> TraceParent {
+    let parsed = TraceParent::parse(value).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed.version, 0, "not version 00: {value:?}");
+    parsed
 }
 
 async fn get_with_traceparent(
@@ -76,13 +69,18 @@ async fn every_answer_carries_a_traceresponse_that_continues_the_callers_trace()
             .headers()
             .get("traceresponse")
             .expect("no traceresponse");
-        let (trace, span, flags) = parse_w3c(header.to_str().unwrap());
+        let TraceParent {
+            trace_id: trace,
+            parent_id: span,
+            flags,
+            ..
+        } = parse_w3c(header.to_str().unwrap());
         assert_eq!(trace, CALLER_TRACE, "{path}");
         assert_ne!(
             span, CALLER_SPAN,
             "{path}: the gateway's own span id is expected"
         );
-        assert_eq!(flags, "01", "{path}");
+        assert_eq!(flags, 0x01, "{path}");
     }
     gateway.stop().await;
 }
@@ -97,7 +95,7 @@ async fn a_request_without_a_valid_traceparent_starts_a_new_trace() {
         .headers()
         .get("traceresponse")
         .expect("no traceresponse");
-    let (trace, _, _) = parse_w3c(header.to_str().unwrap());
+    let trace = parse_w3c(header.to_str().unwrap()).trace_id;
     assert_ne!(trace, CALLER_TRACE);
     gateway.stop().await;
 }
@@ -119,7 +117,11 @@ async fn an_untrusted_edge_starts_its_own_trace_whatever_the_caller_sent() {
         .headers()
         .get("traceresponse")
         .expect("no traceresponse");
-    let (trace, span, _) = parse_w3c(header.to_str().unwrap());
+    let TraceParent {
+        trace_id: trace,
+        parent_id: span,
+        ..
+    } = parse_w3c(header.to_str().unwrap());
     assert_ne!(trace, CALLER_TRACE, "the caller's trace id was adopted");
     assert_ne!(span, CALLER_SPAN);
     gateway.stop().await;
@@ -186,13 +188,18 @@ async fn the_w3c_test_endpoint_forwards_the_trace_context_to_each_url_in_order()
             .traceparent
             .as_deref()
             .expect("no traceparent sent");
-        let (trace, parent, flags) = parse_w3c(traceparent);
+        let TraceParent {
+            trace_id: trace,
+            parent_id: parent,
+            flags,
+            ..
+        } = parse_w3c(traceparent);
         assert_eq!(trace, CALLER_TRACE);
         assert_ne!(
             parent, CALLER_SPAN,
             "the caller's span was passed through, not ours"
         );
-        assert_eq!(flags, "01");
+        assert_eq!(flags, 0x01);
     }
     gateway.stop().await;
 }

@@ -34,6 +34,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::error_body::ErrorBody;
 use crate::fault::Faults;
 use crate::propagation;
+use crate::w3c::{TRACERESPONSE_HEADER, TraceParent};
 
 /// Options of the HTTP server middleware, passed as its state.
 #[derive(Debug, Clone, Default)]
@@ -193,10 +194,10 @@ async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Nex
     });
     if opts.traceresponse {
         let cx = span.context();
-        if let Some(value) = propagation::traceresponse(cx.span().span_context())
-            && let Ok(value) = HeaderValue::from_str(&value)
+        if let Some(value) = TraceParent::from_span_context(cx.span().span_context())
+            && let Ok(value) = HeaderValue::from_str(&value.to_string())
         {
-            response.headers_mut().insert("traceresponse", value);
+            response.headers_mut().insert(TRACERESPONSE_HEADER, value);
         }
     }
     response
@@ -232,9 +233,7 @@ mod tests {
     use axum::Router;
     use axum::body::Body;
     use axum::routing::get;
-    use opentelemetry::propagation::TextMapCompositePropagator;
     use opentelemetry::trace::{SpanId, TracerProvider as _};
-    use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
     use tower::ServiceExt;
     use tracing_subscriber::layer::SubscriberExt;
@@ -245,11 +244,7 @@ mod tests {
     /// Sends `request` through the edge middleware with the real SDK
     /// exporting to memory; returns the `traceresponse` and the one span.
     async fn through_edge(untrusted_edge: bool, request: Request) -> (String, SpanData) {
-        // The propagators `telemetry::init` installs (and propagation.rs's tests).
-        opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ]));
+        crate::w3c::install_propagator();
         let exporter = InMemorySpanExporter::default();
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())

@@ -12,8 +12,11 @@
 //!   the `tracing` subscriber, and flushes on shutdown. [`export_stats`]:
 //!   counts spans ended, exported, failed and dropped. [`logs`]: JSON log
 //!   lines carrying `trace_id` / `span_id`.
-//! - [`propagation`]: W3C `traceparent`/`tracestate`/`baggage` in and out of
-//!   headers (gRPC metadata are headers too), and `traceresponse`.
+//! - [`w3c`]: the one parser and formatter of the W3C headers
+//!   (`traceparent`, `traceresponse`, `tracestate`, `baggage` and its
+//!   limits) and the one propagator; the harness, the benches and the fuzz
+//!   targets use it too. [`propagation`]: those headers into a request's
+//!   context and back (gRPC metadata are headers too).
 //! - Server spans, once per request, never in handlers:
 //!   [`http_server::trace_http`] (axum middleware) and
 //!   [`grpc_server::GrpcServerLayer`] (tower layer for tonic).
@@ -53,3 +56,4 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod time_format;
 pub mod topology;
+pub mod w3c;

@@ -1,25 +1,20 @@
-//! W3C Trace Context and W3C Baggage across process boundaries.
+//! W3C Trace Context and W3C Baggage across process boundaries: a
+//! request's headers into a [`Context`] and back.
 //!
 //! HTTP requests and gRPC calls both travel as `http::Request`s at the tower
 //! level (gRPC metadata *is* HTTP/2 headers), so one pair of functions serves
-//! every hop. The propagators are installed globally by
-//! [`crate::telemetry::init`]: trace context plus baggage.
+//! every hop. They use the global propagator that [`crate::telemetry::init`]
+//! installs ([`crate::w3c::install_propagator`]); the headers' grammar and
+//! limits are [`crate::w3c`]'s.
 //!
-//! Baggage limits. The W3C Baggage specification (section "Limits") asks a
-//! platform to propagate at least 64 list-members and 8192 bytes, and lets
-//! it drop what is beyond. opentelemetry 0.33 does not keep "what fits":
-//! its `BaggagePropagator` ignores a header longer than 8192 bytes
-//! *entirely*, and otherwise silently keeps the first 64 comma-separated
-//! items (the `Baggage` map also refuses entries past 64 or past 8192 bytes
-//! of keys, values and metadata). So [`extract_reporting`] first cuts the
-//! header itself ([`limit_baggage`]): it keeps the leading list-members
-//! while there are at most [`MAX_BAGGAGE_MEMBERS`] and they take at most
-//! [`MAX_BAGGAGE_BYTES`] (joined by commas), drops the first member that
-//! does not fit and all after it (never half a member), and reports how
-//! many it dropped; the server layers record that on their SERVER span as
-//! [`BAGGAGE_DROPPED_ATTRIBUTE`]. What it hands the library is then within
-//! every library limit, so the library drops nothing more for size. Several
-//! `baggage` headers are joined first, as the W3C specification allows.
+//! On the way in, the library's parsers see the headers through a filter
+//! (`W3cHeaders`): a `traceparent` or `tracestate` that [`crate::w3c`] refuses is
+//! hidden, so the next span starts a new trace as the specification asks
+//! (the library alone is laxer, see `w3c/traceparent.rs`), and `baggage`
+//! is cut to the W3C limits ([`limit_baggage`]); how many list-members
+//! were dropped is reported, and the server layers record it on their SERVER
+//! span as [`BAGGAGE_DROPPED_ATTRIBUTE`]. Several `baggage` headers are
+//! joined first, as the W3C specification allows.
 //!
 //! [`carries_context`] tells whether a request brought any context at all,
 //! for an edge that ignores it (`HttpTracing::untrusted_edge`).
@@ -32,16 +27,16 @@ use opentelemetry::propagation::Extractor;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::HeaderInjector;
 
-/// W3C Baggage: the list-members a platform must be able to propagate.
-pub const MAX_BAGGAGE_MEMBERS: usize = 64;
-/// W3C Baggage: the bytes of `baggage` a platform must be able to propagate.
-pub const MAX_BAGGAGE_BYTES: usize = 8192;
+use crate::w3c::{
+    BAGGAGE_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceParent, limit_baggage,
+    parse_tracestate,
+};
+
 /// SERVER span attribute: how many list-members of the incoming `baggage`
 /// were dropped to stay within the limits (set only when some were).
 pub const BAGGAGE_DROPPED_ATTRIBUTE: &str = "tracemesh.baggage.dropped";
 
-const BAGGAGE_HEADER: &str = "baggage";
-const TRACE_CONTEXT_HEADERS: [&str; 3] = ["traceparent", "tracestate", BAGGAGE_HEADER];
+const TRACE_CONTEXT_HEADERS: [&str; 3] = [TRACEPARENT_HEADER, TRACESTATE_HEADER, BAGGAGE_HEADER];
 
 /// The remote parent context (and baggage) carried by `headers`. A missing or
 /// malformed `traceparent` yields a context without a remote span, so the
@@ -81,40 +76,11 @@ pub fn extract_reporting(headers: &HeaderMap) -> Extracted {
         }
         None => (None, 0),
     };
-    let carrier = LimitedBaggage { headers, baggage };
+    let carrier = W3cHeaders { headers, baggage };
     let context = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
     Extracted {
         context,
         baggage_dropped,
-    }
-}
-
-/// Cuts a `baggage` value to the W3C limits: the leading list-members while
-/// there are at most [`MAX_BAGGAGE_MEMBERS`] of them and, joined by commas,
-/// at most [`MAX_BAGGAGE_BYTES`]; the rest dropped whole. Empty members (a
-/// stray comma) are skipped and not counted. Returns the value to propagate
-/// and the number of members dropped.
-pub fn limit_baggage(value: &str) -> (Cow<'_, str>, usize) {
-    let members: Vec<&str> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .collect();
-    let mut bytes = 0;
-    let fitting = members
-        .iter()
-        .take(MAX_BAGGAGE_MEMBERS)
-        .take_while(|member| {
-            // A comma before every member but the first.
-            bytes += member.len() + usize::from(bytes > 0);
-            bytes <= MAX_BAGGAGE_BYTES
-        })
-        .count();
-    let dropped = members.len() - fitting;
-    if dropped == 0 {
-        (Cow::Borrowed(value), 0)
-    } else {
-        (Cow::Owned(members[..fitting].join(",")), dropped)
     }
 }
 
@@ -126,50 +92,27 @@ pub fn carries_context(headers: &HeaderMap) -> bool {
         .any(|name| headers.contains_key(*name))
 }
 
-/// Whether a `traceparent` value has the shape the W3C Trace Context
-/// grammar requires: `version-traceid-parentid-flags`, 2, 32, 16 and 2
-/// lowercase hex digits, nothing after version 00 and only `-...` after a
-/// later version. opentelemetry_sdk 0.33 parses each field with
-/// `from_str_radix`, which takes any length and a leading `+`, so alone it
-/// continues a trace from `0-c-1-1` (found by `fuzz/fuzz_targets/traceparent.rs`)
-/// where the specification says to start a new one. The SDK still rejects
-/// version ff and all-zero ids.
-fn is_well_formed_traceparent(value: &str) -> bool {
-    let v = value.trim().as_bytes();
-    let hex = |range: std::ops::Range<usize>| {
-        v[range]
-            .iter()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    };
-    v.len() >= 55
-        && (v[2], v[35], v[52]) == (b'-', b'-', b'-')
-        && hex(0..2)
-        && hex(3..35)
-        && hex(36..52)
-        && hex(53..55)
-        && (v.len() == 55 || (&v[..2] != b"00" && v[55] == b'-'))
-}
-
-/// The request's headers, with `baggage` replaced by the cut value.
-struct LimitedBaggage<'a> {
+/// The request's headers as the library's parsers see them: `baggage`
+/// replaced by the cut value, a `traceparent` or `tracestate` that
+/// [`crate::w3c`] refuses hidden.
+struct W3cHeaders<'a> {
     headers: &'a HeaderMap,
     baggage: Option<Cow<'a, str>>,
 }
 
-impl Extractor for LimitedBaggage<'_> {
+impl Extractor for W3cHeaders<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         if key.eq_ignore_ascii_case(BAGGAGE_HEADER) {
-            self.baggage.as_deref()
-        } else if key.eq_ignore_ascii_case("traceparent") {
-            // Hidden unless well formed: the SDK's parser alone accepts
-            // `0-c-1-1` (see `is_well_formed_traceparent`).
-            self.headers
-                .get(key)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| is_well_formed_traceparent(v))
+            return self.baggage.as_deref();
+        }
+        // As `HeaderExtractor` does: the first value, if visible ASCII.
+        let value = self.headers.get(key).and_then(|v| v.to_str().ok())?;
+        if key.eq_ignore_ascii_case(TRACEPARENT_HEADER) {
+            TraceParent::parse(value).is_ok().then_some(value)
+        } else if key.eq_ignore_ascii_case(TRACESTATE_HEADER) {
+            parse_tracestate(value).is_some().then_some(value)
         } else {
-            // As `HeaderExtractor` does: the first value, if visible ASCII.
-            self.headers.get(key).and_then(|v| v.to_str().ok())
+            Some(value)
         }
     }
 
@@ -183,19 +126,6 @@ pub fn inject(cx: &Context, headers: &mut HeaderMap) {
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(cx, &mut HeaderInjector(headers))
     });
-}
-
-/// The W3C Trace Context Level 2 `traceresponse` value for a span context:
-/// `00-<trace-id>-<span-id>-<flags>`. `None` for an invalid context.
-pub fn traceresponse(sc: &opentelemetry::trace::SpanContext) -> Option<String> {
-    sc.is_valid().then(|| {
-        format!(
-            "00-{}-{}-{:02x}",
-            sc.trace_id(),
-            sc.span_id(),
-            sc.trace_flags().to_u8()
-        )
-    })
 }
 
 /// At most this many baggage entries become span attributes, each value cut
@@ -219,7 +149,7 @@ pub fn baggage_attributes(cx: &Context) -> Vec<KeyValue> {
         .take(MAX_BAGGAGE_ATTRIBUTES)
         .map(|(key, value)| {
             let value: String = value.chars().take(MAX_BAGGAGE_VALUE_CHARS).collect();
-            KeyValue::new(format!("baggage.{key}"), value)
+            KeyValue::new(crate::contract::attr::baggage(&key), value)
         })
         .collect()
 }
@@ -227,19 +157,9 @@ pub fn baggage_attributes(cx: &Context) -> Vec<KeyValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::propagation::TextMapCompositePropagator;
+    use crate::w3c::install_propagator;
     use opentelemetry::trace::TraceContextExt;
     use opentelemetry_http::HeaderExtractor;
-    use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-
-    /// The propagators `telemetry::init` installs. Global, but every test
-    /// here installs the same ones, so the order tests run in does not matter.
-    fn install_propagators() {
-        opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ]));
-    }
 
     fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -257,45 +177,8 @@ mod tests {
     }
 
     #[test]
-    fn baggage_within_the_limits_is_untouched() {
-        let value = members(64, 100).join(",");
-        let (kept, dropped) = limit_baggage(&value);
-        assert_eq!((kept.as_ref(), dropped), (value.as_str(), 0));
-        // Exactly 8192 bytes: 8 members of 1023 bytes plus 7 commas is 8191; one more byte.
-        let mut exact = members(8, 1023).join(",");
-        exact.push('v');
-        assert_eq!(exact.len(), MAX_BAGGAGE_BYTES);
-        assert_eq!(limit_baggage(&exact).1, 0);
-    }
-
-    #[test]
-    fn baggage_past_64_members_keeps_the_first_64() {
-        let all = members(100, 10);
-        let value = all.join(", ");
-        let (kept, dropped) = limit_baggage(&value);
-        assert_eq!(dropped, 36);
-        assert_eq!(kept, all[..64].join(","));
-    }
-
-    #[test]
-    fn baggage_past_8192_bytes_keeps_the_whole_members_that_fit() {
-        // 40 members of 200 bytes and 39 commas are 8039 bytes; a 41st makes 8240.
-        let all = members(90, 200);
-        let value = all.join(",");
-        let (kept, dropped) = limit_baggage(&value);
-        assert_eq!(dropped, 50);
-        assert_eq!(kept, all[..40].join(","));
-        // One member alone over the limit: nothing is kept, nothing is cut in half.
-        let huge = format!("huge={}", "x".repeat(9000));
-        let (kept, dropped) = limit_baggage(&huge);
-        assert_eq!((kept.as_ref(), dropped), ("", 1));
-        // Stray commas are not members.
-        assert_eq!(limit_baggage("a=1,,b=2,").1, 0);
-    }
-
-    #[test]
     fn extraction_keeps_the_first_members_where_the_library_alone_keeps_nothing() {
-        install_propagators();
+        install_propagator();
         // 100 members, 10,000 bytes: over both limits.
         let all = members(100, 99);
         let value = all.join(",");
@@ -317,7 +200,7 @@ mod tests {
 
     #[test]
     fn several_baggage_headers_are_joined_and_trace_context_still_extracted() {
-        install_propagators();
+        install_propagator();
         let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let h = headers(&[
             ("traceparent", traceparent.into()),
@@ -345,7 +228,7 @@ mod tests {
 
     #[test]
     fn malformed_traceparent_starts_a_new_trace() {
-        install_propagators();
+        install_propagator();
         let extracted = |value: &str| {
             let cx = extract(&headers(&[("traceparent", value.to_string())]));
             let sc = cx.span().span_context().clone();
@@ -376,6 +259,22 @@ mod tests {
             format!("cc-{id}-b7ad6b7169203331-01x"),
         ] {
             assert_eq!(extracted(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_refused_tracestate_is_dropped_and_the_trace_continued() {
+        install_propagator();
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        for (tracestate, kept) in [("rojo=1, congo=2", "rojo=1,congo=2"), ("rojo=1,Bad=2", "")] {
+            let h = headers(&[
+                ("traceparent", traceparent.into()),
+                ("tracestate", tracestate.into()),
+            ]);
+            let cx = extract(&h);
+            let sc = cx.span().span_context().clone();
+            assert!(sc.is_valid(), "{tracestate}");
+            assert_eq!(sc.trace_state().header(), kept, "{tracestate}");
         }
     }
 

@@ -11,13 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{
     Protocol, RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig,
 };
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
 };
@@ -29,6 +27,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::config::{ConfigError, Env, parse_bool, parse_key_values, parse_millis, parse_var};
 use crate::export_stats::{CountingExporter, CountingProcessor, ExportCounters, ExportSnapshot};
 use crate::logs;
+use crate::w3c;
 
 /// Which wire protocol the OTLP exporter speaks (`OTEL_EXPORTER_OTLP_PROTOCOL`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,10 +344,7 @@ impl Drop for TelemetryGuard {
 /// channel is bound to it.
 pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     // W3C trace context and W3C baggage on every hop, HTTP and gRPC alike.
-    opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-    ]));
+    w3c::install_propagator();
 
     let env_filter = EnvFilter::try_new(&config.log_filter)
         .map_err(|e| ConfigError::new("RUST_LOG", &config.log_filter, e.to_string()))?;

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use opentelemetry::trace::{SpanKind, Status, TracerProvider as _};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tokio_stream::wrappers::TcpListenerStream;
 use tracemesh_proto::user::v1::user_service_client::UserServiceClient;
@@ -54,7 +53,7 @@ fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a opentelemetry::Value> {
 
 /// Both sides live in this process, so one global subscriber sees both.
 fn install() -> (InMemorySpanExporter, SdkTracerProvider) {
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    tracemesh_runtime::w3c::install_propagator();
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{CompletenessRule, Findings, TraceContext, services_of};
+use super::{CompletenessRule, Findings, TraceParent, services_of};
 use crate::checks::Verdict;
 use crate::sources::TraceSource;
 
@@ -19,11 +19,11 @@ pub struct ParentedRequest {
     pub label: String,
     /// The context sent as `traceparent`: trace id, the caller's span id,
     /// and the sampled flag.
-    pub sent: TraceContext,
+    pub sent: TraceParent,
 }
 
 impl ParentedRequest {
-    pub fn new(label: impl Into<String>, sent: TraceContext) -> ParentedRequest {
+    pub fn new(label: impl Into<String>, sent: TraceParent) -> ParentedRequest {
         ParentedRequest {
             label: label.into(),
             sent,
@@ -89,12 +89,12 @@ pub async fn check_parent_obedience(
                 }
                 let continues_caller = spans
                     .iter()
-                    .any(|s| s.parent_span_id.as_deref() == Some(sent.span_id.as_str()));
+                    .any(|s| s.parent_span_id.as_deref() == Some(sent.parent_id.as_str()));
                 if !continues_caller {
                     not_continued.add(format!(
                         "trace {id} (request {label}): no span is a child of the caller's span {}, \
                          so the caller's context was not continued",
-                        sent.span_id
+                        sent.parent_id
                     ));
                 }
             }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::{
-    CompletenessRule, DEFAULT_CONFIDENCE, Findings, TraceContext, expected_decision, services_of,
+    CompletenessRule, DEFAULT_CONFIDENCE, Findings, TraceParent, expected_decision, services_of,
     wilson_interval, z_for_confidence,
 };
 use crate::checks::Verdict;
@@ -70,7 +70,7 @@ impl RatioSampler {
 /// sampler must have decided.
 struct Decided<'a> {
     label: &'a str,
-    context: TraceContext,
+    context: TraceParent,
     expected: bool,
 }
 
@@ -110,7 +110,7 @@ pub async fn check_root_sampling(
             ));
             continue;
         };
-        let context = match TraceContext::parse(header) {
+        let context = match TraceParent::parse(header) {
             Ok(context) => context,
             Err(error) => {
                 malformed.add(format!("request {label}: {error}"));

@@ -1,0 +1,36 @@
+//! W3C Trace Context and W3C Baggage: every header the mesh reads or writes
+//! about a trace, parsed and formatted here and nowhere else.
+//!
+//! - [`traceparent`](TraceParent): `traceparent` and `traceresponse`, which
+//!   share one grammar (`version-traceid-parentid-flags`), as one type.
+//! - `tracestate`: vendor entries, [`parse_tracestate`] and
+//!   [`format_tracestate`].
+//! - `baggage`: the W3C Baggage limits ([`MAX_BAGGAGE_MEMBERS`],
+//!   [`MAX_BAGGAGE_BYTES`]) and [`limit_baggage`], which cuts a header to them.
+//! - `propagator`: the OpenTelemetry propagator (trace context, then
+//!   baggage), composed once by [`propagator`] and installed process-wide
+//!   by [`install_propagator`].
+//!
+//! Why one module: the services (through [`crate::propagation`]), the
+//! harness (the sampling checks and the load generator), the benches and
+//! the fuzz targets all call the same parser, so a fix to the grammar
+//! reaches all of them at once, and a fuzz finding in one is fixed for all.
+
+mod baggage;
+mod propagator;
+mod traceparent;
+mod tracestate;
+
+pub use baggage::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, limit_baggage};
+pub use propagator::{install_propagator, propagator};
+pub use traceparent::{MalformedHeader, TraceParent};
+pub use tracestate::{format_tracestate, parse_tracestate};
+
+/// The header a caller's trace context arrives in.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+/// The header vendor-specific trace entries travel in, next to `traceparent`.
+pub const TRACESTATE_HEADER: &str = "tracestate";
+/// The header a server names its own span in (Trace Context Level 2).
+pub const TRACERESPONSE_HEADER: &str = "traceresponse";
+/// The W3C Baggage header.
+pub const BAGGAGE_HEADER: &str = "baggage";
