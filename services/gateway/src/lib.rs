@@ -196,7 +196,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
     let state = AppState::new(&config, ctx.faults).map_err(ServeError::Config)?;
-    axum::serve(listener, app(state))
+    axum::serve(tracemesh_runtime::listener::http(listener), app(state))
         .with_graceful_shutdown(shutdown.wait())
         .await
         .map_err(|e| ServeError::Server(e.into()))

@@ -26,9 +26,9 @@ pub mod store;
 pub mod warehouse;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tracemesh_proto::inventory::v1::inventory_service_server::InventoryServiceServer;
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
+use tracemesh_runtime::listener;
 use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 use tracemesh_runtime::topology::Service;
@@ -90,7 +90,7 @@ pub async fn serve(
         .add_service(InventoryServiceServer::new(InventoryServer::new(
             store, warehouse,
         )))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
+        .serve_with_incoming_shutdown(listener::grpc(listener), shutdown.wait())
         .await
         .map_err(|e| ServeError::Server(e.into()))
 }

@@ -23,11 +23,11 @@ mod store;
 
 use std::time::Duration;
 
-use tokio_stream::wrappers::TcpListenerStream;
 use tracemesh_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
 use tracemesh_proto::order::v1::order_service_server::OrderServiceServer;
 use tracemesh_runtime::grpc_client::{self, Deadlines};
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
+use tracemesh_runtime::listener;
 use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 use tracemesh_runtime::topology::Service;
@@ -95,7 +95,7 @@ pub async fn serve(
         .add_service(OrderServiceServer::new(server::OrderServer::new(
             saga, store,
         )))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
+        .serve_with_incoming_shutdown(listener::grpc(listener), shutdown.wait())
         .await
         .map_err(|e| ServeError::Server(e.into()))
 }

@@ -101,7 +101,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
     let state = AppState::new(&config, ctx.faults);
-    axum::serve(listener, app(state))
+    axum::serve(tracemesh_runtime::listener::http(listener), app(state))
         .with_graceful_shutdown(shutdown.wait())
         .await
         .map_err(|e| ServeError::Server(e.into()))

@@ -30,6 +30,7 @@
 //! - [`fault`]: latency and errors injected per operation, marked on spans;
 //!   [`admin`]: the endpoint that changes them at runtime.
 //! - [`service`]: common flags and [`service::run`], the start/stop order;
+//!   [`listener`]: the services' listeners, with `TCP_NODELAY`;
 //!   [`shutdown`]: ctrl-c / SIGTERM as a future many tasks can wait for.
 //! - [`error_body`]: the JSON error body of every HTTP error.
 //! - [`shop`]: the shop's values (SKU, user id, quantity) and their limits,
@@ -48,6 +49,7 @@ pub mod grpc_server;
 pub mod grpc_span;
 pub mod http_client;
 pub mod http_server;
+pub mod listener;
 pub mod logs;
 pub mod propagation;
 pub mod service;

@@ -20,9 +20,9 @@ pub mod server;
 pub mod store;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tracemesh_proto::user::v1::user_service_server::UserServiceServer;
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
+use tracemesh_runtime::listener;
 use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 use tracemesh_runtime::topology::Service;
@@ -60,7 +60,7 @@ pub async fn serve(
         .layer(GrpcServerLayer::new(ctx.faults.clone()))
         .add_service(health_service)
         .add_service(UserServiceServer::new(UserServer::new(store)))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.wait())
+        .serve_with_incoming_shutdown(listener::grpc(listener), shutdown.wait())
         .await
         .map_err(|e| ServeError::Server(e.into()))
 }
