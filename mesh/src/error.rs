@@ -31,8 +31,6 @@ pub enum MeshError {
         timeout: Duration,
         waiting_for: String,
     },
-    #[error("cannot build an HTTP client: {0}")]
-    Http(String),
     #[error(
         "cannot start the embedded collector on {grpc_flag} {} / {http_flag} {}: {message} \
          (set OTEL_EXPORTER_OTLP_ENDPOINT to use another collector, or choose free ports)",

@@ -236,10 +236,11 @@ impl Mesh {
     async fn wait_until_ready(&mut self, timeout: Duration) -> Result<(), MeshError> {
         let deadline = Instant::now() + timeout;
         let readyz = format!("{}/readyz", self.gateway_url());
+        // Only a broken TLS backend fails to build, and reqwest has none here.
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
-            .map_err(|e| MeshError::Http(e.to_string()))?;
+            .unwrap_or_default();
         let mut pending: Vec<Service> = self.children.iter().map(|c| c.service).collect();
         loop {
             if let Some((service, status)) = self.exited().into_iter().next() {

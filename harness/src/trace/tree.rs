@@ -197,11 +197,6 @@ impl TraceTree {
         self.defects.is_empty()
     }
 
-    /// The position of the span with this id.
-    pub fn find_span_id(&self, span_id: &str) -> Option<usize> {
-        self.spans.iter().position(|s| s.span_id == span_id)
-    }
-
     /// Pre-order walk (parent before children, children by start time) from
     /// every root, then from every orphan: `(index, depth)` pairs. Spans
     /// caught in a parent cycle are not reachable and not listed.

@@ -45,14 +45,18 @@ pub enum Protocol {
 }
 
 /// One edge of the call graph: the caller learns the callee's URL from
-/// `flag` (or the variable `env`).
+/// `flag` (clap also reads it from `TRACEMESH_<CALLEE>_URL`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Callee {
     pub service: Service,
     /// The caller's command-line flag that holds the callee's URL.
     pub flag: &'static str,
-    /// The environment variable clap reads for the same setting.
-    pub env: &'static str,
+}
+
+impl Callee {
+    const fn new(service: Service, flag: &'static str) -> Callee {
+        Callee { service, flag }
+    }
 }
 
 /// One row of the table.
@@ -77,26 +81,10 @@ const fn local(port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
 }
 
-const USER: Callee = Callee {
-    service: Service::User,
-    flag: "--user-url",
-    env: "TRACEMESH_USER_URL",
-};
-const ORDER: Callee = Callee {
-    service: Service::Order,
-    flag: "--order-url",
-    env: "TRACEMESH_ORDER_URL",
-};
-const INVENTORY: Callee = Callee {
-    service: Service::Inventory,
-    flag: "--inventory-url",
-    env: "TRACEMESH_INVENTORY_URL",
-};
-const PAYMENT: Callee = Callee {
-    service: Service::Payment,
-    flag: "--payment-url",
-    env: "TRACEMESH_PAYMENT_URL",
-};
+const USER: Callee = Callee::new(Service::User, "--user-url");
+const ORDER: Callee = Callee::new(Service::Order, "--order-url");
+const INVENTORY: Callee = Callee::new(Service::Inventory, "--inventory-url");
+const PAYMENT: Callee = Callee::new(Service::Payment, "--payment-url");
 
 /// The mesh, in the order a launcher stops it: the edge first, so no new
 /// request enters while the services behind it stop; callers before their
