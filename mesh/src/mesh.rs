@@ -293,3 +293,60 @@ pub fn temporary_data_dir() -> Result<tempfile::TempDir, MeshError> {
         .tempdir()
         .map_err(MeshError::DataDir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags_of(options: &MeshOptions, service: Service) -> Vec<String> {
+        let addr = |s: Service| SocketAddr::from(([127, 0, 0, 1], 10_000 + s as u16));
+        options
+            .flags(service, addr)
+            .into_iter()
+            .map(|f| f.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_caller_is_wired_to_its_callees_by_the_topology_flags() {
+        let options = MeshOptions::new("/data");
+        for spec in &TOPOLOGY {
+            let flags = flags_of(&options, spec.service);
+            for callee in spec.callees {
+                let at = flags.iter().position(|f| f == callee.flag);
+                let url = at.map(|i| flags[i + 1].clone());
+                let want = format!("http://127.0.0.1:{}", 10_000 + callee.service as u16);
+                assert_eq!(url.as_deref(), Some(want.as_str()), "{}", spec.service);
+            }
+            let urls = flags.iter().filter(|f| f.ends_with("-url")).count();
+            assert_eq!(urls, spec.callees.len(), "{}: {flags:?}", spec.service);
+        }
+    }
+
+    #[test]
+    fn the_lock_fix_faults_and_seed_reach_only_the_services_they_name() {
+        let options = MeshOptions {
+            fix_inventory_lock: true,
+            faults: vec![(Service::Payment, PathBuf::from("/slow.yaml"))],
+            fault_seed: Some(7),
+            ..MeshOptions::new("/data")
+        };
+        let inventory = flags_of(&options, Service::Inventory);
+        assert!(inventory.contains(&"--fix-inventory-lock".to_owned()));
+        assert!(!inventory.contains(&"--faults".to_owned()));
+        let payment = flags_of(&options, Service::Payment);
+        assert!(payment.windows(2).any(|w| w == ["--faults", "/slow.yaml"]));
+        assert!(!payment.contains(&"--fix-inventory-lock".to_owned()));
+        for service in Service::ALL {
+            let flags = flags_of(&options, service);
+            assert!(
+                flags.windows(2).any(|w| w == ["--fault-seed", "7"]),
+                "{service}"
+            );
+            assert!(
+                flags.windows(2).any(|w| w == ["--data-dir", "/data"]),
+                "{service}"
+            );
+        }
+    }
+}

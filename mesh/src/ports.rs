@@ -33,3 +33,26 @@ pub fn reserve(host: IpAddr, port: u16) -> Result<Reservation, MeshError> {
         _held: Some(listener),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn held_free_ports_are_never_handed_out_twice() {
+        let host = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let held: Vec<Reservation> = (0..10).map(|_| reserve(host, 0).unwrap()).collect();
+        let mut ports: Vec<u16> = held.iter().map(|r| r.addr.port()).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), held.len());
+    }
+
+    #[test]
+    fn a_port_asked_for_is_taken_as_it_is() {
+        let host = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert_eq!(reserve(host, 8080).unwrap().addr.port(), 8080);
+    }
+}

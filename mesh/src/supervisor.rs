@@ -113,3 +113,44 @@ impl Supervisor {
         delay
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_that_keeps_crashing_waits_twice_as_long_each_time_up_to_the_cap() {
+        let mut supervisor = Supervisor::new(true);
+        let soon = Duration::from_secs(1);
+        let mut delays = Vec::new();
+        for _ in 0..7 {
+            delays.push(supervisor.next_delay(Service::Payment, soon));
+        }
+        let secs: Vec<u64> = delays.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30]);
+    }
+
+    #[test]
+    fn a_service_that_ran_stably_starts_over_at_the_first_delay() {
+        let mut supervisor = Supervisor::new(true);
+        let soon = Duration::from_secs(1);
+        supervisor.next_delay(Service::Order, soon);
+        supervisor.next_delay(Service::Order, soon);
+        assert_eq!(
+            supervisor.next_delay(Service::Order, STABLE_UPTIME),
+            FIRST_RESTART_DELAY
+        );
+    }
+
+    #[test]
+    fn each_service_has_its_own_backoff() {
+        let mut supervisor = Supervisor::new(true);
+        let soon = Duration::from_secs(1);
+        supervisor.next_delay(Service::User, soon);
+        supervisor.next_delay(Service::User, soon);
+        assert_eq!(
+            supervisor.next_delay(Service::Inventory, soon),
+            FIRST_RESTART_DELAY
+        );
+    }
+}
