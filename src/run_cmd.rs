@@ -26,6 +26,7 @@ use tracemesh_harness::scenario::Scenario;
 use tracemesh_harness::sources::{EmbeddedSource, JaegerSource, TempoSource, TraceSource};
 use tracemesh_mesh::{AdminClient, AdminEndpoint, AdminError, Mesh, MeshOptions, collector};
 use tracemesh_runtime::config::ProcessEnv;
+use tracemesh_runtime::fault::FaultConfig;
 
 use crate::Failure;
 use crate::cli::RunArgs;
@@ -217,6 +218,8 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         plan.users, args.run_time, scenario.name, target.gateway
     );
     let live = std::io::stderr().is_terminal();
+    // The orphans check searches from here to after the traces settled.
+    let window_start = unix_secs_now();
     let outcome = load::run_load(&plan, move |p: LoadProgress| show_progress(p, live))
         .await
         .map_err(|e| match e {
@@ -249,7 +252,9 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         readiness_ms,
     } = settled.clone().unwrap_or_default();
 
+    let window = (window_start, unix_secs_now() + 1);
     let sdk_export = sdk_export_counts(&admin, &target.admin).await;
+    clear_faults(scenario, &admin, &target.admin).await;
     eprintln!("checking {} requests' traces", outcome.requests.len());
     let settings = RunSettings {
         scenario: scenario.name.clone(),
@@ -271,6 +276,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         spans_received: settled.map(|_| spans_received),
         sdk_export,
         readiness_ms,
+        window_unix_secs: window,
     })
     .await;
     let written = report::write_all(&report, report_dir).map_err(|e| {
@@ -321,22 +327,52 @@ async fn sdk_export_counts(
 
 /// Replaces each service's faults with the scenario's, through its admin
 /// endpoint. A refusal is the scenario's (or the flags') mistake: exit 2.
+/// Puts the scenario's faults into every service whose admin endpoint the
+/// run knows, and an empty configuration into the others, so a run against
+/// a mesh that an earlier run (or a person) left faults in starts from the
+/// scenario and nothing else.
 async fn apply_faults(
     scenario: &Scenario,
     client: &AdminClient,
     endpoints: &[AdminEndpoint],
 ) -> Result<(), Failure> {
     for endpoint in endpoints {
-        let Some(faults) = scenario.faults_for(endpoint.service.name()) else {
-            continue;
-        };
-        let body = serde_json::to_string(&faults).map_err(|e| Failure::Runtime(e.to_string()))?;
-        client
-            .put_faults(endpoint, body)
-            .await
-            .map_err(|e: AdminError| Failure::Usage(e.to_string()))?;
+        let faults = scenario
+            .faults_for(endpoint.service.name())
+            .unwrap_or_default();
+        put_faults(client, endpoint, &faults).await?;
     }
     Ok(())
+}
+
+/// Takes the scenario's faults out again, so the mesh is left as it was
+/// found (a run against `up` must not leave a broken mesh behind).
+async fn clear_faults(scenario: &Scenario, client: &AdminClient, endpoints: &[AdminEndpoint]) {
+    for endpoint in endpoints {
+        if scenario.faults_for(endpoint.service.name()).is_none() {
+            continue;
+        }
+        if let Err(Failure::Usage(e) | Failure::Runtime(e)) =
+            put_faults(client, endpoint, &FaultConfig::default()).await
+        {
+            eprintln!(
+                "warning: could not clear the faults of {}: {e}",
+                endpoint.service
+            );
+        }
+    }
+}
+
+async fn put_faults(
+    client: &AdminClient,
+    endpoint: &AdminEndpoint,
+    faults: &FaultConfig,
+) -> Result<(), Failure> {
+    let body = serde_json::to_string(faults).map_err(|e| Failure::Runtime(e.to_string()))?;
+    client
+        .put_faults(endpoint, body)
+        .await
+        .map_err(|e: AdminError| Failure::Usage(e.to_string()))
 }
 
 fn show_progress(p: LoadProgress, live: bool) {
@@ -365,8 +401,13 @@ fn show_progress(p: LoadProgress, live: bool) {
 /// The current time as RFC 3339 (UTC), to the second: it names the report
 /// directory, where microseconds would only be noise.
 fn rfc3339_now() -> String {
-    let secs = SystemTime::now()
+    tracemesh_runtime::time_format::rfc3339_utc(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(unix_secs_now()),
+    )
+}
+
+fn unix_secs_now() -> u64 {
+    SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    tracemesh_runtime::time_format::rfc3339_utc(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+        .map_or(0, |d| d.as_secs())
 }

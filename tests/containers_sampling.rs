@@ -106,16 +106,18 @@ async fn every_container_samples_by_the_ratio_and_obeys_its_parent() {
     let settled = mesh.wait_for_quiet(&["gateway", "inventory"]).await;
     eprintln!("backend settled: {settled:?}");
 
-    let verdict =
+    let sampling =
         check_root_sampling(&roots, RatioSampler::new(RATIO), mesh.source(), &complete).await;
-    eprintln!("root sampling figures: {:#?}", verdict.figures);
-    assert!(
-        verdict.passed,
-        "{:#?}\n{:#?}",
-        verdict.reasons, verdict.figures
-    );
+    eprintln!("root sampling figures: {:#?}", sampling.ratio.figures);
+    for verdict in [&sampling.ratio, &sampling.decisions, &sampling.stored] {
+        assert!(
+            verdict.passed,
+            "{}: {:#?}\n{:#?}",
+            verdict.check, verdict.reasons, verdict.figures
+        );
+    }
     assert_eq!(
-        verdict.figures["requests"],
+        sampling.ratio.figures["requests"],
         serde_json::json!(ROOT_REQUESTS)
     );
 

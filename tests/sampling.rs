@@ -78,17 +78,19 @@ async fn the_ratio_sampler_decides_exactly_and_every_service_obeys_its_parent() 
     let source = EmbeddedSource::new(store.clone());
     let complete = RequiredServices::new(["gateway", "inventory"]);
 
-    let verdict = check_root_sampling(&roots, RatioSampler::new(RATIO), &source, &complete).await;
-    assert!(
-        verdict.passed,
-        "{:#?}\n{:#?}",
-        verdict.reasons, verdict.figures
-    );
+    let sampling = check_root_sampling(&roots, RatioSampler::new(RATIO), &source, &complete).await;
+    eprintln!("root sampling figures: {:#?}", sampling.ratio.figures);
+    for verdict in [&sampling.ratio, &sampling.decisions, &sampling.stored] {
+        assert!(
+            verdict.passed,
+            "{}: {:#?}\n{:#?}",
+            verdict.check, verdict.reasons, verdict.figures
+        );
+    }
     assert_eq!(
-        verdict.figures["requests"],
+        sampling.ratio.figures["requests"],
         serde_json::json!(ROOT_REQUESTS)
     );
-    eprintln!("root sampling figures: {:#?}", verdict.figures);
 
     let verdict = check_parent_obedience(&parented, &source, &complete).await;
     assert!(

@@ -22,6 +22,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, Key
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span, span, status};
 use serde::Serialize;
+use tracemesh_runtime::contract::attr;
 
 /// The resource attribute that names the emitting service (OTel semantic conventions).
 pub const SERVICE_NAME_KEY: &str = "service.name";
@@ -185,6 +186,21 @@ impl SpanRecord {
             Some(AttrValue::Int(i)) => Some(*i),
             _ => None,
         }
+    }
+
+    /// The kind of fault injected into this span (`fault.kind`:
+    /// [`attr::FAULT_KIND_ERROR`] or [`attr::FAULT_KIND_LATENCY`]) when the
+    /// span carries the `fault.injected` marker, else `None`. The one reader
+    /// of the marker the runtime's faults write.
+    pub fn injected_fault(&self) -> Option<&str> {
+        let marked = self
+            .attributes
+            .get(attr::FAULT_INJECTED)
+            .is_some_and(|v| matches!(v, AttrValue::Bool(true)) || v.to_string() == "true");
+        if !marked {
+            return None;
+        }
+        Some(self.attr_str(attr::FAULT_KIND).unwrap_or("unknown"))
     }
 
     /// A string-valued resource attribute.

@@ -73,6 +73,10 @@ pub struct Expectations {
     /// The operation with the most critical-path time over the run.
     #[serde(default)]
     pub dominant_operation: Option<Operation>,
+    /// Spans that may arrive outside the run's traces (the orphans check
+    /// fails on any other).
+    #[serde(default)]
+    pub background: Vec<crate::checks::orphans::Background>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

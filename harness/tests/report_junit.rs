@@ -41,7 +41,7 @@ fn junit_parses_and_its_counts_match_the_verdicts() {
         [
             "full_tree",
             "completeness",
-            "sampling.root",
+            "sampling.root.ratio",
             "sampling.parent",
             "attribution"
         ]
@@ -88,7 +88,7 @@ fn figures_appear_as_properties_and_in_system_out() {
     let doc = Document::parse(&xml).unwrap();
     let sampling = cases(&doc)
         .into_iter()
-        .find(|c| c.attribute("name") == Some("sampling.root"))
+        .find(|c| c.attribute("name") == Some("sampling.root.ratio"))
         .unwrap();
     let property = |name: &str| {
         sampling

@@ -58,7 +58,7 @@ fn summary_has_one_line_per_check_with_the_first_reason_of_a_failure() {
     let text = summary(&realistic_report(), false);
     for passed in [
         "✓ full_tree",
-        "✓ sampling.root",
+        "✓ sampling.root.ratio",
         "✓ sampling.parent",
         "✓ attribution",
     ] {
@@ -180,14 +180,14 @@ fn a_failed_sampling_check_is_marked_on_its_line() {
     let sampling = report
         .verdicts
         .iter_mut()
-        .find(|v| v.check == "sampling.root")
+        .find(|v| v.check == "sampling.root.ratio")
         .unwrap();
     sampling.fail("the configured ratio 0.25 lies outside its 99.9% interval");
     let text = summary(&report, false);
     let line = text.lines().find(|l| l.starts_with("Sampling")).unwrap();
     assert!(line.starts_with("Sampling  ✗ ratio 0.25"), "{line}");
     assert!(
-        text.contains("✗ sampling.root: the configured ratio 0.25"),
+        text.contains("✗ sampling.root.ratio: the configured ratio 0.25"),
         "{text}"
     );
 }

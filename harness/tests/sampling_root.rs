@@ -10,7 +10,9 @@ use sampling_common::{
 };
 use tracemesh_harness::TraceStore;
 use tracemesh_harness::checks::Verdict;
-use tracemesh_harness::checks::sampling::{RatioSampler, RootRequest, check_root_sampling};
+use tracemesh_harness::checks::sampling::{
+    RatioSampler, RootRequest, RootSampling, check_root_sampling,
+};
 use tracemesh_harness::collector::{self, CollectorConfig};
 use tracemesh_harness::sources::{EmbeddedSource, TempoSource, TraceSource};
 
@@ -66,7 +68,7 @@ fn export_sampled(store: &TraceStore, handled: &[Handled]) {
     }
 }
 
-async fn check(requests: &[RootRequest], store: &TraceStore, ratio: f64) -> Verdict {
+async fn check(requests: &[RootRequest], store: &TraceStore, ratio: f64) -> RootSampling {
     check_root_sampling(
         requests,
         RatioSampler::new(ratio),
@@ -99,16 +101,18 @@ fn assert_reason(verdict: &Verdict, fragments: &[&str]) {
 #[tokio::test]
 async fn a_clean_run_at_a_quarter_passes_and_reports_its_figures() {
     let (handled, store) = clean_run(2_000, RATIO, 1);
-    let verdict = check(&root_requests(&handled), &store, RATIO).await;
-    assert!(verdict.passed, "{:#?}", verdict.reasons);
+    let sampling = check(&root_requests(&handled), &store, RATIO).await;
+    assert!(sampling.passed(), "{sampling:#?}");
     let sampled = handled.iter().filter(|h| h.sampled).count();
     assert!(sampled > 0 && sampled < 2_000);
-    assert_eq!(verdict.examined, 2_000);
+    assert_eq!(sampling.decisions.examined, 2_000);
+    assert_eq!(sampling.decisions.figures["mismatches"], 0);
+    assert_eq!(sampling.stored.figures["leaked"], 0);
+    let verdict = sampling.ratio;
+    assert_eq!(verdict.check, "sampling.root.ratio");
     assert_eq!(verdict.figures["requests"], 2_000);
     assert_eq!(verdict.figures["sampled"], sampled);
     assert_eq!(verdict.figures["expected_sampled"], sampled);
-    assert_eq!(verdict.figures["mismatches"], 0);
-    assert_eq!(verdict.figures["leaked"], 0);
     let z = verdict.figures["z"].as_f64().unwrap();
     assert!((z - 3.2905).abs() < 1e-4, "{z}");
     let (low, high) = (
@@ -125,10 +129,10 @@ async fn a_clean_run_at_a_quarter_passes_and_reports_its_figures() {
 async fn clean_runs_at_ratios_0_and_1_pass() {
     for ratio in [0.0, 1.0] {
         let (handled, store) = clean_run(300, ratio, 2);
-        let verdict = check(&root_requests(&handled), &store, ratio).await;
-        assert!(verdict.passed, "ratio {ratio}: {:#?}", verdict.reasons);
+        let sampling = check(&root_requests(&handled), &store, ratio).await;
+        assert!(sampling.passed(), "ratio {ratio}: {sampling:#?}");
         let expected = if ratio == 1.0 { 300 } else { 0 };
-        assert_eq!(verdict.figures["sampled"], expected);
+        assert_eq!(sampling.ratio.figures["sampled"], expected);
     }
 }
 
@@ -138,7 +142,9 @@ async fn a_gateway_sampling_at_another_ratio_fails_naming_each_trace() {
     let handled = gateway(2_000, 0.3, &mut seeded(3), random_trace_id);
     let store = TraceStore::default();
     export_sampled(&store, &handled);
-    let verdict = check(&root_requests(&handled), &store, RATIO).await;
+    let verdict = check(&root_requests(&handled), &store, RATIO)
+        .await
+        .decisions;
 
     let wrong: Vec<&Handled> = handled
         .iter()
@@ -174,10 +180,11 @@ async fn biased_trace_ids_fail_the_interval_although_every_decision_matches() {
     let handled = gateway(2_000, RATIO, &mut seeded(4), biased);
     let store = TraceStore::default();
     export_sampled(&store, &handled);
-    let verdict = check(&root_requests(&handled), &store, RATIO).await;
-    assert_eq!(verdict.figures["mismatches"], 0);
+    let sampling = check(&root_requests(&handled), &store, RATIO).await;
+    assert!(sampling.decisions.passed, "{:#?}", sampling.decisions);
+    assert_eq!(sampling.decisions.figures["mismatches"], 0);
     assert_reason(
-        &verdict,
+        &sampling.ratio,
         &[
             "observed ratio 0.4",
             "the configured ratio 0.25 lies outside its 99.9% interval",
@@ -195,7 +202,7 @@ async fn a_sampled_trace_missing_from_the_store_fails() {
             store_trace(&store, checkout_trace(h.trace_id, None, &[]));
         }
     }
-    let verdict = check(&root_requests(&handled), &store, RATIO).await;
+    let verdict = check(&root_requests(&handled), &store, RATIO).await.stored;
     assert_reason(
         &verdict,
         &[
@@ -218,15 +225,19 @@ async fn a_sampled_trace_with_a_service_missing_is_incomplete() {
         let without: &[&str] = if i == broken { &["payment"] } else { &[] };
         store_trace(&store, checkout_trace(h.trace_id, None, without));
     }
-    let verdict = check(&root_requests(&handled), &store, RATIO).await;
+    let sampling = check(&root_requests(&handled), &store, RATIO).await;
     assert_reason(
-        &verdict,
+        &sampling.stored,
         &[
             &hex(&handled[broken].trace_id),
             "is incomplete: no span from service(s) payment",
         ],
     );
-    assert_eq!(verdict.figures["incomplete"], 1);
+    assert_eq!(sampling.stored.figures["incomplete"], 1);
+    // An incomplete trace says nothing about the ratio or the decisions:
+    // those keep their own marks (the summary must not cross them out).
+    assert!(sampling.ratio.passed, "{:#?}", sampling.ratio);
+    assert!(sampling.decisions.passed, "{:#?}", sampling.decisions);
 }
 
 #[tokio::test]
@@ -239,7 +250,7 @@ async fn an_unsampled_trace_that_leaked_spans_fails() {
         &store,
         checkout_trace(handled[leak].trace_id, None, &others),
     );
-    let verdict = check(&root_requests(&handled), &store, RATIO).await;
+    let verdict = check(&root_requests(&handled), &store, RATIO).await.stored;
     assert_reason(
         &verdict,
         &[
@@ -257,7 +268,7 @@ async fn missing_and_malformed_headers_fail_with_the_reason() {
     requests[3].traceresponse = None;
     requests[4].traceresponse = Some(traceresponse(&handled[4]).to_uppercase());
     requests[5].traceresponse = Some("00-abc-def-01".into());
-    let verdict = check(&requests, &store, RATIO).await;
+    let verdict = check(&requests, &store, RATIO).await.decisions;
     assert_reason(&verdict, &["request #3: no traceresponse header"]);
     assert_reason(&verdict, &["request #4", "is not 32 lowercase hex digits"]);
     assert_reason(
@@ -278,7 +289,9 @@ async fn missing_and_malformed_headers_fail_with_the_reason() {
 async fn a_trace_id_returned_twice_fails() {
     let (mut handled, store) = clean_run(50, RATIO, 9);
     handled[7] = handled[2];
-    let verdict = check(&root_requests(&handled), &store, RATIO).await;
+    let verdict = check(&root_requests(&handled), &store, RATIO)
+        .await
+        .decisions;
     assert_reason(
         &verdict,
         &[&hex(&handled[2].trace_id), "both request #2 and request #7"],
@@ -287,8 +300,10 @@ async fn a_trace_id_returned_twice_fails() {
 
 #[tokio::test]
 async fn no_requests_proves_nothing_and_fails() {
-    let verdict = check(&[], &TraceStore::default(), RATIO).await;
-    assert_reason(&verdict, &["nothing was examined"]);
+    let sampling = check(&[], &TraceStore::default(), RATIO).await;
+    for verdict in sampling.into_verdicts() {
+        assert_reason(&verdict, &["nothing was examined"]);
+    }
 }
 
 #[tokio::test]
@@ -301,7 +316,8 @@ async fn a_confidence_outside_0_to_1_fails() {
         &EmbeddedSource::new(store),
         &all_services(),
     )
-    .await;
+    .await
+    .ratio;
     assert_reason(&verdict, &["confidence 99.9 is not between 0 and 1"]);
 }
 
@@ -320,7 +336,8 @@ async fn an_unreachable_source_fails_rather_than_finding_no_leaks() {
         &source,
         &all_services(),
     )
-    .await;
+    .await
+    .stored;
     assert_reason(
         &verdict,
         &[
@@ -346,7 +363,7 @@ async fn the_check_reads_traces_through_tempos_api_as_well() {
         &all_services(),
     )
     .await;
-    assert!(verdict.passed, "{:#?}", verdict.reasons);
+    assert!(verdict.passed(), "{verdict:#?}");
 
     // And a leak is seen through Tempo too.
     let leak = handled.iter().find(|h| !h.sampled).unwrap();
@@ -357,7 +374,8 @@ async fn the_check_reads_traces_through_tempos_api_as_well() {
         source.as_ref(),
         &all_services(),
     )
-    .await;
+    .await
+    .stored;
     assert_reason(
         &verdict,
         &[&hex(&leak.trace_id), "was not sampled, yet 10 span(s)"],

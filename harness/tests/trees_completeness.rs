@@ -263,3 +263,35 @@ fn evicted_spans_are_reported_not_silently_not_found() {
         "3 spans evicted by the store's memory bound",
     );
 }
+
+#[test]
+fn a_lost_db_span_inside_a_service_that_still_appears_has_missing_spans() {
+    use tracemesh_harness::checks::completeness::SpanShape;
+    let shape = SpanShape::of(&expectation("checkout-succeeds.yaml"));
+    let expected = |n| ExpectedTrace::new(&trace_id(n)).with_shape(shape.clone());
+    let clean = classify(&expected(1), Fetched::Found(clean_checkout(1)));
+    assert_eq!(clean.category, Category::Complete, "{:?}", clean.details);
+
+    // Inventory still answers and still has spans; only its DB span is gone.
+    let mut spans = clean_checkout(2);
+    spans.retain(|s| s.name != "BATCH stock");
+    assert!(spans.iter().any(|s| s.service_name == "inventory"));
+    let result = classify(&expected(2), Fetched::Found(spans));
+    assert_eq!(result.category, Category::MissingSpans);
+    assert_eq!(
+        result.details,
+        ["inventory BATCH stock: 0 of the 1 span(s) its shape needs"]
+    );
+
+    // One span of an operation too many is an incorrect result.
+    let mut spans = clean_checkout(3);
+    let mut extra = spans[find(&spans, "user", "SELECT users", SpanKind::Client)].clone();
+    extra.span_id = "00000000000000ff".into();
+    spans.push(extra);
+    let result = classify(&expected(3), Fetched::Found(spans));
+    assert_eq!(result.category, Category::IncorrectResult);
+    assert_eq!(
+        result.details,
+        ["user SELECT users: 2 span(s), at most 1 expected"]
+    );
+}

@@ -7,12 +7,14 @@
 //! - `notfound`: the backend has no span of the trace at all;
 //! - `missingspans`: spans are missing. Vulture's own test is "a span names
 //!   a parent that is not in the trace"; we add what we know and vulture
-//!   does not: fewer spans than the expected count, the root missing, or no
-//!   span at all from a service the trace passed through;
+//!   does not: fewer spans than the expected count, the root missing, no
+//!   span at all from a service the trace passed through, or fewer spans of
+//!   one operation than the trace's expected shape needs (a lost DB span
+//!   inside a service that still appears);
 //! - `incorrectresult`: everything arrived but the trace is not what was
 //!   sent — any other structural defect (spans of another trace, duplicate
 //!   ids, a split into several roots, children outside their parent) or
-//!   more spans than expected.
+//!   more spans than expected, in all or of one operation.
 //!
 //! Plus one figure vulture cannot have: spans sent vs received, where the
 //! sender's count is known, so loss between exporter and store is counted
@@ -23,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::Verdict;
+use super::expect::{ExpectedSpan, ExpectedTree};
 use crate::model::SpanRecord;
 use crate::store::TraceStore;
 use crate::trace::{DefectKind, TraceTree, TreeOptions};
@@ -41,6 +44,65 @@ pub struct ExpectedTrace {
     pub spans: Option<usize>,
     /// Services that must each have at least one span in the trace.
     pub services: BTreeSet<String>,
+    /// How many spans of each operation the trace must have, when known.
+    pub shape: Option<SpanShape>,
+}
+
+/// How many spans of each operation (service, span name) a trace must have:
+/// `(min, max)`, `max` `None` when unbounded. Derived from an expected tree,
+/// counts multiplied down the tree (two Reserve calls of one span each make
+/// two), optional nodes with a minimum of zero.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanShape(pub BTreeMap<(String, String), (usize, Option<usize>)>);
+
+impl SpanShape {
+    pub fn of(tree: &ExpectedTree) -> SpanShape {
+        fn walk(span: &ExpectedSpan, min: usize, max: Option<usize>, shape: &mut SpanShape) {
+            let count = span.effective_count();
+            let (min, max) = (min * count.min, max.zip(count.max).map(|(a, b)| a * b));
+            let entry = shape
+                .0
+                .entry((span.service.clone(), span.name.clone()))
+                .or_insert((0, Some(0)));
+            entry.0 += min;
+            entry.1 = entry.1.zip(max).map(|(a, b)| a + b);
+            for child in &span.children {
+                walk(child, min, max, shape);
+            }
+        }
+        let mut shape = SpanShape::default();
+        walk(&tree.root, 1, Some(1), &mut shape);
+        shape
+    }
+
+    /// What is missing (`.0`) and what is in excess (`.1`) in `spans`.
+    fn compare(&self, spans: &[SpanRecord]) -> (Vec<String>, Vec<String>) {
+        let mut found: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for span in spans {
+            *found
+                .entry((span.service_name.as_str(), span.name.as_str()))
+                .or_default() += 1;
+        }
+        let (mut missing, mut excess) = (Vec::new(), Vec::new());
+        for ((service, name), (min, max)) in &self.0 {
+            let n = found
+                .get(&(service.as_str(), name.as_str()))
+                .copied()
+                .unwrap_or(0);
+            if n < *min {
+                missing.push(format!(
+                    "{service} {name}: {n} of the {min} span(s) its shape needs"
+                ));
+            } else if let Some(max) = max
+                && n > *max
+            {
+                excess.push(format!(
+                    "{service} {name}: {n} span(s), at most {max} expected"
+                ));
+            }
+        }
+        (missing, excess)
+    }
 }
 
 impl ExpectedTrace {
@@ -49,7 +111,14 @@ impl ExpectedTrace {
             trace_id: trace_id.to_ascii_lowercase(),
             spans: None,
             services: BTreeSet::new(),
+            shape: None,
         }
+    }
+
+    /// The trace must have the span counts of `shape`.
+    pub fn with_shape(mut self, shape: SpanShape) -> Self {
+        self.shape = Some(shape);
+        self
     }
 
     pub fn with_spans(mut self, spans: usize) -> Self {
@@ -156,6 +225,11 @@ pub fn classify(expected: &ExpectedTrace, fetched: Fetched) -> TraceCompleteness
         } else if tree.len() > expected_spans {
             incorrect.push(format!("{} spans, {expected_spans} expected", tree.len()));
         }
+    }
+    if let Some(shape) = &expected.shape {
+        let (lost, excess) = shape.compare(tree.spans());
+        missing.extend(lost);
+        incorrect.extend(excess);
     }
     let present: BTreeSet<&str> = tree
         .spans()

@@ -9,11 +9,17 @@
 //!   spans, incorrect result) and spans sent vs received.
 //! - [`sampling`]: the ratio sampler's decisions recomputed exactly, the
 //!   observed ratio with its interval, and parent-based obedience.
+//! - [`error_status`]: every failed span ends in Error with `error.type`,
+//!   on the whole way from an injected error up to the root.
+//! - [`orphans`]: every span stored during a run belongs to a trace the
+//!   run started; the rest are split traces, reported by service and name.
 
 pub mod attribution;
 pub mod completeness;
+pub mod error_status;
 pub mod expect;
 pub mod full_tree;
+pub mod orphans;
 pub mod sampling;
 pub mod verdict;
 

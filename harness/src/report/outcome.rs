@@ -69,13 +69,13 @@ pub struct SamplingFigures {
 }
 
 impl SamplingFigures {
-    /// Figures of the first verdict whose check name starts with
-    /// `sampling.root` (see `checks/sampling/root.rs` for the names).
+    /// Figures of the ratio verdict, `sampling.root.ratio`: its mark is the
+    /// ratio's alone (decisions and stored traces have their own verdicts).
     pub fn of(report: &RunReport) -> Option<SamplingFigures> {
         let verdict = report
             .verdicts
             .iter()
-            .find(|v| v.check.starts_with("sampling.root"))?;
+            .find(|v| v.check == crate::checks::sampling::RATIO_CHECK)?;
         let number = |key: &str| verdict.figures.get(key).and_then(|v| v.as_f64());
         let count = |key: &str| verdict.figures.get(key).and_then(|v| v.as_u64());
         let interval = verdict

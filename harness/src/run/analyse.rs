@@ -8,8 +8,13 @@
 //! - `faults_explained`: every sampled request that answered otherwise holds
 //!   an injected error in its trace; with a scenario that injects no errors,
 //!   any such request fails the check.
-//! - `sampling.root` and `sampling.parent`: see [`crate::checks::sampling`].
-//! - `completeness`: every sampled trace found and complete.
+//! - `sampling.root.ratio`, `sampling.root.decisions`, `sampling.root.stored`
+//!   and `sampling.parent`: see [`crate::checks::sampling`].
+//! - `completeness`: every sampled trace found and complete, with the span
+//!   count of each operation its expected tree needs.
+//! - `error_status`: every failed span says so (status Error, `error.type`),
+//!   on the whole way from an injected error up to the root.
+//! - `orphans`: no span stored in the run's window outside the run's traces.
 //! - `attribution` (when the scenario injects latency): traces with the
 //!   fault against traces without it.
 //! - `dominant_operation` (when the scenario names one).
@@ -26,8 +31,10 @@ use crate::checks::Verdict;
 use crate::checks::attribution::{
     InjectedLatency, RunAttribution, TraceAttribution, check_injected_latency,
 };
-use crate::checks::completeness::{ExpectedTrace, Fetched, check_completeness};
+use crate::checks::completeness::{ExpectedTrace, Fetched, SpanShape, check_completeness};
+use crate::checks::error_status::check_error_status;
 use crate::checks::full_tree::check_trees;
+use crate::checks::orphans::{RunWindow, check_orphans};
 use crate::checks::sampling::{
     ParentedRequest, RatioSampler, RootRequest, TraceParent, check_parent_obedience,
     check_root_sampling,
@@ -53,6 +60,9 @@ pub struct RunInput<'a> {
     /// Per trace id: time from the gateway's answer to the trace's last
     /// span arriving, when the store is ours.
     pub readiness_ms: Vec<f64>,
+    /// Unix seconds from before the first request to after the traces
+    /// settled: the orphans check searches this window.
+    pub window_unix_secs: (u64, u64),
 }
 
 /// Runs every check and builds the report.
@@ -102,7 +112,11 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         })
         .collect();
     let sampler = RatioSampler::new(input.settings.sampler_ratio);
-    verdicts.push(check_root_sampling(&roots, sampler, input.source, &rule).await);
+    verdicts.extend(
+        check_root_sampling(&roots, sampler, input.source, &rule)
+            .await
+            .into_verdicts(),
+    );
     let parented: Vec<ParentedRequest> = requests
         .iter()
         .filter_map(|r| {
@@ -183,10 +197,11 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
     let expected: Vec<(ExpectedTrace, Fetched)> = traces
         .into_iter()
         .map(|(request, trace_id, fetched)| {
-            let services = request
+            let expectation = request
                 .status
                 .filter(|_| !figures::is_unexpected(request))
-                .and_then(|s| expectations::find(&expectations, request.kind.endpoint(), s))
+                .and_then(|s| expectations::find(&expectations, request.kind.endpoint(), s));
+            let services = expectation
                 .map(|e| expectations::required_services(&e.tree))
                 .unwrap_or_else(|| BTreeSet::from(["gateway".to_owned()]));
             (
@@ -194,6 +209,10 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
                     trace_id,
                     spans: None,
                     services,
+                    // The span count of each operation, as vulture's
+                    // missingspans: a lost DB span fails here too, not
+                    // only in the tree check.
+                    shape: expectation.map(|e| SpanShape::of(&e.tree)),
                 },
                 fetched,
             )
@@ -214,6 +233,21 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         .and_then(|v| v.as_u64())
         .unwrap_or(0);
     verdicts.push(completeness);
+
+    // Statuses on every span, and on the whole way up from each injected error.
+    verdicts.push(check_error_status(all_trees.iter().map(|(tree, _)| tree)));
+
+    // Spans outside every trace the run started: split traces.
+    let started: BTreeSet<String> = requests
+        .iter()
+        .filter_map(|r| r.trace_id().map(str::to_owned))
+        .collect();
+    let window = RunWindow {
+        started: &started,
+        start_unix_secs: input.window_unix_secs.0,
+        end_unix_secs: input.window_unix_secs.1,
+    };
+    verdicts.push(check_orphans(input.source, &window, &input.scenario.expect.background).await);
 
     // Attribution.
     let attributed: Vec<(TraceAttribution, &TraceTree)> = all_trees
@@ -389,22 +423,14 @@ fn status_text(status: Option<u16>) -> String {
     status.map_or("nothing".to_owned(), |s| s.to_string())
 }
 
-fn attr_is(span: &SpanRecord, key: &str, value: &str) -> bool {
-    span.attributes
-        .get(key)
-        .is_some_and(|v| v.to_string() == value)
-}
-
 /// A span that carries an injected error.
 fn injected_error(span: &SpanRecord) -> bool {
-    attr_is(span, attr::FAULT_INJECTED, "true")
-        && attr_is(span, attr::FAULT_KIND, attr::FAULT_KIND_ERROR)
+    span.injected_fault() == Some(attr::FAULT_KIND_ERROR)
 }
 
 /// A span that carries injected latency.
 fn latency_fault(span: &SpanRecord) -> bool {
-    attr_is(span, attr::FAULT_INJECTED, "true")
-        && attr_is(span, attr::FAULT_KIND, attr::FAULT_KIND_LATENCY)
+    span.injected_fault() == Some(attr::FAULT_KIND_LATENCY)
 }
 
 /// A trace is complete when it has every service its expected tree needs

@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use tracemesh_runtime::contract::attr;
-
 use crate::checks::attribution::{self, RunAttribution, TraceAttribution};
 use crate::load::SentRequest;
 use crate::model::StatusCode;
@@ -151,10 +149,7 @@ pub fn waterfall(title: String, tree: &TraceTree) -> Option<Waterfall> {
                 self_ms: nanos_to_ms(self_times[index]),
                 error: span.status.code == StatusCode::Error,
                 critical: critical.contains(&index),
-                fault: span
-                    .attributes
-                    .get(attr::FAULT_INJECTED)
-                    .is_some_and(|v| v.to_string() == "true"),
+                fault: span.injected_fault().is_some(),
             }
         })
         .collect();

@@ -111,7 +111,7 @@ fn verdicts() -> Vec<Verdict> {
         json!({"not_found": 1, "missing_spans": 4, "incorrect_result": 0}),
     );
 
-    let mut sampling_root = Verdict::new("sampling.root");
+    let mut sampling_root = Verdict::new("sampling.root.ratio");
     for _ in 0..310 {
         sampling_root.examine();
     }

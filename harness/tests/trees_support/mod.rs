@@ -55,3 +55,74 @@ pub fn assert_reason(reasons: &[String], needle: &str) {
         reasons.join("\n")
     );
 }
+
+/// Spans back into OTLP, one resource per span (its service), so a test can
+/// put synthetic traces into a real store through its real ingest path.
+pub fn to_otlp(spans: &[SpanRecord]) -> Vec<opentelemetry_proto::tonic::trace::v1::ResourceSpans> {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+    use tracemesh_harness::model::{AttrValue, StatusCode, hex_decode};
+
+    let value = |v: &AttrValue| {
+        let value = match v {
+            AttrValue::String(s) => Value::StringValue(s.clone()),
+            AttrValue::Bool(b) => Value::BoolValue(*b),
+            AttrValue::Int(i) => Value::IntValue(*i),
+            AttrValue::Double(d) => Value::DoubleValue(*d),
+            other => Value::StringValue(other.to_string()),
+        };
+        Some(AnyValue { value: Some(value) })
+    };
+    let key_value = |key: &str, v: &AttrValue| KeyValue {
+        key: key.to_owned(),
+        value: value(v),
+        ..Default::default()
+    };
+    spans
+        .iter()
+        .map(|s| ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![key_value(
+                    "service.name",
+                    &AttrValue::String(s.service_name.clone()),
+                )],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: hex_decode(&s.trace_id).unwrap(),
+                    span_id: hex_decode(&s.span_id).unwrap(),
+                    parent_span_id: s
+                        .parent_span_id
+                        .as_deref()
+                        .map(|p| hex_decode(p).unwrap())
+                        .unwrap_or_default(),
+                    name: s.name.clone(),
+                    kind: match s.kind {
+                        SpanKind::Internal => 1,
+                        SpanKind::Server => 2,
+                        SpanKind::Client => 3,
+                        SpanKind::Producer => 4,
+                        SpanKind::Consumer => 5,
+                        SpanKind::Unspecified => 0,
+                    },
+                    start_time_unix_nano: s.start_unix_nanos,
+                    end_time_unix_nano: s.end_unix_nanos,
+                    attributes: s.attributes.iter().map(|(k, v)| key_value(k, v)).collect(),
+                    status: Some(Status {
+                        code: match s.status.code {
+                            StatusCode::Unset => 0,
+                            StatusCode::Ok => 1,
+                            StatusCode::Error => 2,
+                        },
+                        message: s.status.message.clone(),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .collect()
+}

@@ -11,8 +11,41 @@ use super::{
 use crate::checks::Verdict;
 use crate::sources::TraceSource;
 
-/// The verdict's check name.
-const CHECK: &str = "sampling.root";
+/// The verdicts' check names: three findings, each with its own mark, so a
+/// ratio inside its interval is never crossed out because some sampled
+/// trace arrived incomplete.
+pub const RATIO_CHECK: &str = "sampling.root.ratio";
+pub const DECISIONS_CHECK: &str = "sampling.root.decisions";
+pub const STORED_CHECK: &str = "sampling.root.stored";
+
+/// The root sampling check's three verdicts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootSampling {
+    /// `sampling.root.ratio`: does the configured ratio lie inside the
+    /// observed ratio's confidence interval? Figures: `requests`, `sampled`,
+    /// `expected_sampled`, `ratio`, `observed_ratio`, `confidence`, `z`,
+    /// `interval` (`{low, high}`).
+    pub ratio: Verdict,
+    /// `sampling.root.decisions`: did every request say its trace, with the
+    /// decision the sampler must have taken, in a trace of its own? Figures:
+    /// `mismatches`, `malformed_headers`, `duplicate_trace_ids`.
+    pub decisions: Verdict,
+    /// `sampling.root.stored`: is every sampled trace stored and complete,
+    /// and no unsampled one? Figures: `missing`, `incomplete`, `leaked`.
+    pub stored: Verdict,
+}
+
+impl RootSampling {
+    /// All three passed.
+    pub fn passed(&self) -> bool {
+        self.ratio.passed && self.decisions.passed && self.stored.passed
+    }
+
+    /// The three verdicts, in the report's order.
+    pub fn into_verdicts(self) -> [Verdict; 3] {
+        [self.ratio, self.decisions, self.stored]
+    }
+}
 
 /// One request sent without a `traceparent`, as the load generator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,24 +109,22 @@ struct Decided<'a> {
 
 /// Checks the gateway's root decisions and what every service stored.
 ///
-/// Fails, each with reasons naming the trace and request, when:
-/// a header is missing or malformed; a header's sampled flag differs from
-/// the recomputed decision; two requests got the same trace id; a sampled
-/// trace is missing from `source` or incomplete by `completeness`; an
-/// unsampled trace has any span in `source`; the configured ratio lies
-/// outside the observed ratio's confidence interval; `source` fails.
-///
-/// Figures: `requests`, `sampled`, `expected_sampled`, `ratio`,
-/// `observed_ratio`, `confidence`, `z`, `interval` (`{low, high}`),
-/// `mismatches`, `malformed_headers`, `duplicate_trace_ids`, `missing`,
-/// `incomplete`, `leaked`.
+/// Each verdict fails with reasons naming the trace and request:
+/// - `decisions` when a header is missing or malformed, a header's sampled
+///   flag differs from the recomputed decision, or two requests got the
+///   same trace id;
+/// - `ratio` when the configured ratio lies outside the observed ratio's
+///   confidence interval;
+/// - `stored` when a sampled trace is missing from `source` or incomplete
+///   by `completeness`, an unsampled trace has any span in `source`, or
+///   `source` fails.
 pub async fn check_root_sampling(
     requests: &[RootRequest],
     sampler: RatioSampler,
     source: &dyn TraceSource,
     completeness: &dyn CompletenessRule,
-) -> Verdict {
-    let mut verdict = Verdict::new(CHECK);
+) -> RootSampling {
+    let mut verdict = Verdict::new(DECISIONS_CHECK);
     let mut malformed = Findings::new("malformed_headers");
     let mut mismatches = Findings::new("mismatches");
     let mut duplicates = Findings::new("duplicate_trace_ids");
@@ -146,9 +177,16 @@ pub async fn check_root_sampling(
     }
 
     // 2. Ratio and interval, over the requests whose decision we know.
+    for findings in [malformed, mismatches, duplicates] {
+        findings.report(&mut verdict);
+    }
+    let decisions = verdict.finish();
+
+    let mut verdict = Verdict::new(RATIO_CHECK);
     let trials = decided.len() as u64;
     let sampled = decided.iter().filter(|d| d.context.sampled()).count() as u64;
     let expected_sampled = decided.iter().filter(|d| d.expected).count() as u64;
+    verdict.examined = decided.len();
     verdict.figure("requests", requests.len());
     verdict.figure("sampled", sampled);
     verdict.figure("expected_sampled", expected_sampled);
@@ -182,12 +220,19 @@ pub async fn check_root_sampling(
         }
     };
 
+    if let Some(reason) = interval_reason {
+        verdict.fail(reason);
+    }
+    let ratio = verdict.finish();
+
     // 3. What the services stored must agree with what the gateway said.
+    let mut verdict = Verdict::new(STORED_CHECK);
     let mut missing = Findings::new("missing");
     let mut incomplete = Findings::new("incomplete");
     let mut leaked = Findings::new("leaked");
     let mut source_error = None;
     for Decided { label, context, .. } in &decided {
+        verdict.examine();
         let id = &context.trace_id;
         let spans = match source.trace(id).await {
             Ok(spans) => spans,
@@ -219,16 +264,15 @@ pub async fn check_root_sampling(
         }
     }
 
-    for findings in [
-        malformed, mismatches, duplicates, missing, incomplete, leaked,
-    ] {
+    for findings in [missing, incomplete, leaked] {
         findings.report(&mut verdict);
-    }
-    if let Some(reason) = interval_reason {
-        verdict.fail(reason);
     }
     if let Some(reason) = source_error {
         verdict.fail(reason);
     }
-    verdict.finish()
+    RootSampling {
+        ratio,
+        decisions,
+        stored: verdict.finish(),
+    }
 }
