@@ -1,0 +1,182 @@
+//! No planted defect passes: each telemetry fault class of
+//! `scenarios/broken/` is planted in a real mesh through the admin
+//! endpoints by `tracemesh run` itself, and the run must exit 1 with the
+//! right check naming the right service, hop, span or attribute. A clean run
+//! passes, and passes again against its own report as a baseline.
+//!
+//! One mesh serves every run (`tracemesh run --gateway .. --tempo ..`
+//! against the collector in this test), since each run plants its faults
+//! and takes them out again; the runs are short (4 s of load, 4 users).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{Mesh, Service};
+
+/// One planted defect and what the run must say about it.
+struct Case {
+    /// File in `scenarios/broken/`.
+    scenario: &'static str,
+    /// The check that must fail.
+    check: &'static str,
+    /// Each must appear in one of that check's reasons.
+    names: &'static [&'static str],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        scenario: "dropped-context.yaml",
+        check: "orphans",
+        names: &["the context was lost on the way into payment POST /v1/charges [server]"],
+    },
+    Case {
+        scenario: "corrupt-context.yaml",
+        check: "orphans",
+        names: &["the context was lost on the way into inventory tracemesh.inventory.v1.InventoryService/Reserve [server]"],
+    },
+    Case {
+        scenario: "lost-db-span.yaml",
+        check: "completeness",
+        names: &["inventory BATCH stock: 0 of the 1 span(s) its shape needs"],
+    },
+    Case {
+        scenario: "lost-attribute.yaml",
+        check: "full_tree checkout-succeeds",
+        names: &["INSERT orders", "db.operation.name"],
+    },
+    Case {
+        scenario: "lost-error-status.yaml",
+        check: "error_status",
+        names: &[
+            "user tracemesh.user.v1.UserService/ValidateUser [server] answered UNAVAILABLE but its status is Unset",
+            "did not end in error",
+        ],
+    },
+    Case {
+        scenario: "ignored-sampling.yaml",
+        check: "sampling.parent",
+        names: &["was sent with sampled=0, yet", "from inventory"],
+    },
+];
+
+fn scenario(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(path)
+}
+
+/// `tracemesh run` against the test's mesh, reports in `reports`.
+async fn run(mesh: &Mesh, scenario: &Path, reports: &Path, extra: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tracemesh"));
+    command
+        .args(["run", "--run-time", "4s", "--users", "4"])
+        .args(["--gateway", &mesh.gateway])
+        .args(["--tempo", &mesh.collector.http_endpoint()])
+        // The test's mesh samples everything (parentbased_always_on).
+        .args(["--sampler-ratio", "1"])
+        .arg("--scenario")
+        .arg(scenario)
+        .arg("--report-dir")
+        .arg(reports)
+        .args(extra);
+    for service in Service::ALL {
+        command.arg("--admin").arg(format!(
+            "{service}={}",
+            mesh.services.admin(service).base_url
+        ));
+    }
+    command.output().await.expect("tracemesh runs")
+}
+
+fn verdicts(reports: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(reports.join("verdict.json")).expect("verdict.json");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    report["verdicts"].as_array().cloned().unwrap_or_default()
+}
+
+fn failed(verdicts: &[serde_json::Value]) -> Vec<String> {
+    verdicts
+        .iter()
+        .filter(|v| v["passed"] == false)
+        .map(|v| format!("{}: {}", v["check"], v["reasons"]))
+        .collect()
+}
+
+fn output_text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_planted_telemetry_defect_fails_its_check_and_a_clean_run_passes() {
+    let _alone = common::one_load_at_a_time().await;
+    let mesh = Mesh::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut problems: Vec<String> = Vec::new();
+
+    // A clean run passes: every new check holds on the mesh as designed.
+    let clean = dir.path().join("clean");
+    let out = run(&mesh, &scenario("baseline.yaml"), &clean, &[]).await;
+    assert!(
+        out.status.success(),
+        "the clean run failed: {:#?}\n{}",
+        failed(&verdicts(&clean)),
+        output_text(&out)
+    );
+
+    for case in CASES {
+        let reports = dir.path().join(case.scenario.trim_end_matches(".yaml"));
+        let out = run(
+            &mesh,
+            &scenario(&format!("broken/{}", case.scenario)),
+            &reports,
+            &[],
+        )
+        .await;
+        let all = verdicts(&reports);
+        eprintln!("{}: exit {:?}, failed {:#?}", case.scenario, out.status.code(), failed(&all));
+        if out.status.code() != Some(1) {
+            problems.push(format!(
+                "{}: exit {:?}, not 1\n{}",
+                case.scenario,
+                out.status.code(),
+                output_text(&out)
+            ));
+            continue;
+        }
+        let Some(verdict) = all.iter().find(|v| v["check"] == case.check) else {
+            problems.push(format!("{}: no verdict {}", case.scenario, case.check));
+            continue;
+        };
+        let reasons: Vec<String> = verdict["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect();
+        for name in case.names {
+            if verdict["passed"] != false || !reasons.iter().any(|r| r.contains(name)) {
+                problems.push(format!(
+                    "{}: {} should fail naming {name:?}; it says {reasons:#?}",
+                    case.scenario, case.check
+                ));
+            }
+        }
+    }
+
+    // The mesh is left as it was found: a clean run passes again.
+    let again = dir.path().join("again");
+    let out = run(&mesh, &scenario("baseline.yaml"), &again, &[]).await;
+    if !out.status.success() {
+        problems.push(format!(
+            "the clean run after the planted ones failed (faults left behind?): {:#?}",
+            failed(&verdicts(&again))
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
