@@ -538,6 +538,44 @@ mod tests {
         assert_eq!(faults.decide("Reserve").error, None);
     }
 
+    #[test]
+    fn replace_replaces_the_telemetry_faults_too() {
+        let faults =
+            Faults::new(FaultConfig::parse("telemetry: [{kind: ignore_parent_sampling}]").unwrap());
+        let handle = faults.telemetry();
+        assert!(handle.ignores_parent_sampling());
+        faults.replace(FaultConfig::parse("telemetry: [{kind: drop_context, hop: user}]").unwrap());
+        assert!(!handle.ignores_parent_sampling());
+        assert_eq!(
+            handle.context_fault(Service::User),
+            Some(ContextFault::Drop)
+        );
+        assert_eq!(faults.config().telemetry, handle.list());
+    }
+
+    #[tokio::test]
+    async fn unmarked_latency_sleeps_without_an_operation_fault() {
+        let faults = Faults::new(
+            FaultConfig::parse("telemetry: [{kind: unmarked_latency, operation: Reserve, ms: 20}]")
+                .unwrap(),
+        );
+        let started = tokio::time::Instant::now();
+        faults.apply("Reserve").await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(20));
+        // Nothing was decided as an operation fault, so nothing is marked
+        // (tests/telemetry_faults.rs checks the span itself).
+        assert_eq!(
+            faults.decide("Reserve"),
+            Decision {
+                delay: None,
+                error: None
+            }
+        );
+        let started = tokio::time::Instant::now();
+        faults.apply("Release").await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(20));
+    }
+
     #[tokio::test]
     async fn apply_sleeps_and_then_fails() {
         let faults = Faults::new(
