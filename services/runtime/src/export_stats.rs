@@ -38,7 +38,8 @@ pub struct ExportCounters {
 /// A reading of [`ExportCounters`], as served by the admin endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportSnapshot {
-    /// Sampled spans that ended, all handed to the batch processor.
+    /// Sampled spans that ended, all handed to the batch processor (a span
+    /// a planted `drop_span` fault discarded is not one of them).
     pub spans_ended: u64,
     /// Spans in export calls the collector acknowledged.
     pub spans_exported: u64,
