@@ -11,7 +11,9 @@ use tonic_health::pb::health_client::HealthClient;
 use tracemesh_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
 use tracemesh_proto::order::v1::order_service_client::OrderServiceClient;
 use tracemesh_proto::user::v1::user_service_client::UserServiceClient;
+use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::{Deadlines, TracedChannel, connect};
+use tracemesh_runtime::topology::Service;
 
 /// Where the three gRPC services are (`http://host:port`).
 #[derive(Debug, Clone)]
@@ -32,14 +34,23 @@ pub struct Clients {
 
 impl Clients {
     /// Channels connect lazily: nothing is dialled until the first call.
-    pub fn connect(urls: &DownstreamUrls, deadlines: Deadlines) -> Result<Self, String> {
-        let channel = |flag: &str, url: &str| {
-            connect(url, deadlines).map_err(|e| format!("{flag} {url:?}: {e}"))
+    /// Each knows its callee, for the telemetry faults in `faults`.
+    pub fn connect(
+        urls: &DownstreamUrls,
+        deadlines: Deadlines,
+        faults: &Faults,
+    ) -> Result<Self, String> {
+        let channel = |callee: Service, flag: &str, url: &str| {
+            connect(faults.hop(callee), url, deadlines).map_err(|e| format!("{flag} {url:?}: {e}"))
         };
         Ok(Clients {
-            user: UserServiceClient::new(channel("--user-url", &urls.user)?),
-            order: OrderServiceClient::new(channel("--order-url", &urls.order)?),
-            inventory: InventoryServiceClient::new(channel("--inventory-url", &urls.inventory)?),
+            user: UserServiceClient::new(channel(Service::User, "--user-url", &urls.user)?),
+            order: OrderServiceClient::new(channel(Service::Order, "--order-url", &urls.order)?),
+            inventory: InventoryServiceClient::new(channel(
+                Service::Inventory,
+                "--inventory-url",
+                &urls.inventory,
+            )?),
         })
     }
 }

@@ -42,6 +42,7 @@ use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::Deadlines;
 use tracemesh_runtime::http_client::TracedHttpClient;
 use tracemesh_runtime::http_server::{EdgeTracing, HttpTracing, not_found, trace_http_edge};
+use tracemesh_runtime::propagation::Hop;
 use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 use tracemesh_runtime::topology::Service;
@@ -138,14 +139,17 @@ impl AppState {
         let deadlines = config.deadlines();
         let urls = config.urls();
         let w3c_forwarder = if config.w3c_test_endpoint {
-            let client = TracedHttpClient::new(deadlines.connect, deadlines.request)
-                .map_err(|e| format!("cannot build the HTTP client of /test: {e}"))?;
+            // The W3C test suite's services are outside the mesh: no
+            // telemetry fault names them.
+            let client =
+                TracedHttpClient::new(Hop::external(), deadlines.connect, deadlines.request)
+                    .map_err(|e| format!("cannot build the HTTP client of /test: {e}"))?;
             Some(client)
         } else {
             None
         };
         Ok(AppState {
-            clients: Clients::connect(&urls, deadlines)?,
+            clients: Clients::connect(&urls, deadlines, &faults)?,
             readiness: Readiness::connect(&urls)?,
             faults,
             max_body_bytes: config.max_body_bytes,

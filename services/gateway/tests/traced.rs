@@ -30,7 +30,7 @@ fn init_telemetry() {
             ("RUST_LOG", "off"),
         ]);
         let config = TelemetryConfig::from_env(&env, "gateway").unwrap();
-        telemetry::init(&config).unwrap()
+        telemetry::init(&config, &Default::default()).unwrap()
     });
 }
 

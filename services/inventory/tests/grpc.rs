@@ -17,6 +17,7 @@ use tracemesh_proto::inventory::v1::{
 use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::{self, Deadlines, TracedChannel};
+use tracemesh_runtime::propagation::Hop;
 use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
@@ -69,7 +70,9 @@ impl Running {
     }
 
     fn client(&self) -> InventoryServiceClient<TracedChannel> {
-        InventoryServiceClient::new(grpc_client::connect(&self.url, PATIENT).unwrap())
+        InventoryServiceClient::new(
+            grpc_client::connect(Hop::external(), &self.url, PATIENT).unwrap(),
+        )
     }
 
     async fn available(&self, sku: &str) -> i64 {
@@ -311,7 +314,7 @@ async fn concurrent_reserves_never_oversell_with_the_lock_fixed() {
 #[tokio::test]
 async fn the_health_service_reports_the_inventory_service_serving() {
     let service = Running::start().await;
-    let channel = grpc_client::connect(&service.url, PATIENT).unwrap();
+    let channel = grpc_client::connect(Hop::external(), &service.url, PATIENT).unwrap();
     let response = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: "tracemesh.inventory.v1.InventoryService".to_owned(),
@@ -342,7 +345,9 @@ async fn stock_taken_before_a_restart_stays_taken() {
             },
             shutdown.clone(),
         ));
-        let mut client = InventoryServiceClient::new(grpc_client::connect(&url, PATIENT).unwrap());
+        let mut client = InventoryServiceClient::new(
+            grpc_client::connect(Hop::external(), &url, PATIENT).unwrap(),
+        );
         let before = client
             .get_stock(GetStockRequest {
                 skus: vec!["DSK-008".to_owned()],

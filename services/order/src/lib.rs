@@ -69,11 +69,14 @@ pub async fn serve(
     let path = ctx.data_dir.join(DB_FILE);
     let store =
         store::OrderStore::open(&path).map_err(|source| ServeError::Store { path, source })?;
-    let inventory =
-        grpc_client::connect(&config.inventory_url, Deadlines::default()).map_err(|e| {
-            ServeError::Config(format!("--inventory-url {}: {e}", config.inventory_url))
-        })?;
+    let inventory = grpc_client::connect(
+        ctx.faults.hop(Service::Inventory),
+        &config.inventory_url,
+        Deadlines::default(),
+    )
+    .map_err(|e| ServeError::Config(format!("--inventory-url {}: {e}", config.inventory_url)))?;
     let payment = payment_client::PaymentClient::new(
+        ctx.faults.hop(Service::Payment),
         &config.payment_url,
         Duration::from_millis(config.payment_timeout_ms),
     )

@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use tracemesh_payment::api::{Card, Charge, ChargeErrorBody, ChargeRequest};
 use tracemesh_runtime::grpc_client::error_chain;
 use tracemesh_runtime::http_client::TracedHttpClient;
+use tracemesh_runtime::propagation::Hop;
 
 use crate::error::OrderError;
 
@@ -29,12 +30,13 @@ pub struct PaymentClient {
 
 impl PaymentClient {
     /// A client of the payment service at `base_url` (`http://host:port`);
-    /// each charge may take at most `timeout`, connecting included.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<PaymentClient, String> {
+    /// each charge may take at most `timeout`, connecting included. `hop`
+    /// carries the telemetry faults of calls to payment.
+    pub fn new(hop: Hop, base_url: &str, timeout: Duration) -> Result<PaymentClient, String> {
         let charges_url = reqwest::Url::parse(base_url)
             .and_then(|base| base.join("/v1/charges"))
             .map_err(|e| format!("--payment-url {base_url}: {e}"))?;
-        let http = TracedHttpClient::new(MAX_CONNECT_TIMEOUT.min(timeout), timeout)
+        let http = TracedHttpClient::new(hop, MAX_CONNECT_TIMEOUT.min(timeout), timeout)
             .map_err(|e| format!("cannot build the payment client: {e}"))?;
         Ok(PaymentClient { http, charges_url })
     }
@@ -227,7 +229,8 @@ mod tests {
 
     #[test]
     fn a_bad_payment_url_is_refused_at_start() {
-        let error = PaymentClient::new("not a url", Duration::from_secs(1)).unwrap_err();
+        let error =
+            PaymentClient::new(Hop::external(), "not a url", Duration::from_secs(1)).unwrap_err();
         assert!(error.contains("--payment-url"), "{error}");
     }
 }

@@ -25,6 +25,7 @@ use tracemesh_proto::order::v1::{Card, GetOrderRequest, OrderItem, PlaceOrderReq
 use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::{self, Deadlines, TracedChannel};
+use tracemesh_runtime::propagation::Hop;
 use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
@@ -188,7 +189,12 @@ impl Mesh {
             shutdown.clone(),
         )));
         let order = OrderServiceClient::new(
-            grpc_client::connect(&format!("http://{order_addr}"), Deadlines::default()).unwrap(),
+            grpc_client::connect(
+                Hop::external(),
+                &format!("http://{order_addr}"),
+                Deadlines::default(),
+            )
+            .unwrap(),
         );
         Mesh {
             order,
@@ -461,7 +467,12 @@ async fn inventory_down_fails_with_unavailable() {
         shutdown.clone(),
     ));
     let mut client = OrderServiceClient::new(
-        grpc_client::connect(&format!("http://{order_addr}"), Deadlines::default()).unwrap(),
+        grpc_client::connect(
+            Hop::external(),
+            &format!("http://{order_addr}"),
+            Deadlines::default(),
+        )
+        .unwrap(),
     );
     let status = client
         .place_order(order_request("key-inv", GOOD_CARD, &[("KEY-001", 1)]))

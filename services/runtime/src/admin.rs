@@ -3,7 +3,8 @@
 //!
 //! `GET /admin/faults` shows the configuration in force, `PUT /admin/faults`
 //! replaces it (YAML or JSON body, validated first), `DELETE /admin/faults`
-//! clears it. `GET /admin/telemetry` shows the export counters
+//! clears it; the telemetry faults (the configuration's `telemetry:` list)
+//! are planted and removed the same way. `GET /admin/telemetry` shows the export counters
 //! ([`crate::export_stats`]); `POST /admin/telemetry/flush` exports what is
 //! queued first, so the counters are final. It listens on its own address, loopback by default; on any
 //! other address it refuses to start without a token, and with a token every
@@ -207,6 +208,64 @@ mod tests {
         let res = app.oneshot(request("DELETE", None, "")).await.unwrap();
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
         assert!(faults.config().operations.is_empty());
+    }
+
+    async fn body_text(res: Response) -> String {
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn telemetry_faults_are_planted_shown_and_removed_through_the_endpoint() {
+        use crate::fault::ContextFault;
+        use crate::topology::Service;
+
+        let faults = Faults::default();
+        let handle = faults.telemetry();
+        let app = router(faults.clone(), TelemetryHandle::default(), None);
+        let res = app
+            .clone()
+            .oneshot(request(
+                "PUT",
+                None,
+                "telemetry: [{kind: drop_context, hop: payment}, {kind: drop_span, span: INSERT orders}]",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        // The live handle the clients and the span processor read changed.
+        assert_eq!(
+            handle.context_fault(Service::Payment),
+            Some(ContextFault::Drop)
+        );
+
+        let res = app.clone().oneshot(request("GET", None, "")).await.unwrap();
+        let shown = body_text(res).await;
+        assert!(
+            shown.contains(r#""telemetry":[{"kind":"drop_context","hop":"payment"},"#),
+            "{shown}"
+        );
+
+        let res = app
+            .clone()
+            .oneshot(request(
+                "PUT",
+                None,
+                "telemetry: [{kind: drop_context, hop: billing}]",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let refused = body_text(res).await;
+        assert!(refused.contains("telemetry[0] (drop_context)"), "{refused}");
+        assert_eq!(handle.list().len(), 2, "kept the old config");
+
+        let res = app.oneshot(request("DELETE", None, "")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_eq!(handle.context_fault(Service::Payment), None);
+        assert!(handle.list().is_empty());
     }
 
     #[test]

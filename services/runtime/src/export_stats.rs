@@ -5,8 +5,10 @@
 //! and nothing else. To *count* both, two small wrappers share one set of
 //! counters:
 //!
-//! - [`CountingProcessor`], registered before the batch processor, counts
-//!   every sampled span that ended (everything the batch processor is given);
+//! - [`CountingProcessor`], wrapped around the batch processor, counts
+//!   every sampled span it hands on (everything the batch processor is
+//!   given: a span a telemetry fault dropped before it is not, see
+//!   [`crate::fault::span_processor`]);
 //! - [`CountingExporter`] wraps the OTLP exporter and counts the spans of
 //!   each export call that succeeded or failed (after the exporter's own
 //!   retries).
@@ -36,7 +38,8 @@ pub struct ExportCounters {
 /// A reading of [`ExportCounters`], as served by the admin endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportSnapshot {
-    /// Sampled spans that ended, all handed to the batch processor.
+    /// Sampled spans that ended, all handed to the batch processor (a span
+    /// a planted `drop_span` fault discarded is not one of them).
     pub spans_ended: u64,
     /// Spans in export calls the collector acknowledged.
     pub spans_exported: u64,
@@ -72,34 +75,45 @@ impl std::ops::AddAssign for ExportSnapshot {
     }
 }
 
-/// Counts sampled spans as they end. Register it before the batch processor.
+/// Counts sampled spans as they end, then hands them to `inner` (the batch
+/// processor). A wrapper rather than a processor registered beside it, so
+/// that whatever filters spans before it (the telemetry faults) filters
+/// what is counted too; and a span is counted before it can be exported.
 #[derive(Debug)]
-pub struct CountingProcessor {
+pub struct CountingProcessor<P> {
     counters: Arc<ExportCounters>,
+    inner: P,
 }
 
-impl CountingProcessor {
-    pub fn new(counters: Arc<ExportCounters>) -> Self {
-        CountingProcessor { counters }
+impl<P> CountingProcessor<P> {
+    pub fn new(counters: Arc<ExportCounters>, inner: P) -> Self {
+        CountingProcessor { counters, inner }
     }
 }
 
-impl SpanProcessor for CountingProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx);
+    }
 
     fn on_end(&self, span: SpanData) {
         // The batch processor exports only sampled spans; count the same.
         if span.span_context.is_sampled() {
             self.counters.ended.fetch_add(1, Ordering::Release);
         }
+        self.inner.on_end(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
+        self.inner.force_flush()
     }
 
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
     }
 }
 
@@ -171,11 +185,10 @@ mod tests {
         let counters = Arc::new(ExportCounters::default());
         let exporter = Switchable::default();
         let provider = SdkTracerProvider::builder()
-            .with_span_processor(CountingProcessor::new(counters.clone()))
-            .with_span_processor(SimpleSpanProcessor::new(CountingExporter::new(
-                exporter.clone(),
+            .with_span_processor(CountingProcessor::new(
                 counters.clone(),
-            )))
+                SimpleSpanProcessor::new(CountingExporter::new(exporter.clone(), counters.clone())),
+            ))
             .with_sampler(Sampler::AlwaysOn)
             .build();
         let tracer = provider.tracer("test");
@@ -201,7 +214,10 @@ mod tests {
     fn unsampled_spans_are_not_counted() {
         let counters = Arc::new(ExportCounters::default());
         let provider = SdkTracerProvider::builder()
-            .with_span_processor(CountingProcessor::new(counters.clone()))
+            .with_span_processor(CountingProcessor::new(
+                counters.clone(),
+                SimpleSpanProcessor::new(Switchable::default()),
+            ))
             .with_sampler(Sampler::AlwaysOff)
             .build();
         provider

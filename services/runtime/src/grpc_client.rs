@@ -5,6 +5,10 @@
 //! of whatever span is current: the handler's), inject its context and the
 //! baggage into the request metadata, and record the status from headers or
 //! trailers, or the transport error when there was no answer.
+//!
+//! A channel knows its callee (a [`crate::propagation::Hop`], given to
+//! [`connect`]), so the service's telemetry faults can drop or corrupt the
+//! context of the calls to that callee only.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,7 +24,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::grpc_span::{self, Side, TracedBody};
-use crate::propagation;
+use crate::propagation::Hop;
 
 /// How long an outbound call may take before it fails with DEADLINE_EXCEEDED,
 /// and how long connecting may take. Every hop has a deadline so that a hung
@@ -41,13 +45,17 @@ impl Default for Deadlines {
 }
 
 /// A traced channel: what the generated clients are built on, e.g.
-/// `InventoryServiceClient::new(connect(url, deadlines)?)`.
+/// `InventoryServiceClient::new(connect(faults.hop(Service::Inventory), url, deadlines)?)`.
 pub type TracedChannel = GrpcClientService<Channel>;
 
-/// A lazily connecting, traced channel to `url` (`http://host:port`).
-/// Lazy, so services can start in any order and a dead peer only fails the
-/// calls that need it.
-pub fn connect(url: &str, deadlines: Deadlines) -> Result<TracedChannel, tonic::transport::Error> {
+/// A lazily connecting, traced channel to `url` (`http://host:port`), the
+/// address of `hop`'s callee. Lazy, so services can start in any order and
+/// a dead peer only fails the calls that need it.
+pub fn connect(
+    hop: Hop,
+    url: &str,
+    deadlines: Deadlines,
+) -> Result<TracedChannel, tonic::transport::Error> {
     let endpoint = Endpoint::from_shared(url.to_owned())?
         .connect_timeout(deadlines.connect)
         .timeout(deadlines.request);
@@ -56,7 +64,7 @@ pub fn connect(url: &str, deadlines: Deadlines) -> Result<TracedChannel, tonic::
         (uri.host().unwrap_or_default().to_owned(), uri.port_u16())
     };
     let channel = endpoint.connect_lazy();
-    Ok(GrpcClientLayer { address, port }.layer(channel))
+    Ok(GrpcClientLayer { address, port, hop }.layer(channel))
 }
 
 /// See the module documentation.
@@ -65,6 +73,8 @@ pub struct GrpcClientLayer {
     /// The peer, for `server.address` / `server.port`.
     address: String,
     port: Option<u16>,
+    /// The callee, whose context injection telemetry faults may break.
+    hop: Hop,
 }
 
 impl<S> Layer<S> for GrpcClientLayer {
@@ -74,6 +84,7 @@ impl<S> Layer<S> for GrpcClientLayer {
             inner,
             address: self.address.clone(),
             port: self.port,
+            hop: self.hop.clone(),
         }
     }
 }
@@ -83,6 +94,7 @@ pub struct GrpcClientService<S> {
     inner: S,
     address: String,
     port: Option<u16>,
+    hop: Hop,
 }
 
 impl<S, B> Service<Request<Body>> for GrpcClientService<S>
@@ -125,7 +137,7 @@ where
         if let Some(port) = self.port {
             span.set_attribute(semconv::SERVER_PORT, i64::from(port));
         }
-        propagation::inject(&span.context(), req.headers_mut());
+        self.hop.inject(&span.context(), req.headers_mut());
 
         Box::pin(async move {
             match inner.call(req).instrument(span.clone()).await {

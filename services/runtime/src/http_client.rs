@@ -5,6 +5,9 @@
 //! status or the transport error. Why not reqwest-middleware/reqwest-tracing:
 //! those pin their own reqwest and opentelemetry versions, which do not match
 //! the ones this workspace is built on; this is forty lines.
+//!
+//! The client is built for one callee (a [`Hop`]), so the service's
+//! telemetry faults can drop or corrupt the context of its calls only.
 
 use std::time::Duration;
 
@@ -13,22 +16,28 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::propagation;
+use crate::propagation::Hop;
 
 /// A reqwest client whose requests are traced and bounded by a deadline.
 #[derive(Debug, Clone)]
 pub struct TracedHttpClient {
     client: reqwest::Client,
+    hop: Hop,
 }
 
 impl TracedHttpClient {
-    /// `timeout` bounds each whole request: connect, send, and read the body.
-    pub fn new(connect_timeout: Duration, timeout: Duration) -> Result<Self, reqwest::Error> {
+    /// A client of `hop`'s callee. `timeout` bounds each whole request:
+    /// connect, send, and read the body.
+    pub fn new(
+        hop: Hop,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .timeout(timeout)
             .build()?;
-        Ok(TracedHttpClient { client })
+        Ok(TracedHttpClient { client, hop })
     }
 
     /// The underlying client, to build requests with.
@@ -59,7 +68,7 @@ impl TracedHttpClient {
         if let Some(port) = url.port_or_known_default() {
             span.set_attribute(semconv::SERVER_PORT, i64::from(port));
         }
-        propagation::inject(&span.context(), request.headers_mut());
+        self.hop.inject(&span.context(), request.headers_mut());
 
         let result = self.client.execute(request).instrument(span.clone()).await;
         match &result {

@@ -27,7 +27,10 @@
 //!   [`contract::Reason`] of a refused call (on a gRPC status, as an HTTP
 //!   status) and the span attribute keys the harness reads.
 //! - [`db`]: SQLite with a CLIENT span per statement.
-//! - [`fault`]: latency and errors injected per operation, marked on spans;
+//! - [`fault`]: latency and errors injected per operation, marked on spans,
+//!   and telemetry faults ([`fault::telemetry`]) that break the traces
+//!   instead (dropped or corrupted context, dropped spans and attributes,
+//!   lost error status, a sampler ignoring its parent, unmarked latency);
 //!   [`admin`]: the endpoint that changes them at runtime.
 //! - [`service`]: common flags and [`service::run`], the start/stop order;
 //!   [`listener`]: the services' listeners, with `TCP_NODELAY`;

@@ -18,14 +18,24 @@
 //!
 //! [`carries_context`] tells whether a request brought any context at all,
 //! for an edge that ignores it (`HttpTracing::untrusted_edge`).
+//!
+//! On the way out, the traced clients inject through a [`Hop`]: the callee
+//! (a topology [`Service`]) and the service's telemetry faults, so a planted
+//! `drop_context` or `corrupt_context` breaks exactly the calls to that
+//! callee, and nothing else, in this one place.
 
 use std::borrow::Cow;
 
 use http::HeaderMap;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::HeaderInjector;
+use rand::Rng;
+
+use crate::fault::{ContextFault, TelemetryFaults};
+use crate::topology::Service;
 
 use crate::w3c::{
     BAGGAGE_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceParent, limit_baggage,
@@ -126,6 +136,72 @@ pub fn inject(cx: &Context, headers: &mut HeaderMap) {
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(cx, &mut HeaderInjector(headers))
     });
+}
+
+/// Where a traced client's calls go: the callee, and the telemetry faults
+/// that may break the context on the way ([`Hop::inject`]). A client is
+/// built with one (`Faults::hop(Service::Payment)`); cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    /// `None` for a peer outside the mesh, which no fault names.
+    callee: Option<Service>,
+    faults: TelemetryFaults,
+}
+
+impl Hop {
+    /// Calls to `callee`, subject to `faults`.
+    pub fn to(callee: Service, faults: &TelemetryFaults) -> Hop {
+        Hop {
+            callee: Some(callee),
+            faults: faults.clone(),
+        }
+    }
+
+    /// Calls to a peer outside the mesh (the W3C test suite's services):
+    /// their context is always injected.
+    pub fn external() -> Hop {
+        Hop {
+            callee: None,
+            faults: TelemetryFaults::default(),
+        }
+    }
+
+    pub fn callee(&self) -> Option<Service> {
+        self.callee
+    }
+
+    /// [`inject`], unless a telemetry fault on this hop says otherwise:
+    /// `drop_context` writes nothing, `corrupt_context` writes a well-formed
+    /// `traceparent` naming a random trace and parent (flags, `tracestate`
+    /// and baggage kept, as a propagator that mangles only ids would).
+    /// The caller's own CLIENT span is not touched either way.
+    pub fn inject(&self, cx: &Context, headers: &mut HeaderMap) {
+        let fault = self
+            .callee
+            .and_then(|callee| self.faults.context_fault(callee));
+        match fault {
+            None => inject(cx, headers),
+            Some(ContextFault::Drop) => {}
+            Some(ContextFault::Corrupt) => inject(&corrupted(cx), headers),
+        }
+    }
+}
+
+/// `cx` with its span context replaced by one with random (valid) ids.
+fn corrupted(cx: &Context) -> Context {
+    let real = cx.span().span_context().clone();
+    let mut rng = rand::rng();
+    // Zero ids are invalid and would not be injected at all: draw non-zero.
+    let trace_id = TraceId::from(rng.random_range(1..=u128::MAX));
+    let span_id = SpanId::from(rng.random_range(1..=u64::MAX));
+    let fake = SpanContext::new(
+        trace_id,
+        span_id,
+        real.trace_flags(),
+        true,
+        real.trace_state().clone(),
+    );
+    cx.with_remote_span_context(fake)
 }
 
 /// At most this many baggage entries become span attributes, each value cut
@@ -276,6 +352,105 @@ mod tests {
             assert!(sc.is_valid(), "{tracestate}");
             assert_eq!(sc.trace_state().header(), kept, "{tracestate}");
         }
+    }
+
+    /// A context with a sampled remote span, `tracestate` and baggage.
+    fn outgoing_context() -> Context {
+        use opentelemetry::trace::{TraceFlags, TraceState};
+        Context::new()
+            .with_baggage([KeyValue::new("tenant", "acme")])
+            .with_remote_span_context(SpanContext::new(
+                TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+                SpanId::from(0x00f0_67aa_0ba9_02b7),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::from_key_value([("rojo", "1")]).unwrap(),
+            ))
+    }
+
+    const REAL: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn injected(hop: &Hop) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        hop.inject(&outgoing_context(), &mut headers);
+        headers
+    }
+
+    fn faults(yaml: &str) -> TelemetryFaults {
+        TelemetryFaults::new(crate::fault::FaultConfig::parse(yaml).unwrap().telemetry)
+    }
+
+    #[test]
+    fn a_hop_without_faults_injects_the_real_context() {
+        install_propagator();
+        for hop in [
+            Hop::to(Service::Payment, &TelemetryFaults::default()),
+            Hop::external(),
+        ] {
+            let h = injected(&hop);
+            assert_eq!(h["traceparent"], REAL);
+            assert_eq!(h["tracestate"], "rojo=1");
+            assert_eq!(h["baggage"], "tenant=acme");
+        }
+    }
+
+    #[test]
+    fn drop_context_strips_the_named_hop_only() {
+        install_propagator();
+        let faults = faults("telemetry: [{kind: drop_context, hop: payment}]");
+        let dropped = injected(&Hop::to(Service::Payment, &faults));
+        assert!(!carries_context(&dropped), "{dropped:?}");
+        assert!(dropped.is_empty());
+        let other = injected(&Hop::to(Service::Inventory, &faults));
+        assert_eq!(other["traceparent"], REAL);
+        assert_eq!(other["baggage"], "tenant=acme");
+    }
+
+    #[test]
+    fn corrupt_context_sends_a_valid_traceparent_of_another_trace() {
+        install_propagator();
+        let faults = faults("telemetry: [{kind: corrupt_context, hop: inventory}]");
+        let h = injected(&Hop::to(Service::Inventory, &faults));
+        let value = h["traceparent"].to_str().unwrap();
+        let parsed = TraceParent::parse(value).expect("a well-formed traceparent");
+        let received = extract(&h);
+        let sc = received.span().span_context().clone();
+        assert!(sc.is_valid() && sc.is_sampled(), "{value}");
+        assert_ne!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_ne!(sc.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(
+            value.contains(&sc.trace_id().to_string()),
+            "{value} {parsed:?}"
+        );
+        // Only the ids are broken: tracestate and baggage still travel.
+        assert_eq!(h["tracestate"], "rojo=1");
+        assert_eq!(
+            received.baggage().get("tenant").map(|v| v.as_str()),
+            Some("acme")
+        );
+        // A second call draws other ids: no two broken calls share a trace.
+        let again = injected(&Hop::to(Service::Inventory, &faults));
+        assert_ne!(again["traceparent"], h["traceparent"]);
+        // The other hop gets the real context.
+        let other = injected(&Hop::to(Service::Payment, &faults));
+        assert_eq!(other["traceparent"], REAL);
+    }
+
+    #[test]
+    fn a_hop_follows_faults_replaced_at_run_time() {
+        install_propagator();
+        let faults = TelemetryFaults::default();
+        let hop = Hop::to(Service::User, &faults);
+        assert_eq!(injected(&hop)["traceparent"], REAL);
+        faults.replace(
+            crate::fault::FaultConfig::parse("telemetry: [{kind: drop_context, hop: user}]")
+                .unwrap()
+                .telemetry,
+        );
+        assert!(injected(&hop).is_empty());
     }
 
     #[test]

@@ -119,7 +119,13 @@ where
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| StartError::Config(format!("--data-dir {}: {e}", args.data_dir.display())))?;
 
-    let guard = telemetry::init(&telemetry_config)?;
+    // The faults' telemetry handle goes into the tracer provider (span
+    // processor, sampler), so the admin endpoint's PUT reaches them too.
+    let guard = telemetry::init(&telemetry_config, &faults.telemetry())?;
+    // Said once, loudly: traces from this process are broken on purpose.
+    for fault in faults.telemetry().list() {
+        tracing::warn!(%fault, "telemetry fault planted");
+    }
     let shutdown = crate::shutdown::Shutdown::on_signal();
 
     let (admin_listener, admin_addr) = bind(args.admin_listen).await?;

@@ -26,6 +26,9 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{ConfigError, Env, parse_bool, parse_key_values, parse_millis, parse_var};
 use crate::export_stats::{CountingExporter, CountingProcessor, ExportCounters, ExportSnapshot};
+use crate::fault::TelemetryFaults;
+use crate::fault::sampler::TelemetryFaultSampler;
+use crate::fault::span_processor::TelemetryFaultProcessor;
 use crate::logs;
 use crate::w3c;
 
@@ -103,6 +106,14 @@ impl SamplerConfig {
                 "expected always_on, always_off, traceidratio, parentbased_always_on, \
                  parentbased_always_off or parentbased_traceidratio",
             )),
+        }
+    }
+
+    /// The ratio of a ratio-based sampler.
+    pub fn ratio(self) -> Option<f64> {
+        match self {
+            SamplerConfig::TraceIdRatio(r) | SamplerConfig::ParentBasedTraceIdRatio(r) => Some(r),
+            _ => None,
         }
     }
 
@@ -342,7 +353,14 @@ impl Drop for TelemetryGuard {
 /// Installs propagators, the tracer provider and the global `tracing`
 /// subscriber. Must run inside the tokio runtime: the gRPC exporter's
 /// channel is bound to it.
-pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+///
+/// `faults` is the service's telemetry-fault handle (`Faults::telemetry`):
+/// the span processor and the sampler read it, so faults planted later
+/// through the admin endpoint take effect without rebuilding anything.
+pub fn init(
+    config: &TelemetryConfig,
+    faults: &TelemetryFaults,
+) -> Result<TelemetryGuard, TelemetryError> {
     // W3C trace context and W3C baggage on every hop, HTTP and gRPC alike.
     w3c::install_propagator();
 
@@ -362,7 +380,7 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
     }
 
     let counters = Arc::new(ExportCounters::default());
-    let provider = build_provider(config, &counters)?;
+    let provider = build_provider(config, &counters, faults)?;
     let tracer = provider.tracer(config.service_name.clone());
     // Only our own crates' spans become OpenTelemetry spans. Without this
     // filter the exporter's own hyper/tonic/h2/reqwest spans would be traced
@@ -421,6 +439,7 @@ fn retry_policy(retry_for: Duration) -> RetryPolicy {
 fn build_provider(
     config: &TelemetryConfig,
     counters: &Arc<ExportCounters>,
+    faults: &TelemetryFaults,
 ) -> Result<SdkTracerProvider, TelemetryError> {
     let retry = retry_policy(config.batch.retry_for);
     let exporter = match config.protocol {
@@ -457,12 +476,23 @@ fn build_provider(
         .with_batch_config(batch)
         .build();
 
+    // One chain, each wrapping the next: the telemetry faults drop or edit
+    // a finished span, then it is counted as ended, then queued for export.
+    // A span a fault dropped is thus never counted, and `ended - exported -
+    // failed` still means "dropped by the full queue".
+    let processor = TelemetryFaultProcessor::new(
+        faults.clone(),
+        CountingProcessor::new(counters.clone(), processor),
+    );
+    let sampler = TelemetryFaultSampler::new(
+        config.sampler.to_sampler(),
+        config.sampler.ratio(),
+        faults.clone(),
+    );
+
     Ok(SdkTracerProvider::builder()
-        // Before the batch processor, so a span is counted as ended before
-        // it can be counted as exported.
-        .with_span_processor(CountingProcessor::new(counters.clone()))
         .with_span_processor(processor)
-        .with_sampler(config.sampler.to_sampler())
+        .with_sampler(sampler)
         .with_resource(resource(config))
         .build())
 }

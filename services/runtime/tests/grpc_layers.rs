@@ -14,6 +14,7 @@ use tracemesh_proto::user::v1::{GetUserRequest, User, ValidateUserRequest, Valid
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::{Deadlines, connect};
 use tracemesh_runtime::grpc_server::GrpcServerLayer;
+use tracemesh_runtime::propagation::Hop;
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -75,8 +76,14 @@ async fn client_and_server_spans_pair_up_and_record_statuses() {
             .add_service(UserServiceServer::new(OneUser))
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
-    let mut client =
-        UserServiceClient::new(connect(&format!("http://{addr}"), Deadlines::default()).unwrap());
+    let mut client = UserServiceClient::new(
+        connect(
+            Hop::external(),
+            &format!("http://{addr}"),
+            Deadlines::default(),
+        )
+        .unwrap(),
+    );
 
     let parent = tracing::info_span!("test.root");
     async {
@@ -109,7 +116,12 @@ async fn client_and_server_spans_pair_up_and_record_statuses() {
     let dead_addr = dead.local_addr().unwrap();
     drop(dead);
     let mut nobody = UserServiceClient::new(
-        connect(&format!("http://{dead_addr}"), Deadlines::default()).unwrap(),
+        connect(
+            Hop::external(),
+            &format!("http://{dead_addr}"),
+            Deadlines::default(),
+        )
+        .unwrap(),
     );
     let started = std::time::Instant::now();
     let err = nobody

@@ -14,6 +14,7 @@ use tracemesh_proto::user::v1::{GetUserRequest, ValidateUserRequest};
 use tracemesh_runtime::contract::Reason;
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::grpc_client::{self, Deadlines, TracedChannel};
+use tracemesh_runtime::propagation::Hop;
 use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 
@@ -50,7 +51,9 @@ impl Running {
     }
 
     fn client(&self) -> UserServiceClient<TracedChannel> {
-        UserServiceClient::new(grpc_client::connect(&self.url, Deadlines::default()).unwrap())
+        UserServiceClient::new(
+            grpc_client::connect(Hop::external(), &self.url, Deadlines::default()).unwrap(),
+        )
     }
 
     /// Triggers shutdown and checks that `serve` returned cleanly.
@@ -151,7 +154,8 @@ async fn validate_user_fails_with_not_found_for_an_unknown_user() {
 #[tokio::test]
 async fn the_health_service_reports_the_user_service_serving() {
     let service = Running::start().await;
-    let channel = grpc_client::connect(&service.url, Deadlines::default()).unwrap();
+    let channel =
+        grpc_client::connect(Hop::external(), &service.url, Deadlines::default()).unwrap();
     let response = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: "tracemesh.user.v1.UserService".to_owned(),

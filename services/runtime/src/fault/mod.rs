@@ -11,6 +11,18 @@
 //!
 //! Operation names: a gRPC method's short name (`Reserve`), or an HTTP
 //! route as `METHOD /route` (`POST /v1/charges`); `*` matches every operation.
+//!
+//! The configuration's `telemetry:` list plants defects in the telemetry
+//! instead of the service ([`telemetry`]): dropped or corrupted context,
+//! dropped spans and attributes, lost error status, a sampler that ignores
+//! its parent, unmarked latency. [`Faults`] shares them, through one
+//! [`TelemetryFaults`] handle, with the span processor ([`span_processor`]),
+//! the sampler ([`sampler`]) and the clients ([`crate::propagation::Hop`]),
+//! so replacing the configuration replaces them everywhere at once.
+
+pub mod sampler;
+pub mod span_processor;
+pub mod telemetry;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +34,10 @@ use serde::{Deserialize, Serialize};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::contract::attr;
+use crate::propagation::Hop;
+use crate::topology::Service;
+
+pub use telemetry::{ContextFault, TelemetryFault, TelemetryFaults};
 
 /// The faults of one service.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,6 +49,10 @@ pub struct FaultConfig {
     /// Operation name (or `*`) to its fault.
     #[serde(default)]
     pub operations: BTreeMap<String, OperationFault>,
+    /// Defects planted in the telemetry rather than the service, applied in
+    /// list order (see [`telemetry`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub telemetry: Vec<TelemetryFault>,
 }
 
 /// What to inject into one operation.
@@ -229,6 +249,11 @@ impl FaultConfig {
                     .map_err(|e| FaultConfigError(format!("operation {op:?}: {e}")))?;
             }
         }
+        for (index, fault) in self.telemetry.iter().enumerate() {
+            fault.validate().map_err(|e| {
+                FaultConfigError(format!("telemetry[{index}] ({}): {e}", fault.kind()))
+            })?;
+        }
         Ok(())
     }
 
@@ -250,6 +275,9 @@ pub struct InjectedError {
 #[derive(Debug, Clone)]
 pub struct Faults {
     inner: Arc<Mutex<FaultsInner>>,
+    /// The configuration's `telemetry` list, as the span processor, the
+    /// sampler and the clients read it: kept in step by [`Faults::replace`].
+    telemetry: TelemetryFaults,
 }
 
 #[derive(Debug)]
@@ -277,12 +305,25 @@ impl Faults {
     pub fn new(config: FaultConfig) -> Self {
         let rng = rng_for(&config);
         Faults {
+            telemetry: TelemetryFaults::new(config.telemetry.clone()),
             inner: Arc::new(Mutex::new(FaultsInner {
                 config,
                 rng,
                 applied: std::time::Instant::now(),
             })),
         }
+    }
+
+    /// The handle on the telemetry faults, for [`crate::telemetry::init`]
+    /// (span processor and sampler). It follows every [`Faults::replace`].
+    pub fn telemetry(&self) -> TelemetryFaults {
+        self.telemetry.clone()
+    }
+
+    /// The outgoing side of calls to `callee`, for a traced client: where
+    /// `drop_context` and `corrupt_context` apply.
+    pub fn hop(&self, callee: Service) -> Hop {
+        Hop::to(callee, &self.telemetry)
     }
 
     /// The configuration in force.
@@ -295,6 +336,9 @@ impl Faults {
     pub fn replace(&self, config: FaultConfig) {
         let mut inner = self.lock();
         inner.rng = rng_for(&config);
+        // Under the same lock, so two replacements cannot interleave and
+        // leave the telemetry list of one beside the operations of the other.
+        self.telemetry.replace(config.telemetry.clone());
         inner.config = config;
         inner.applied = std::time::Instant::now();
     }
@@ -333,7 +377,13 @@ impl Faults {
     /// Applies the faults configured for `operation` to the current request:
     /// sleeps for the injected latency, then returns the injected error if
     /// this request is one that fails. Both are recorded on the current span.
+    ///
+    /// A telemetry fault's `unmarked_latency` is slept first and marked
+    /// nowhere: that is the fault.
     pub async fn apply(&self, operation: &str) -> Result<(), InjectedError> {
+        if let Some(delay) = self.telemetry.unmarked_latency(operation) {
+            tokio::time::sleep(delay).await;
+        }
         let decision = self.decide(operation);
         if decision.delay.is_none() && decision.error.is_none() {
             return Ok(());
@@ -486,6 +536,44 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(faults.decide("Reserve").error, None);
+    }
+
+    #[test]
+    fn replace_replaces_the_telemetry_faults_too() {
+        let faults =
+            Faults::new(FaultConfig::parse("telemetry: [{kind: ignore_parent_sampling}]").unwrap());
+        let handle = faults.telemetry();
+        assert!(handle.ignores_parent_sampling());
+        faults.replace(FaultConfig::parse("telemetry: [{kind: drop_context, hop: user}]").unwrap());
+        assert!(!handle.ignores_parent_sampling());
+        assert_eq!(
+            handle.context_fault(Service::User),
+            Some(ContextFault::Drop)
+        );
+        assert_eq!(faults.config().telemetry, handle.list());
+    }
+
+    #[tokio::test]
+    async fn unmarked_latency_sleeps_without_an_operation_fault() {
+        let faults = Faults::new(
+            FaultConfig::parse("telemetry: [{kind: unmarked_latency, operation: Reserve, ms: 20}]")
+                .unwrap(),
+        );
+        let started = tokio::time::Instant::now();
+        faults.apply("Reserve").await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(20));
+        // Nothing was decided as an operation fault, so nothing is marked
+        // (tests/telemetry_faults.rs checks the span itself).
+        assert_eq!(
+            faults.decide("Reserve"),
+            Decision {
+                delay: None,
+                error: None
+            }
+        );
+        let started = tokio::time::Instant::now();
+        faults.apply("Release").await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(20));
     }
 
     #[tokio::test]
