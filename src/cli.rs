@@ -190,9 +190,12 @@ pub struct RunArgs {
     /// Share of requests sent without a traceparent (the gateway samples them).
     #[arg(long, default_value_t = 0.5, value_parser = parse_ratio)]
     pub rootless_share: f64,
-    /// Seed of the load's choices and trace ids.
-    #[arg(long, env = "TRACEMESH_SEED", default_value_t = 1)]
-    pub seed: u64,
+    /// Seed of the load's choices and trace ids; a fresh one each run unless
+    /// given (the report records it, so `--seed N` replays a run). Fresh by
+    /// default because the same trace ids sent twice to one trace store
+    /// would join the earlier run's traces.
+    #[arg(long, env = "TRACEMESH_SEED")]
+    pub seed: Option<u64>,
     /// Remove the planted bottleneck in inventory.
     #[arg(long)]
     pub fix_inventory_lock: bool,

@@ -198,6 +198,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         started_at,
         report_dir,
     } = job;
+    let seed = args.seed.unwrap_or_else(fresh_seed);
     let admin = AdminClient::new(args.admin_token.clone(), ADMIN_TIMEOUT);
     apply_faults(scenario, &admin, &target.admin).await?;
     let [think_min, think_max] = scenario.load.think_time_ms.unwrap_or(DEFAULT_THINK_TIME_MS);
@@ -210,11 +211,11 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         parented_sampled_share: 0.5,
         think_time_min: Duration::from_millis(think_min),
         think_time_max: Duration::from_millis(think_max),
-        seed: args.seed,
+        seed,
         goose_reports: vec![report_dir.join("goose.html"), report_dir.join("goose.json")],
     };
     eprintln!(
-        "load: {} users, {:?}, scenario {} -> {}",
+        "load: {} users, {:?}, scenario {}, seed {seed} -> {}",
         plan.users, args.run_time, scenario.name, target.gateway
     );
     let live = std::io::stderr().is_terminal();
@@ -266,6 +267,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
             Some(_) => "embedded".to_owned(),
             None => target.source.describe(),
         },
+        seed,
     };
     let report = analyse(RunInput {
         scenario,
@@ -404,6 +406,14 @@ fn rfc3339_now() -> String {
     tracemesh_runtime::time_format::rfc3339_utc(
         SystemTime::UNIX_EPOCH + Duration::from_secs(unix_secs_now()),
     )
+}
+
+/// A seed no earlier run used: the clock's nanoseconds mixed with the pid.
+fn fresh_seed() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
 }
 
 fn unix_secs_now() -> u64 {

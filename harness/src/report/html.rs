@@ -92,6 +92,7 @@ fn settings(html: &mut String, report: &RunReport) {
         ("sampler ratio", c.sampler_ratio.to_string()),
         ("target", c.target.clone()),
         ("trace source", c.trace_source.clone()),
+        ("load seed", c.seed.to_string()),
     ] {
         let _ = writeln!(html, "<tr><th>{name}</th><td>{}</td></tr>", markup(&value));
     }

@@ -49,6 +49,10 @@ pub struct RunSettings {
     pub target: String,
     /// Where traces were read: `embedded`, or a Tempo / Jaeger URL.
     pub trace_source: String,
+    /// The load's seed: `--seed` with this value replays the run's choices
+    /// and trace ids.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

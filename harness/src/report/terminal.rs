@@ -82,8 +82,8 @@ fn settings(report: &RunReport) -> String {
 fn endpoints(report: &RunReport) -> String {
     let c = &report.config;
     escape::terminal(&format!(
-        "target {} · traces from {}",
-        c.target, c.trace_source
+        "target {} · traces from {} · seed {}",
+        c.target, c.trace_source, c.seed
     ))
 }
 

@@ -27,6 +27,7 @@ pub fn realistic_report() -> RunReport {
         duration_secs: 21.4,
         partial: false,
         config: RunSettings {
+            seed: 1,
             scenario: "slow-inventory".into(),
             users: 10,
             run_time_secs: 20.0,
