@@ -46,13 +46,32 @@ pub const CHECK: &str = "baseline";
 /// single slow trace would move it by the whole outlier.
 pub const MIN_SAMPLES: u64 = 20;
 
-/// Default absolute tolerance, milliseconds. Provisional until the
-/// run-to-run spread is measured on the project's machine.
-pub const DEFAULT_TOLERANCE_MS: f64 = 10.0;
+/// Default absolute tolerance, milliseconds.
+///
+/// Chosen from the run-to-run spread measured on the project's 2-core
+/// machine (`scripts/baseline-spread.sh`): one release build, the default
+/// scenario (slow-inventory, 8 users), five runs of 20 s and five of 10 s,
+/// each compared with the first of its series. The largest growth between
+/// two identical runs was the checkout endpoint's p90 (about 50 samples a
+/// run): +15.1 ms at 20 s (46.4 to 61.6 ms over five runs), +10.5 ms at
+/// 10 s. Every p50 moved by at most 3.5 ms; services' and operations'
+/// critical-path p90 by at most 4.4 ms at 20 s and 7.7 ms at 10 s (inventory's
+/// `warehouse.lock.wait`, which depends on who else holds the lock). 20 ms
+/// clears the worst of these with a third to spare and still fails the
+/// 30 ms slowdown this check exists for. Tighter budgets want longer runs
+/// (more samples) and a narrower `--baseline-tolerance-ms`.
+pub const DEFAULT_TOLERANCE_MS: f64 = 20.0;
 
 /// Default relative tolerance, percent of the baseline's figure.
-/// Provisional, like [`DEFAULT_TOLERANCE_MS`].
-pub const DEFAULT_TOLERANCE_PCT: f64 = 25.0;
+///
+/// From the same runs: the largest figures (the checkout endpoint, 36 ms at
+/// p50 and 42-62 ms at p90) grew by at most 10% at p50 and 32% at p90;
+/// small ones by far more in percent (sub-millisecond SQL statements and
+/// the lock wait by up to 133%) but by less than the absolute tolerance in
+/// milliseconds, which is why growth must exceed both. 35% sits above the
+/// large figures' relative spread, and a 30 ms slowdown still fails on any
+/// figure under 85 ms.
+pub const DEFAULT_TOLERANCE_PCT: f64 = 35.0;
 
 /// How much a figure may grow before it fails: more than both.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -471,7 +490,7 @@ pub(crate) mod tests {
         assert!(!v.passed);
         let expected = format!(
             "inventory {RESERVE}: critical-path self time p50 31.2 ms against 1.1 ms in the \
-             baseline (+30.1 ms, tolerance +10 ms or 25%)"
+             baseline (+30.1 ms, tolerance +20 ms or 35%)"
         );
         assert!(v.reasons.contains(&expected), "{:#?}", v.reasons);
         assert!(
@@ -503,7 +522,7 @@ pub(crate) mod tests {
     #[test]
     fn growth_inside_either_tolerance_passes() {
         let before = report(1.1, 40.0);
-        // +8 ms on 1.1 ms is 700% but under 10 ms; +9 ms on a 40 ms
+        // +8 ms on 1.1 ms is 700% but under 20 ms; +9 ms on a 40 ms
         // checkout; the SQL statement doubles (+0.3 ms).
         let mut now = report(9.1, 49.0);
         now.operations[0].critical_p50_ms = before.operations[0].critical_p50_ms + 9.0;
@@ -511,7 +530,7 @@ pub(crate) mod tests {
         now.operations[2].critical_p50_ms = 0.6;
         let (_, v) = run(&now, &before);
         assert!(v.passed, "{:#?}", v.reasons);
-        // A large figure: +20 ms on 100 ms is over 10 ms but under 25%.
+        // A large figure: +30 ms on 100 ms is over 20 ms but under 35%.
         let mut before = report(1.1, 100.0);
         before.load.by_endpoint[0]
             .fault_free
@@ -519,8 +538,8 @@ pub(crate) mod tests {
             .unwrap()
             .p90_ms = 100.0;
         let mut now = before.clone();
-        now.load.by_endpoint[0].fault_free.as_mut().unwrap().p50_ms = 120.0;
-        now.load.by_endpoint[0].fault_free.as_mut().unwrap().p90_ms = 124.0;
+        now.load.by_endpoint[0].fault_free.as_mut().unwrap().p50_ms = 130.0;
+        now.load.by_endpoint[0].fault_free.as_mut().unwrap().p90_ms = 134.0;
         let (_, v) = run(&now, &before);
         assert!(v.passed, "{:#?}", v.reasons);
         // And a tighter tolerance from the flags catches it.
