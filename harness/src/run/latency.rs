@@ -12,8 +12,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tracemesh_runtime::contract::attr;
-
 use super::figures;
 use crate::SpanRecord;
 use crate::checks::Verdict;
@@ -237,6 +235,7 @@ mod tests {
     use crate::load::RequestKind;
     use crate::model::SpanKind;
     use crate::trace::synthetic::SyntheticTrace;
+    use tracemesh_runtime::contract::attr;
 
     const RESERVE: &str = "tracemesh.inventory.v1.InventoryService/Reserve";
 
