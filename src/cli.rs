@@ -199,6 +199,32 @@ pub struct RunArgs {
     /// Remove the planted bottleneck in inventory.
     #[arg(long)]
     pub fix_inventory_lock: bool,
+    /// Compare with an earlier run of the same scenario: its report directory
+    /// or its verdict.json. Critical-path self time per service and operation
+    /// and latency per endpoint (p50, p90, traces without injected faults)
+    /// must not grow beyond the tolerance.
+    #[arg(long, env = "TRACEMESH_BASELINE", value_name = "DIR_OR_FILE")]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: growth allowed in milliseconds. A figure fails only
+    /// when it grows by more than this AND more than --baseline-tolerance-pct.
+    #[arg(long, env = "TRACEMESH_BASELINE_TOLERANCE_MS", value_name = "MS",
+          default_value_t = tracemesh_harness::checks::baseline::DEFAULT_TOLERANCE_MS,
+          value_parser = parse_non_negative)]
+    pub baseline_tolerance_ms: f64,
+    /// With --baseline: growth allowed in percent of the baseline's figure.
+    #[arg(long, env = "TRACEMESH_BASELINE_TOLERANCE_PCT", value_name = "PERCENT",
+          default_value_t = tracemesh_harness::checks::baseline::DEFAULT_TOLERANCE_PCT,
+          value_parser = parse_non_negative)]
+    pub baseline_tolerance_pct: f64,
+}
+
+fn parse_non_negative(raw: &str) -> Result<f64, String> {
+    let value: f64 = raw.parse().map_err(|e| format!("{raw:?}: {e}"))?;
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not a non-negative number"))
+    }
 }
 
 fn parse_ratio(raw: &str) -> Result<f64, String> {
@@ -304,5 +330,14 @@ mod tests {
         assert_eq!(parse_ratio("0.25").unwrap(), 0.25);
         assert!(parse_ratio("1.5").is_err());
         assert!(parse_ratio("x").is_err());
+    }
+
+    #[test]
+    fn baseline_tolerances_are_non_negative_numbers() {
+        assert_eq!(parse_non_negative("7.5").unwrap(), 7.5);
+        assert_eq!(parse_non_negative("0").unwrap(), 0.0);
+        for bad in ["-1", "x", "inf", "NaN"] {
+            assert!(parse_non_negative(bad).is_err(), "{bad}");
+        }
     }
 }

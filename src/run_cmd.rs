@@ -1,6 +1,8 @@
 //! `tracemesh run`: the main job.
 //!
-//! 1. Read the scenario (a mistake in it: exit 2, before anything starts).
+//! 1. Read the scenario and the `--baseline` report, if any (a mistake in
+//!    either, or a baseline of another scenario: exit 2, before anything
+//!    starts).
 //! 2. Start the embedded collector and the mesh (or, with `--gateway`, use a
 //!    running mesh and read its traces from Tempo or Jaeger).
 //! 3. Apply the scenario's faults through the services' admin endpoints.
@@ -16,10 +18,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use tracemesh_harness::checks::baseline::{self, Baseline, Tolerance};
 use tracemesh_harness::collector::{CollectorConfig, RunningCollector};
 use tracemesh_harness::load::{self, LoadPlan, LoadProgress};
 use tracemesh_harness::report::model::{RunSettings, SdkExportCounts};
-use tracemesh_harness::report::{self, terminal};
+use tracemesh_harness::report::{self, RunReport, terminal};
 use tracemesh_harness::run::settle::{self, Settled};
 use tracemesh_harness::run::{RunInput, analyse};
 use tracemesh_harness::scenario::Scenario;
@@ -63,6 +66,8 @@ struct Job<'a> {
     scenario: &'a Scenario,
     started_at: String,
     report_dir: &'a Path,
+    /// The `--baseline` report, read before the run.
+    baseline: Option<&'a RunReport>,
 }
 
 pub async fn run(args: RunArgs) -> Result<(), Failure> {
@@ -87,6 +92,16 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
             }
         }
     }
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let report =
+                baseline::load(path).map_err(|e| Failure::Usage(format!("--baseline {e}")))?;
+            baseline::refuse(&report, &scenario.name)
+                .map_err(|e| Failure::Usage(format!("--baseline {}: {e}", path.display())))?;
+            Some(report)
+        }
+        None => None,
+    };
     let started_at = rfc3339_now();
     let report_dir = args
         .report_dir
@@ -103,6 +118,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         scenario: &scenario,
         started_at,
         report_dir: &report_dir,
+        baseline: baseline.as_ref(),
     };
 
     match &args.gateway {
@@ -197,6 +213,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         scenario,
         started_at,
         report_dir,
+        baseline,
     } = job;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let admin = AdminClient::new(args.admin_token.clone(), ADMIN_TIMEOUT);
@@ -279,6 +296,18 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         sdk_export,
         readiness_ms,
         window_unix_secs: window,
+        baseline: baseline.map(|report| Baseline {
+            report,
+            origin: args
+                .baseline
+                .as_deref()
+                .map_or_else(String::new, |p| p.display().to_string()),
+            tolerance: Tolerance {
+                ms: args.baseline_tolerance_ms,
+                pct: args.baseline_tolerance_pct,
+            },
+            min_samples: baseline::MIN_SAMPLES,
+        }),
     })
     .await;
     let written = report::write_all(&report, report_dir).map_err(|e| {

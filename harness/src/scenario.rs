@@ -16,6 +16,9 @@
 //! expect:                      # the outcome the harness should report
 //!   latency: {service: inventory, ms: 40, tolerance: 0.10}
 //!   unexpected_statuses: none  # or explained_by_faults
+//!   budgets:                   # latency limits, see checks::budget
+//!     - {endpoint: POST /api/checkout, p90_ms: 250}
+//!     - {service: inventory, operation: warehouse.check, p50_ms: 40}
 //! ```
 //!
 //! The faults are applied through each service's admin endpoint when the
@@ -26,6 +29,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tracemesh_runtime::fault::FaultConfig;
+
+use crate::checks::budget::Budget;
 
 /// The services a scenario may name.
 pub const SERVICES: [&str; 5] = ["gateway", "user", "order", "inventory", "payment"];
@@ -77,6 +82,9 @@ pub struct Expectations {
     /// fails on any other).
     #[serde(default)]
     pub background: Vec<crate::checks::orphans::Background>,
+    /// Latency limits, each its own check (see [`crate::checks::budget`]).
+    #[serde(default)]
+    pub budgets: Vec<Budget>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,6 +199,11 @@ impl Scenario {
                 )));
             }
         }
+        for (i, budget) in scenario.expect.budgets.iter().enumerate() {
+            budget
+                .validate(&SERVICES)
+                .map_err(|e| error(format!("expect.budgets[{i}]: {e}")))?;
+        }
         Ok(scenario)
     }
 
@@ -251,6 +264,35 @@ mod tests {
             .is_err()
         );
         assert!(Scenario::parse(": : :", "b").is_err());
+        let err = Scenario::parse(
+            "name: x\nexpect:\n  budgets:\n    - {endpoint: checkout, p90_ms: 250}\n    - {service: inventory, p95_ms: 3}\n",
+            "budgets.yaml",
+        )
+        .unwrap_err();
+        assert_eq!(err.file, "budgets.yaml");
+        assert!(err.problem.contains("p95_ms"), "{err}");
+        let err = Scenario::parse(
+            "name: x\nexpect:\n  budgets:\n    - {endpoint: checkout, p90_ms: 250}\n    - {service: inventory}\n",
+            "budgets.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("budgets.yaml: expect.budgets[1]: give a limit"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn budgets_parse() {
+        let s = Scenario::parse(
+            "name: x\nexpect:\n  budgets:\n    - {endpoint: POST /api/checkout, p90_ms: 250}\n    \
+             - {service: inventory, operation: warehouse.check, p50_ms: 40}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        assert_eq!(s.expect.budgets.len(), 2);
+        assert_eq!(s.expect.budgets[1].subject(), "inventory warehouse.check");
     }
 
     #[test]

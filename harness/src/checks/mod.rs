@@ -5,6 +5,9 @@
 //! - [`expect`] and [`full_tree`]: declarative expected trees and the check
 //!   that compares a trace against one.
 //! - [`attribution`]: self time, critical path, and where latency went.
+//! - [`baseline`]: this run against an earlier run's report
+//!   (`--baseline`): growth nobody injected fails.
+//! - [`budget`]: the latency budgets a scenario states.
 //! - [`completeness`]: Tempo vulture's categories (not found, missing
 //!   spans, incorrect result) and spans sent vs received.
 //! - [`sampling`]: the ratio sampler's decisions recomputed exactly, the
@@ -15,6 +18,8 @@
 //!   run started; the rest are split traces, reported by service and name.
 
 pub mod attribution;
+pub mod baseline;
+pub mod budget;
 pub mod completeness;
 pub mod error_status;
 pub mod expect;

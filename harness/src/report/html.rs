@@ -10,6 +10,7 @@
 //! (`scripts/check-html.sh`). Every piece of text from the report goes
 //! through [`markup`]: span names and reasons may contain `<`, `&`, quotes.
 
+mod baseline;
 mod charts;
 mod colors;
 mod svg;
@@ -60,6 +61,7 @@ pub fn to_html(report: &RunReport) -> String {
     verdicts(&mut html, &report.verdicts);
     load_table(&mut html, report);
     attribution(&mut html, report, &colors);
+    html.push_str(&baseline::section(report.baseline.as_ref()));
     critical_path(&mut html, report, &colors);
     waterfalls(&mut html, report, &colors);
     files(&mut html, report);

@@ -29,6 +29,14 @@ pub struct RunReport {
     pub waterfalls: Vec<Waterfall>,
     /// Other files of the run (goose's reports), relative to the report directory.
     pub files: Vec<String>,
+    /// Critical-path and self time per service and per operation over the
+    /// traces without an injected fault: what `--baseline` compares and
+    /// budgets judge. Empty in a report written before it existed.
+    #[serde(default)]
+    pub operations: Vec<OperationAttribution>,
+    /// This run against `--baseline`, when one was given.
+    #[serde(default)]
+    pub baseline: Option<BaselineComparison>,
 }
 
 impl RunReport {
@@ -73,9 +81,127 @@ pub struct EndpointLoad {
     pub requests: u64,
     pub failures: u64,
     pub p50_ms: f64,
+    /// 0 in a report written before it existed.
+    #[serde(default)]
+    pub p90_ms: f64,
     pub p99_ms: f64,
     /// Status code (as a string, "none" for no answer) to count.
     pub statuses: BTreeMap<String, u64>,
+    /// Latency of the requests known to be free of injected faults (see
+    /// [`LatencySample`]): what `--baseline` compares. `None` in a report
+    /// written before it existed.
+    #[serde(default)]
+    pub fault_free: Option<LatencySample>,
+}
+
+/// Latency percentiles over the requests of one endpoint that answered as
+/// designed and are known to carry no injected fault: the scenario injects
+/// none, or the request's sampled trace holds no `fault.injected` span.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySample {
+    pub requests: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+}
+
+/// One service (`operation: None`) or one operation (service + span name)
+/// over the run's traces without an injected fault. Samples are the traces
+/// the service or operation appears in, one per trace: critical-path self
+/// time is 0 in a trace where it never held the request up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OperationAttribution {
+    pub service: String,
+    /// The span name; `None` for the whole service.
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// Traces it appears in.
+    pub traces: u64,
+    pub critical_p50_ms: f64,
+    pub critical_p90_ms: f64,
+    pub self_p50_ms: f64,
+    pub self_p90_ms: f64,
+}
+
+impl OperationAttribution {
+    /// `inventory` or `inventory tracemesh.inventory.v1.InventoryService/Reserve`.
+    pub fn label(&self) -> String {
+        match &self.operation {
+            Some(name) => format!("{} {name}", self.service),
+            None => self.service.clone(),
+        }
+    }
+}
+
+/// This run against an earlier run's report (`--baseline`): one row per
+/// service, operation and endpoint either run has, judged or not.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BaselineComparison {
+    /// The baseline file, as given.
+    pub origin: String,
+    /// When the baseline run started.
+    pub baseline_started_at: String,
+    /// Growth fails only beyond both: this many milliseconds...
+    pub tolerance_ms: f64,
+    /// ...and this many percent of the baseline's figure.
+    pub tolerance_pct: f64,
+    /// Fewer samples than this on either side: not judged.
+    pub min_samples: u64,
+    /// Failed rows first, then by growth, largest first.
+    pub rows: Vec<ComparisonRow>,
+    /// Differences between the two runs' settings worth knowing when
+    /// reading the figures (users, sampler ratio, trace source).
+    pub notes: Vec<String>,
+}
+
+/// What one comparison row measures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComparedMeasure {
+    /// Critical-path self time of a service.
+    #[default]
+    Service,
+    /// Critical-path self time of one operation (service + span name).
+    Operation,
+    /// An endpoint's latency as the load generator measured it.
+    Endpoint,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonRow {
+    pub measure: ComparedMeasure,
+    /// `inventory`, `inventory <span name>`, or the endpoint's request kind.
+    pub subject: String,
+    pub baseline_samples: u64,
+    pub samples: u64,
+    /// `None` when the baseline does not have this row.
+    pub baseline_p50_ms: Option<f64>,
+    pub baseline_p90_ms: Option<f64>,
+    /// `None` when this run does not have this row.
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    /// Why the row was not judged (too few samples, missing on one side);
+    /// `None` when it was.
+    pub not_judged: Option<String>,
+    /// Each growth beyond the tolerance (p50, p90), as a sentence naming
+    /// the row; empty when within.
+    #[serde(default)]
+    pub failures: Vec<String>,
+}
+
+impl ComparisonRow {
+    pub fn judged(&self) -> bool {
+        self.not_judged.is_none()
+    }
+    pub fn failed(&self) -> bool {
+        !self.failures.is_empty()
+    }
+    /// Now minus baseline at p50, when both have it.
+    pub fn delta_p50_ms(&self) -> Option<f64> {
+        Some(self.p50_ms? - self.baseline_p50_ms?)
+    }
+    pub fn delta_p90_ms(&self) -> Option<f64> {
+        Some(self.p90_ms? - self.baseline_p90_ms?)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

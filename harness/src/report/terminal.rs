@@ -20,6 +20,11 @@ pub const MAX_COLUMNS: usize = 100;
 const TOP_SERVICES: usize = 3;
 /// Report paths listed at most; more would crowd out the checks.
 const MAX_REPORT_LINES: usize = 8;
+/// Rows of the baseline comparison shown (failed first, then the largest
+/// growth); the HTML report has them all.
+const BASELINE_ROWS: usize = 3;
+/// Width of the row names in the baseline table.
+const BASELINE_NAME_WIDTH: usize = 36;
 
 /// The summary of `report`, listing the goose reports from `report.files`.
 /// ANSI colours only when `color` (never into a file or a pipe).
@@ -42,6 +47,7 @@ pub fn summary_with_reports(report: &RunReport, color: bool, reports: &[PathBuf]
     head.extend(sdk_export(report));
     head.extend([sampling(report, paint), String::new()]);
     head.extend(time_spent(report));
+    head.extend(baseline(report, paint));
     head.push(String::new());
     head.push("Checks".to_string());
 
@@ -158,6 +164,79 @@ fn time_spent(report: &RunReport) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// The comparison with `--baseline`, when there was one: a count line,
+/// the first rows (p50 and p90, baseline → now and the growth, in ms),
+/// and the notes. Nothing without a baseline.
+fn baseline(report: &RunReport, paint: Paint) -> Vec<String> {
+    let Some(b) = &report.baseline else {
+        return Vec::new();
+    };
+    let judged = b.rows.iter().filter(|r| r.judged()).count();
+    let failed = b.rows.iter().filter(|r| r.failed()).count();
+    let mut lines = vec![
+        String::new(),
+        escape::terminal(&format!(
+            "Baseline  {} · {judged} judged, {failed} failed, {} not judged · tolerance +{} ms or {}%",
+            b.origin,
+            b.rows.len() - judged,
+            b.tolerance_ms,
+            b.tolerance_pct
+        )),
+    ];
+    let shown: Vec<_> = b
+        .rows
+        .iter()
+        .filter(|r| r.judged())
+        .take(BASELINE_ROWS)
+        .collect();
+    if !shown.is_empty() {
+        lines.push(format!(
+            "          {:<w$} {:>22}  {:>22}",
+            "critical-path self time, latency",
+            "p50 ms base → now   Δ",
+            "p90 ms base → now   Δ",
+            w = BASELINE_NAME_WIDTH
+        ));
+    }
+    for row in shown {
+        let cell = |base: Option<f64>, now: Option<f64>| match (base, now) {
+            (Some(base), Some(now)) => format!("{base:>6.1} → {now:>6.1} {:>+6.1}", now - base),
+            _ => "–".to_string(),
+        };
+        lines.push(format!(
+            "        {} {:<w$} {:>22}  {:>22}",
+            paint.mark(!row.failed()),
+            escape::terminal(&short_name(
+                &crate::checks::baseline::row_name(row.measure, &row.subject),
+                BASELINE_NAME_WIDTH
+            )),
+            cell(row.baseline_p50_ms, row.p50_ms),
+            cell(row.baseline_p90_ms, row.p90_ms),
+            w = BASELINE_NAME_WIDTH
+        ));
+    }
+    if let Some(note) = b.notes.first() {
+        lines.push(escape::terminal(&format!("          note: {note}")));
+    }
+    lines
+}
+
+/// A row name cut to `width` characters, keeping its end: the service,
+/// then `…` and the end of the span name (`inventory …Service/Reserve`).
+fn short_name(name: &str, width: usize) -> String {
+    let count = name.chars().count();
+    if count <= width {
+        return name.to_string();
+    }
+    let (head, tail) = match name.split_once(' ') {
+        Some((service, op)) if service.chars().count() + 2 < width => (format!("{service} "), op),
+        _ => (String::new(), name),
+    };
+    let keep = width - head.chars().count() - 1;
+    let tail: String = tail.chars().skip(tail.chars().count() - keep).collect();
+    format!("{head}…{tail}")
 }
 
 /// One line per verdict; if they do not all fit in `room` lines, the
@@ -321,5 +400,14 @@ mod tests {
         let cut = fit(red, 4);
         assert_eq!(visible_width(&cut), 4);
         assert!(cut.ends_with(RESET), "{cut:?}");
+    }
+
+    #[test]
+    fn long_row_names_keep_the_service_and_the_end() {
+        let name = "inventory tracemesh.inventory.v1.InventoryService/Reserve";
+        let short = short_name(name, 36);
+        assert_eq!(short.chars().count(), 36);
+        assert!(short.starts_with("inventory …") && short.ends_with("InventoryService/Reserve"));
+        assert_eq!(short_name("endpoint checkout", 36), "endpoint checkout");
     }
 }

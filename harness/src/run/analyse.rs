@@ -18,6 +18,8 @@
 //! - `attribution` (when the scenario injects latency): traces with the
 //!   fault against traces without it.
 //! - `dominant_operation` (when the scenario names one).
+//! - `budget ...` (one per budget of the scenario) and `baseline` (with
+//!   `--baseline`): see [`super::latency`].
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -26,6 +28,7 @@ use tracemesh_runtime::contract::attr;
 
 use super::expectations::{self, Expectation};
 use super::figures;
+use super::latency;
 use crate::SpanRecord;
 use crate::checks::Verdict;
 use crate::checks::attribution::{
@@ -63,6 +66,8 @@ pub struct RunInput<'a> {
     /// Unix seconds from before the first request to after the traces
     /// settled: the orphans check searches this window.
     pub window_unix_secs: (u64, u64),
+    /// An earlier run's report to compare with (`--baseline`).
+    pub baseline: Option<crate::checks::baseline::Baseline<'a>>,
 }
 
 /// Runs every check and builds the report.
@@ -192,6 +197,8 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         explained.examine();
     }
     verdicts.push(explained.finish());
+
+    let latency_profile = latency::profile(input.scenario, requests, &traces);
 
     // Completeness of every sampled trace.
     let expected: Vec<(ExpectedTrace, Fetched)> = traces
@@ -328,7 +335,10 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         found: found_count,
         complete: complete_count,
     };
-    report(&input, verdicts, all_attributions, all_trees, counts)
+    let mut report = report(&input, verdicts, all_attributions, all_trees, counts);
+    let baseline = input.baseline.as_ref();
+    latency::finish(&mut report, &latency_profile, input.scenario, baseline);
+    report
 }
 
 /// Sampled traces: expected, found, and complete.
@@ -396,6 +406,8 @@ fn report(
             .iter()
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect(),
+        operations: Vec::new(),
+        baseline: None,
     }
 }
 

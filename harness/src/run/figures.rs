@@ -43,8 +43,10 @@ pub fn load_summary(requests: &[SentRequest], duration_secs: f64) -> LoadSummary
                 requests: requests.len() as u64,
                 failures: requests.iter().filter(|r| is_unexpected(r)).count() as u64,
                 p50_ms: percentile(&latencies, 50.0),
+                p90_ms: percentile(&latencies, 90.0),
                 p99_ms: percentile(&latencies, 99.0),
                 statuses,
+                fault_free: None,
             }
         })
         .collect();

@@ -5,12 +5,15 @@
 //!   by endpoint and status.
 //! - [`analyse`]: every check of a run, and the report.
 //! - [`figures`]: load table, percentiles, critical-path shares, waterfalls.
+//! - [`latency`]: latency without injected faults per service, operation
+//!   and endpoint; budgets and the `--baseline` comparison.
 //! - [`settle`]: after the load, wait until the traces are in and measure
 //!   each one's readiness.
 
 pub mod analyse;
 pub mod expectations;
 pub mod figures;
+pub mod latency;
 pub mod settle;
 
 pub use analyse::{RunInput, analyse};

@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use tracemesh_harness::checks::Verdict;
+use tracemesh_harness::checks::baseline::{self, Baseline};
 use tracemesh_harness::report::RunReport;
 use tracemesh_harness::report::model::{
-    CriticalPathShare, EndpointLoad, LoadSummary, RunSettings, ServiceAttribution, TraceCounts,
-    Waterfall, WaterfallSpan,
+    CriticalPathShare, EndpointLoad, LatencySample, LoadSummary, OperationAttribution, RunSettings,
+    ServiceAttribution, TraceCounts, Waterfall, WaterfallSpan,
 };
 
 /// The failed check's first reason: markup that must come out escaped.
@@ -82,7 +83,71 @@ pub fn realistic_report() -> RunReport {
         ],
         waterfalls: vec![slowest_trace(), failing_trace()],
         files: vec!["goose-report.html".into(), "goose-report.json".into()],
+        operations: Vec::new(),
+        baseline: None,
     }
+}
+
+/// inventory's Reserve, as its SERVER span is named.
+pub const RESERVE: &str = "tracemesh.inventory.v1.InventoryService/Reserve";
+
+/// The realistic report with its fault-free figures: inventory's Reserve
+/// at `reserve_p50` ms critical-path self time, checkout at `checkout_p50`.
+pub fn with_operations(reserve_p50: f64, checkout_p50: f64) -> RunReport {
+    let mut report = realistic_report();
+    let op =
+        |service: &str, name: Option<&str>, traces: u64, p50: f64, p90: f64| OperationAttribution {
+            service: service.into(),
+            operation: name.map(str::to_owned),
+            traces,
+            critical_p50_ms: p50,
+            critical_p90_ms: p90,
+            self_p50_ms: p50,
+            self_p90_ms: p90,
+        };
+    report.operations = vec![
+        op("gateway", None, 150, 2.0, 3.0),
+        op("gateway", Some("POST /api/checkout"), 60, 2.5, 3.5),
+        op("inventory", None, 150, reserve_p50 + 1.0, reserve_p50 + 3.0),
+        op(
+            "inventory",
+            Some(RESERVE),
+            60,
+            reserve_p50,
+            reserve_p50 + 2.0,
+        ),
+        op("inventory", Some("SELECT products"), 150, 0.3, 0.6),
+        op("inventory", Some(HOSTILE_SPAN), 25, 1.0, 2.0),
+        op("payment", Some("POST /v1/charges"), 8, 18.0, 25.0),
+    ];
+    for e in &mut report.load.by_endpoint {
+        let p50 = if e.name == "checkout" {
+            checkout_p50
+        } else {
+            e.p50_ms
+        };
+        e.fault_free = Some(LatencySample {
+            requests: e.requests / 2,
+            p50_ms: p50,
+            p90_ms: p50 * 1.3,
+        });
+    }
+    report
+}
+
+/// A run where Reserve became 30 ms slower without any fault marker,
+/// compared with its baseline (the default tolerance): the `baseline`
+/// verdict fails and the comparison is in the report.
+pub fn baseline_regression() -> RunReport {
+    let before = with_operations(1.1, 40.0);
+    let mut now = with_operations(31.2, 70.5);
+    let (comparison, verdict) = baseline::compare(
+        &now,
+        &Baseline::new(&before, "reports/2026-11-22T16-00-00Z"),
+    );
+    now.baseline = Some(comparison);
+    now.verdicts.push(verdict);
+    now
 }
 
 /// Every verdict passes; still a complete run.
@@ -162,7 +227,9 @@ fn endpoint(
         requests,
         failures,
         p50_ms,
+        p90_ms: (p50_ms + p99_ms) / 2.0,
         p99_ms,
+        fault_free: None,
         statuses: statuses
             .iter()
             .map(|(s, n)| (s.to_string(), *n))
