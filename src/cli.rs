@@ -199,7 +199,7 @@ pub struct RunArgs {
     /// Remove the planted bottleneck in inventory.
     #[arg(long)]
     pub fix_inventory_lock: bool,
-    /// Compare with an earlier run of the same scenario: its report directory
+    /// Compare with an earlier run (a clean one, usually): its report directory
     /// or its verdict.json. Critical-path self time per service and operation
     /// and latency per endpoint (p50, p90, traces without injected faults)
     /// must not grow beyond the tolerance.

@@ -4,9 +4,17 @@
 //! right check naming the right service, hop, span or attribute. A clean run
 //! passes, and passes again against its own report as a baseline.
 //!
+//! The baseline comparison both ways: a second clean run passes against
+//! the first's report, and unmarked latency (30 ms in inventory's Reserve,
+//! nothing on the span to say it was planted) fails it, naming the
+//! operation.
+//!
 //! One mesh serves every run (`tracemesh run --gateway .. --tempo ..`
 //! against the collector in this test), since each run plants its faults
-//! and takes them out again; the runs are short (4 s of load, 4 users).
+//! and takes them out again. Each run draws a fresh load seed, so no two
+//! share a trace id in the one store. The defect runs are short (4 s of
+//! load, 4 users); the baseline runs get 8 s and 8 users, enough samples
+//! per operation (20) for the comparison to judge.
 
 mod common;
 
@@ -70,11 +78,15 @@ fn scenario(path: &str) -> PathBuf {
         .join(path)
 }
 
+/// Load for a defect run, and for a run whose latency is compared.
+const SHORT: &[&str] = &["--run-time", "4s", "--users", "4"];
+const COMPARED: &[&str] = &["--run-time", "8s", "--users", "8"];
+
 /// `tracemesh run` against the test's mesh, reports in `reports`.
 async fn run(mesh: &Mesh, scenario: &Path, reports: &Path, extra: &[&str]) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tracemesh"));
     command
-        .args(["run", "--run-time", "4s", "--users", "4"])
+        .arg("run")
         .args(["--gateway", &mesh.gateway])
         .args(["--tempo", &mesh.collector.http_endpoint()])
         // The test's mesh samples everything (parentbased_always_on).
@@ -124,7 +136,7 @@ async fn every_planted_telemetry_defect_fails_its_check_and_a_clean_run_passes()
 
     // A clean run passes: every new check holds on the mesh as designed.
     let clean = dir.path().join("clean");
-    let out = run(&mesh, &scenario("baseline.yaml"), &clean, &[]).await;
+    let out = run(&mesh, &scenario("baseline.yaml"), &clean, COMPARED).await;
     assert!(
         out.status.success(),
         "the clean run failed: {:#?}\n{}",
@@ -138,7 +150,7 @@ async fn every_planted_telemetry_defect_fails_its_check_and_a_clean_run_passes()
             &mesh,
             &scenario(&format!("broken/{}", case.scenario)),
             &reports,
-            &[],
+            SHORT,
         )
         .await;
         let all = verdicts(&reports);
@@ -177,13 +189,46 @@ async fn every_planted_telemetry_defect_fails_its_check_and_a_clean_run_passes()
         }
     }
 
-    // The mesh is left as it was found: a clean run passes again.
+    // The mesh is left as it was found, and the same build twice passes
+    // the baseline comparison.
+    let clean_dir = clean.to_str().unwrap();
     let again = dir.path().join("again");
-    let out = run(&mesh, &scenario("baseline.yaml"), &again, &[]).await;
+    let args = [COMPARED, &["--baseline", clean_dir]].concat();
+    let out = run(&mesh, &scenario("baseline.yaml"), &again, &args).await;
+    let all = verdicts(&again);
     if !out.status.success() {
         problems.push(format!(
-            "the clean run after the planted ones failed (faults left behind?): {:#?}",
-            failed(&verdicts(&again))
+            "a clean run after the planted ones, against the first clean run as its baseline,              failed: {:#?}",
+            failed(&all)
+        ));
+    }
+    match all.iter().find(|v| v["check"] == "baseline") {
+        Some(v) => eprintln!("baseline, same build twice: {}", v["figures"]),
+        None => problems.push("the run with --baseline has no baseline verdict".into()),
+    }
+
+    // Unmarked latency: every check but the baseline comparison passes.
+    let slow = dir.path().join("unmarked-latency");
+    let out = run(
+        &mesh,
+        &scenario("broken/unmarked-latency.yaml"),
+        &slow,
+        &args,
+    )
+    .await;
+    let all = verdicts(&slow);
+    let failed_checks = failed(&all);
+    let reserve =
+        "inventory tracemesh.inventory.v1.InventoryService/Reserve: critical-path self time";
+    if out.status.code() != Some(1)
+        || failed_checks.len() != 1
+        || !failed_checks[0].starts_with("\"baseline\"")
+        || !failed_checks[0].contains(reserve)
+    {
+        problems.push(format!(
+            "unmarked latency should fail the baseline comparison alone, naming {reserve:?}: \
+             exit {:?}, failed {failed_checks:#?}",
+            out.status.code()
         ));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
