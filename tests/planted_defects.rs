@@ -218,6 +218,10 @@ async fn every_planted_telemetry_defect_fails_its_check_and_a_clean_run_passes()
     .await;
     let all = verdicts(&slow);
     let failed_checks = failed(&all);
+    eprintln!(
+        "unmarked-latency.yaml with --baseline: exit {:?}, failed {failed_checks:#?}",
+        out.status.code()
+    );
     let reserve =
         "inventory tracemesh.inventory.v1.InventoryService/Reserve: critical-path self time";
     if out.status.code() != Some(1)

@@ -29,6 +29,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tracemesh_runtime::fault::FaultConfig;
+use tracemesh_runtime::topology::Service;
 
 use crate::checks::budget::Budget;
 
@@ -166,6 +167,10 @@ impl Scenario {
             }
             faults
                 .validate()
+                .and_then(|()| match service.parse::<Service>() {
+                    Ok(caller) => faults.check_hops(caller),
+                    Err(_) => Ok(()),
+                })
                 .map_err(|e| error(format!("faults.{service}: {e}")))?;
         }
         if scenario.load.users == Some(0) {
@@ -301,6 +306,22 @@ mod tests {
         assert_eq!(s.name, "baseline");
         assert_eq!(s.expect.unexpected_statuses, UnexpectedStatuses::None);
         assert!(s.faults.is_empty());
+    }
+
+    #[test]
+    fn a_telemetry_fault_on_a_hop_the_service_never_calls_is_refused() {
+        let text =
+            "name: x\nfaults:\n  order:\n    telemetry:\n      - {kind: drop_context, hop: user}\n";
+        let err = Scenario::parse(text, "x.yaml").unwrap_err();
+        assert!(
+            err.problem.contains(
+                "faults.order: invalid fault configuration: telemetry[0] (drop_context): \
+                           order never calls user; its hops are inventory, payment"
+            ),
+            "{err}"
+        );
+        let ok = "name: x\nfaults:\n  order:\n    telemetry:\n      - {kind: drop_context, hop: payment}\n";
+        assert!(Scenario::parse(ok, "x.yaml").is_ok());
     }
 
     #[test]

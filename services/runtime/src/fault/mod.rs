@@ -257,6 +257,29 @@ impl FaultConfig {
         Ok(())
     }
 
+    /// Checks that every hop a telemetry fault names is one `caller`
+    /// calls (by the topology): `drop_context` with `hop: user` in order's
+    /// configuration would otherwise be accepted and never fire.
+    pub fn check_hops(&self, caller: Service) -> Result<(), FaultConfigError> {
+        let callees = caller.spec().callees;
+        for (index, fault) in self.telemetry.iter().enumerate() {
+            let Some(hop) = fault.hop() else { continue };
+            if !callees.iter().any(|c| c.service == hop) {
+                let names: Vec<&str> = callees.iter().map(|c| c.service.name()).collect();
+                return Err(FaultConfigError(format!(
+                    "telemetry[{index}] ({}): {caller} never calls {hop}; its hops are {}",
+                    fault.kind(),
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn fault_for(&self, operation: &str) -> Option<&OperationFault> {
         self.operations
             .get(operation)
