@@ -87,10 +87,14 @@ fn the_default_run_passes_every_check_and_writes_every_report() {
         .map(|v| v["check"].as_str().unwrap())
         .collect();
     for expected in [
-        "sampling.root",
+        "sampling.root.ratio",
+        "sampling.root.decisions",
+        "sampling.root.stored",
         "sampling.parent",
         "faults_explained",
         "completeness",
+        "error_status",
+        "orphans",
         "attribution",
     ] {
         assert!(checks.contains(&expected), "{expected} not in {checks:?}");
