@@ -46,8 +46,6 @@ use crate::w3c::{
 /// were dropped to stay within the limits (set only when some were).
 pub const BAGGAGE_DROPPED_ATTRIBUTE: &str = "tracemesh.baggage.dropped";
 
-const TRACE_CONTEXT_HEADERS: [&str; 3] = [TRACEPARENT_HEADER, TRACESTATE_HEADER, BAGGAGE_HEADER];
-
 /// The remote parent context (and baggage) carried by `headers`. A missing or
 /// malformed `traceparent` yields a context without a remote span, so the
 /// next span starts a new trace, as the W3C specification requires: bad
@@ -94,12 +92,13 @@ pub fn extract_reporting(headers: &HeaderMap) -> Extracted {
     }
 }
 
-/// True when the request carries any trace context: `traceparent`,
-/// `tracestate` or `baggage`.
+/// True when the request carries any header the installed propagators
+/// read: `traceparent`, `tracestate` and `baggage` by default, also `b3`,
+/// `x-b3-*` or `uber-trace-id` when `OTEL_PROPAGATORS` lists them.
 pub fn carries_context(headers: &HeaderMap) -> bool {
-    TRACE_CONTEXT_HEADERS
-        .iter()
-        .any(|name| headers.contains_key(*name))
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.fields().any(|name| headers.contains_key(name))
+    })
 }
 
 /// The request's headers as the library's parsers see them: `baggage`

@@ -7,9 +7,13 @@
 //!   [`format_tracestate`].
 //! - `baggage`: the W3C Baggage limits ([`MAX_BAGGAGE_MEMBERS`],
 //!   [`MAX_BAGGAGE_BYTES`]) and [`limit_baggage`], which cuts a header to them.
-//! - `propagator`: the OpenTelemetry propagator (trace context, then
-//!   baggage), composed once by [`propagator`] and installed process-wide
-//!   by [`install_propagator`].
+//! - `propagator`: the OpenTelemetry propagators. [`propagator`] is the W3C
+//!   one (trace context, then baggage), which the harness, benches and fuzz
+//!   targets use; [`Propagators`] is what a service's `OTEL_PROPAGATORS`
+//!   selects (W3C, B3, Jaeger or none), installed process-wide by
+//!   `telemetry::init`.
+//! - `jaeger`: Jaeger's `uber-trace-id` header, the one non-W3C format
+//!   parsed here (B3 is `opentelemetry-zipkin`'s).
 //!
 //! Why one module: the services (through [`crate::propagation`]), the
 //! harness (the sampling checks and the load generator), the benches and
@@ -17,12 +21,16 @@
 //! reaches all of them at once, and a fuzz finding in one is fixed for all.
 
 mod baggage;
+mod jaeger;
 mod propagator;
 mod traceparent;
 mod tracestate;
 
 pub use baggage::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, limit_baggage};
-pub use propagator::{install_propagator, propagator};
+pub use jaeger::{JAEGER_HEADER, JaegerPropagator, parse_uber_trace_id};
+pub use propagator::{
+    PROPAGATORS_VAR, PropagatorKind, Propagators, install_propagator, propagator,
+};
 pub use traceparent::{MalformedHeader, TraceParent};
 pub use tracestate::{format_tracestate, parse_tracestate};
 

@@ -6,18 +6,40 @@
 //! the [`TelemetryGuard`] alive, and call [`TelemetryGuard::shutdown`] after the
 //! server stopped accepting and finished its in-flight requests: that flushes
 //! the spans still queued in the batch processor.
+//!
+//! One file per concern:
+//!
+//! - this one: [`TelemetryConfig`] (sampler, batch processor, resource,
+//!   logs), [`init`] and the processor chain ([`build`]);
+//! - `otlp.rs`: the OTLP exporter's protocol, endpoint, headers, timeout
+//!   and compression;
+//! - `exporters.rs`: `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`);
+//! - `console.rs`: the console exporter;
+//! - `limits.rs`: the span limits, and the attribute value length limit the
+//!   SDK does not apply itself.
+//!
+//! `OTEL_PROPAGATORS` is parsed and installed by [`crate::w3c::Propagators`].
+
+mod console;
+mod exporters;
+mod limits;
+mod otlp;
+
+pub use console::{ConsoleExporter, format_span};
+pub use exporters::{Fanout, TracesExporter};
+pub use limits::{SpanLimitsConfig, ValueLengthLimit};
+pub use otlp::{OtlpConfig, OtlpHeaders, OtlpProtocol};
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{
-    Protocol, RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig,
-};
+use opentelemetry_otlp::RetryPolicy;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SimpleSpanProcessor,
+    SpanProcessor,
 };
 use opentelemetry_semantic_conventions::attribute as semconv;
 use tracing_subscriber::layer::SubscriberExt;
@@ -31,37 +53,6 @@ use crate::fault::sampler::TelemetryFaultSampler;
 use crate::fault::span_processor::TelemetryFaultProcessor;
 use crate::logs;
 use crate::w3c;
-
-/// Which wire protocol the OTLP exporter speaks (`OTEL_EXPORTER_OTLP_PROTOCOL`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OtlpProtocol {
-    Grpc,
-    HttpProtobuf,
-    HttpJson,
-}
-
-impl OtlpProtocol {
-    fn parse(var: &str, raw: &str) -> Result<Self, ConfigError> {
-        match raw.trim() {
-            "grpc" => Ok(OtlpProtocol::Grpc),
-            "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
-            "http/json" => Ok(OtlpProtocol::HttpJson),
-            _ => Err(ConfigError::new(
-                var,
-                raw,
-                "expected grpc, http/protobuf or http/json",
-            )),
-        }
-    }
-
-    /// The endpoint the specification gives as default for this protocol.
-    fn default_endpoint(self) -> &'static str {
-        match self {
-            OtlpProtocol::Grpc => "http://localhost:4317",
-            OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => "http://localhost:4318",
-        }
-    }
-}
 
 /// The sampler named by `OTEL_TRACES_SAMPLER` with its `OTEL_TRACES_SAMPLER_ARG`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,7 +130,8 @@ pub struct BatchSettings {
     pub max_queue_size: usize,
     pub scheduled_delay: Duration,
     pub max_export_batch_size: usize,
-    /// Bounds each export call (set on the exporter).
+    /// Bounds each export call, unless `OTEL_EXPORTER_OTLP_TIMEOUT` is set
+    /// (the Rust SDK's batch processor has no timeout of its own).
     pub export_timeout: Duration,
     /// How long a failing export keeps being retried before its spans are
     /// given up (`TRACEMESH_EXPORT_RETRY_SECS`, default 30, 0 = no retry).
@@ -185,9 +177,14 @@ pub struct TelemetryConfig {
     pub resource_attributes: Vec<(String, String)>,
     /// `OTEL_SDK_DISABLED=true`: no tracer provider, no export, logs only.
     pub sdk_disabled: bool,
-    pub protocol: OtlpProtocol,
-    /// The full URL spans are sent to (for HTTP it ends in `/v1/traces`).
-    pub traces_endpoint: String,
+    /// `OTEL_TRACES_EXPORTER`, in order; empty for `none`.
+    pub exporters: Vec<TracesExporter>,
+    /// The OTLP exporter's settings (used when `exporters` has `otlp`).
+    pub otlp: OtlpConfig,
+    /// `OTEL_PROPAGATORS`.
+    pub propagators: w3c::Propagators,
+    /// `OTEL_SPAN_*_LIMIT`, `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`.
+    pub span_limits: SpanLimitsConfig,
     pub sampler: SamplerConfig,
     pub batch: BatchSettings,
     /// An `EnvFilter` directive for logs (`RUST_LOG`), default `info`.
@@ -199,18 +196,6 @@ impl TelemetryConfig {
     /// Reads the configuration of service `default_service_name`;
     /// `OTEL_SERVICE_NAME` overrides the name as the specification says.
     pub fn from_env(env: &dyn Env, default_service_name: &str) -> Result<Self, ConfigError> {
-        let protocol = match env
-            .get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            .map(|v| ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", v))
-            .or_else(|| {
-                env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-                    .map(|v| ("OTEL_EXPORTER_OTLP_PROTOCOL", v))
-            }) {
-            Some((var, raw)) => OtlpProtocol::parse(var, &raw)?,
-            // The specification's default; the embedded collector serves both.
-            None => OtlpProtocol::HttpProtobuf,
-        };
-        let traces_endpoint = traces_endpoint(env, protocol)?;
         let resource_attributes = parse_key_values(env, "OTEL_RESOURCE_ATTRIBUTES")?;
         let service_name = env
             .get("OTEL_SERVICE_NAME")
@@ -221,40 +206,16 @@ impl TelemetryConfig {
             instance_id: uuid::Uuid::new_v4().to_string(),
             resource_attributes,
             sdk_disabled: parse_bool(env, "OTEL_SDK_DISABLED")?.unwrap_or(false),
-            protocol,
-            traces_endpoint,
+            exporters: exporters::from_env(env)?,
+            otlp: OtlpConfig::from_env(env)?,
+            propagators: w3c::Propagators::from_env(env)?,
+            span_limits: SpanLimitsConfig::from_env(env)?,
             sampler: SamplerConfig::from_env(env)?,
             batch: BatchSettings::from_env(env)?,
             log_filter: env.get("RUST_LOG").unwrap_or_else(|| "info".to_string()),
             log_format: logs::LogFormat::from_env(env)?,
         })
     }
-}
-
-/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is used as given; the generic
-/// `OTEL_EXPORTER_OTLP_ENDPOINT` is a base URL to which HTTP appends
-/// `/v1/traces` (both as the OTLP exporter specification says).
-fn traces_endpoint(env: &dyn Env, protocol: OtlpProtocol) -> Result<String, ConfigError> {
-    let (var, url, append) = if let Some(url) = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url, false)
-    } else if let Some(url) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", url, true)
-    } else {
-        ("", protocol.default_endpoint().to_string(), true)
-    };
-    let url = url.trim().to_string();
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(ConfigError::new(
-            var,
-            &url,
-            "expected an http:// or https:// URL",
-        ));
-    }
-    Ok(match protocol {
-        OtlpProtocol::Grpc => url,
-        _ if append => format!("{}/v1/traces", url.trim_end_matches('/')),
-        _ => url,
-    })
 }
 
 /// Errors [`init`] can return.
@@ -332,6 +293,12 @@ impl TelemetryGuard {
         }
     }
 
+    /// The tracer provider (`None` with the SDK disabled), for a test or
+    /// tool that makes spans through the OpenTelemetry API after [`build`].
+    pub fn provider(&self) -> Option<&SdkTracerProvider> {
+        self.provider.as_ref()
+    }
+
     /// Exports the spans queued so far without shutting down.
     pub fn force_flush(&self) {
         if let Some(provider) = &self.provider
@@ -361,8 +328,8 @@ pub fn init(
     config: &TelemetryConfig,
     faults: &TelemetryFaults,
 ) -> Result<TelemetryGuard, TelemetryError> {
-    // W3C trace context and W3C baggage on every hop, HTTP and gRPC alike.
-    w3c::install_propagator();
+    // OTEL_PROPAGATORS on every hop, HTTP and gRPC alike.
+    config.propagators.install();
 
     let env_filter = EnvFilter::try_new(&config.log_filter)
         .map_err(|e| ConfigError::new("RUST_LOG", &config.log_filter, e.to_string()))?;
@@ -379,8 +346,8 @@ pub fn init(
         });
     }
 
-    let counters = Arc::new(ExportCounters::default());
-    let provider = build_provider(config, &counters, faults)?;
+    let guard = build(config, faults)?;
+    let provider = guard.provider().expect("the SDK is enabled");
     let tracer = provider.tracer(config.service_name.clone());
     // Only our own crates' spans become OpenTelemetry spans. Without this
     // filter the exporter's own hyper/tonic/h2/reqwest spans would be traced
@@ -404,12 +371,43 @@ pub fn init(
         .with(logs::layer(config.log_format, &config.service_name).with_filter(env_filter))
         .try_init()
         .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
+    let propagators: Vec<&str> = config
+        .propagators
+        .kinds()
+        .iter()
+        .map(|k| k.name())
+        .collect();
+    // The OTLP headers are logged by name only: their values are credentials.
     tracing::info!(
-        endpoint = %config.traces_endpoint,
-        protocol = ?config.protocol,
+        exporters = ?config.exporters,
+        endpoint = %config.otlp.traces_endpoint,
+        protocol = ?config.otlp.protocol,
+        otlp_headers = ?config.otlp.headers,
+        gzip = config.otlp.gzip,
         sampler = ?config.sampler,
-        "exporting spans over OTLP"
+        propagators = ?propagators,
+        "telemetry configured"
     );
+    Ok(guard)
+}
+
+/// The tracer provider [`init`] installs, without touching anything
+/// process-wide (no propagator, no `tracing` subscriber): tests build one
+/// from a [`TelemetryConfig`] and make spans through the OpenTelemetry API.
+/// With `OTEL_SDK_DISABLED=true`, a guard without a provider. Must run
+/// inside the tokio runtime (the gRPC exporter's channel).
+pub fn build(
+    config: &TelemetryConfig,
+    faults: &TelemetryFaults,
+) -> Result<TelemetryGuard, TelemetryError> {
+    if config.sdk_disabled {
+        return Ok(TelemetryGuard {
+            provider: None,
+            handle: TelemetryHandle::default(),
+        });
+    }
+    let counters = Arc::new(ExportCounters::default());
+    let provider = build_provider(config, &counters, faults)?;
     Ok(TelemetryGuard {
         handle: TelemetryHandle {
             counters,
@@ -441,32 +439,53 @@ fn build_provider(
     counters: &Arc<ExportCounters>,
     faults: &TelemetryFaults,
 ) -> Result<SdkTracerProvider, TelemetryError> {
-    let retry = retry_policy(config.batch.retry_for);
-    let exporter = match config.protocol {
-        OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(&config.traces_endpoint)
-            .with_timeout(config.batch.export_timeout)
-            .with_retry_policy(retry)
-            .build(),
-        OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
-            let protocol = if config.protocol == OtlpProtocol::HttpJson {
-                Protocol::HttpJson
-            } else {
-                Protocol::HttpBinary
-            };
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_protocol(protocol)
-                .with_endpoint(&config.traces_endpoint)
-                .with_timeout(config.batch.export_timeout)
-                .with_retry_policy(retry)
-                .build()
+    // One output per `OTEL_TRACES_EXPORTER` name.
+    let mut outputs: Vec<Box<dyn SpanProcessor>> = Vec::new();
+    for exporter in &config.exporters {
+        match exporter {
+            TracesExporter::Otlp => outputs.push(Box::new(otlp_output(config, counters)?)),
+            TracesExporter::Console => outputs.push(Box::new(SimpleSpanProcessor::new(
+                ConsoleExporter::stdout(),
+            ))),
         }
     }
-    .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-    let exporter = CountingExporter::new(exporter, counters.clone());
 
+    let sampler = TelemetryFaultSampler::new(
+        config.sampler.to_sampler(),
+        config.sampler.ratio(),
+        faults.clone(),
+    );
+    let mut builder = SdkTracerProvider::builder()
+        .with_sampler(sampler)
+        .with_span_limits(config.span_limits.to_sdk())
+        .with_resource(resource(config));
+    // `none`: no processor at all. Spans are still made and sampled (ids
+    // still propagate), nothing is sent, and the counters stay at zero.
+    if !outputs.is_empty() {
+        // One chain, each wrapping the next: the telemetry faults drop or
+        // edit a finished span, its long values are cut, then each output
+        // gets it. A span a fault dropped is thus never counted, and
+        // `ended - exported - failed` still means "dropped by the full queue".
+        builder = builder.with_span_processor(TelemetryFaultProcessor::new(
+            faults.clone(),
+            ValueLengthLimit::new(config.span_limits.value_length, Fanout(outputs)),
+        ));
+    }
+    Ok(builder.build())
+}
+
+/// The OTLP output: counted as ended, batched, exported (and counted again
+/// as exported or failed).
+fn otlp_output(
+    config: &TelemetryConfig,
+    counters: &Arc<ExportCounters>,
+) -> Result<CountingProcessor<BatchSpanProcessor>, TelemetryError> {
+    let retry = retry_policy(config.batch.retry_for);
+    let exporter = config
+        .otlp
+        .exporter(config.batch.export_timeout, retry)
+        .map_err(TelemetryError::Exporter)?;
+    let exporter = CountingExporter::new(exporter, counters.clone());
     let batch = BatchConfigBuilder::default()
         .with_max_queue_size(config.batch.max_queue_size)
         .with_scheduled_delay(config.batch.scheduled_delay)
@@ -475,26 +494,7 @@ fn build_provider(
     let processor = BatchSpanProcessor::builder(exporter)
         .with_batch_config(batch)
         .build();
-
-    // One chain, each wrapping the next: the telemetry faults drop or edit
-    // a finished span, then it is counted as ended, then queued for export.
-    // A span a fault dropped is thus never counted, and `ended - exported -
-    // failed` still means "dropped by the full queue".
-    let processor = TelemetryFaultProcessor::new(
-        faults.clone(),
-        CountingProcessor::new(counters.clone(), processor),
-    );
-    let sampler = TelemetryFaultSampler::new(
-        config.sampler.to_sampler(),
-        config.sampler.ratio(),
-        faults.clone(),
-    );
-
-    Ok(SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .with_sampler(sampler)
-        .with_resource(resource(config))
-        .build())
+    Ok(CountingProcessor::new(counters.clone(), processor))
 }
 
 fn resource(config: &TelemetryConfig) -> Resource {
@@ -528,30 +528,15 @@ mod tests {
     fn defaults_follow_the_specification() {
         let c = config(&[]).unwrap();
         assert_eq!(c.service_name, "inventory");
-        assert_eq!(c.protocol, OtlpProtocol::HttpProtobuf);
-        assert_eq!(c.traces_endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(c.otlp.protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(c.otlp.traces_endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(c.exporters, [TracesExporter::Otlp]);
+        assert_eq!(c.propagators, w3c::Propagators::default());
+        assert_eq!(c.span_limits, SpanLimitsConfig::default());
         assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
         assert_eq!(c.batch.max_queue_size, 2048);
         assert_eq!(c.batch.scheduled_delay, Duration::from_millis(5000));
         assert!(!c.sdk_disabled);
-    }
-
-    #[test]
-    fn grpc_uses_the_endpoint_as_given() {
-        let c = config(&[
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
-        ])
-        .unwrap();
-        assert_eq!(c.traces_endpoint, "http://collector:4317");
-    }
-
-    #[test]
-    fn http_appends_the_signal_path_to_the_generic_endpoint_only() {
-        let c = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")]).unwrap();
-        assert_eq!(c.traces_endpoint, "http://c:4318/v1/traces");
-        let c = config(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:9/custom")]).unwrap();
-        assert_eq!(c.traces_endpoint, "http://c:9/custom");
     }
 
     #[test]
@@ -575,11 +560,19 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_sampler_or_protocol_names_the_variable() {
-        let err = config(&[("OTEL_TRACES_SAMPLER", "sometimes")]).unwrap_err();
-        assert_eq!(err.var, "OTEL_TRACES_SAMPLER");
-        let err = config(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "udp")]).unwrap_err();
-        assert_eq!(err.var, "OTEL_EXPORTER_OTLP_PROTOCOL");
+    fn every_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp"),
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_PROPAGATORS", "w3c"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+            ("OTEL_SPAN_LINK_COUNT_LIMIT", "many"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+        }
     }
 
     #[test]
