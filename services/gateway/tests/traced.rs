@@ -8,31 +8,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use common::Gateway;
-use tracemesh_runtime::config::MapEnv;
-use tracemesh_runtime::telemetry::{self, TelemetryConfig, TelemetryGuard};
+use common::{Gateway, init_telemetry};
 use tracemesh_runtime::w3c::TraceParent;
-
-/// Telemetry is process-global: installed once for the whole test binary,
-/// and never shut down (there is nothing to flush).
-fn init_telemetry() {
-    static GUARD: OnceLock<TelemetryGuard> = OnceLock::new();
-    GUARD.get_or_init(|| {
-        let env = MapEnv::new([
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
-            ("RUST_LOG", "off"),
-        ]);
-        let config = TelemetryConfig::from_env(&env, "gateway").unwrap();
-        telemetry::init(&config, &Default::default()).unwrap()
-    });
-}
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";

@@ -7,14 +7,26 @@
 //! installs ([`crate::w3c::install_propagator`]); the headers' grammar and
 //! limits are [`crate::w3c`]'s.
 //!
-//! On the way in, the library's parsers see the headers through a filter
-//! (`W3cHeaders`): a `traceparent` or `tracestate` that [`crate::w3c`] refuses is
-//! hidden, so the next span starts a new trace as the specification asks
-//! (the library alone is laxer, see `w3c/traceparent.rs`), and `baggage`
-//! is cut to the W3C limits ([`limit_baggage`]); how many list-members
-//! were dropped is reported, and the server layers record it on their SERVER
-//! span as [`BAGGAGE_DROPPED_ATTRIBUTE`]. Several `baggage` headers are
-//! joined first, as the W3C specification allows.
+//! On the way in, [`crate::w3c::IncomingContext`] decides from *every*
+//! `traceparent` and `tracestate` field of the request (HTTP headers and
+//! gRPC metadata may repeat a name): several `tracestate` fields are one
+//! list, two `traceparent` fields restart the trace, an invalid
+//! `tracestate` is dropped while a valid `traceparent` is kept. The
+//! library's propagator then sees the request through a filter
+//! (`W3cHeaders`) that shows it only what was decided, as one canonical
+//! field each, so its own, laxer parsers (see `w3c/traceparent.rs`) never
+//! read a raw header. `baggage` fields are joined the same way and cut to
+//! the W3C limits ([`limit_baggage`]); how many list-members were dropped
+//! is reported, and the server layers record it on their SERVER span as
+//! [`BAGGAGE_DROPPED_ATTRIBUTE`].
+//!
+//! The accepted `tracestate` also travels in the [`Context`] as it was
+//! received (`ForwardedTraceState`), and [`inject`] writes that list: the
+//! library's `TraceState` cannot hold every key the current W3C grammar
+//! allows (`w3c/tracestate.rs`), and a vendor receiving `tracestate` MUST
+//! send it on (section "Mutating the tracestate Field"). The SDK's span
+//! context keeps the copy it can hold. No `tracestate` header is sent
+//! for an empty list (vendors "SHOULD avoid sending" one).
 //!
 //! [`carries_context`] tells whether a request brought any context at all,
 //! for an edge that ignores it (`HttpTracing::untrusted_edge`).
@@ -26,7 +38,7 @@
 
 use std::borrow::Cow;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceId};
@@ -38,8 +50,8 @@ use crate::fault::{ContextFault, TelemetryFaults};
 use crate::topology::Service;
 
 use crate::w3c::{
-    BAGGAGE_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceParent, limit_baggage,
-    parse_tracestate,
+    BAGGAGE_HEADER, IncomingContext, TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceStateList,
+    combine_fields, limit_baggage,
 };
 
 /// SERVER span attribute: how many list-members of the incoming `baggage`
@@ -65,31 +77,64 @@ pub struct Extracted {
 
 /// [`extract`], also saying how many baggage list-members were dropped.
 pub fn extract_reporting(headers: &HeaderMap) -> Extracted {
-    // Header values that are not visible ASCII are skipped, as the
-    // library's own `HeaderExtractor` does.
-    let values: Vec<&str> = headers
+    let traceparent = field_texts(headers, TRACEPARENT_HEADER);
+    let tracestate = field_texts(headers, TRACESTATE_HEADER);
+    let incoming = IncomingContext::from_fields(&as_strs(&traceparent), &as_strs(&tracestate));
+
+    // Baggage fields that are not visible ASCII are skipped, as the
+    // library's own `HeaderExtractor` does: W3C Baggage lets a receiver
+    // drop what it cannot read and keep the rest.
+    let baggage_fields: Vec<&str> = headers
         .get_all(BAGGAGE_HEADER)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    let joined = match values.as_slice() {
-        [] => None,
-        [one] => Some(Cow::Borrowed(*one)),
-        several => Some(Cow::Owned(several.join(","))),
+    let (baggage, baggage_dropped) = if baggage_fields.is_empty() {
+        (None, 0)
+    } else {
+        let joined = combine_fields(&baggage_fields);
+        let (kept, dropped) = limit_baggage(&joined);
+        (Some(kept.into_owned()), dropped)
     };
-    let (baggage, baggage_dropped) = match &joined {
-        Some(value) => {
-            let (kept, dropped) = limit_baggage(value);
-            (Some(kept), dropped)
-        }
-        None => (None, 0),
+
+    let carrier = W3cHeaders {
+        headers,
+        traceparent: incoming.traceparent.as_ref().map(ToString::to_string),
+        tracestate: incoming.tracestate.as_ref().map(ToString::to_string),
+        baggage,
     };
-    let carrier = W3cHeaders { headers, baggage };
-    let context = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
+    let mut context = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
+    // Forward the list only where the trace it came with is continued (a
+    // propagator configured without W3C trace context reads no traceparent).
+    let continued = incoming
+        .traceparent
+        .as_ref()
+        .is_some_and(|tp| context.span().span_context().trace_id().to_string() == tp.trace_id);
+    if let (true, Some(list)) = (continued, incoming.tracestate) {
+        context = context.with_value(ForwardedTraceState(list));
+    }
     Extracted {
         context,
         baggage_dropped,
     }
+}
+
+/// Every field of `name`, in order, as text. A field that is not visible
+/// ASCII is read with its other bytes replaced (U+FFFD), which neither
+/// trace context grammar allows: it still counts, and is refused.
+fn field_texts<'a>(headers: &'a HeaderMap, name: &str) -> Vec<Cow<'a, str>> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|v| match v.to_str() {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(v.as_bytes()),
+        })
+        .collect()
+}
+
+fn as_strs<'a>(fields: &'a [Cow<'_, str>]) -> Vec<&'a str> {
+    fields.iter().map(AsRef::as_ref).collect()
 }
 
 /// True when the request carries any header the installed propagators
@@ -101,27 +146,61 @@ pub fn carries_context(headers: &HeaderMap) -> bool {
     })
 }
 
-/// The request's headers as the library's parsers see them: `baggage`
-/// replaced by the cut value, a `traceparent` or `tracestate` that
-/// [`crate::w3c`] refuses hidden.
+/// The `tracestate` a request brought, accepted by
+/// [`crate::w3c::IncomingContext`], kept in the [`Context`] for [`inject`]
+/// to forward as received (see the file comment).
+#[derive(Debug, Clone)]
+struct ForwardedTraceState(TraceStateList);
+
+/// The request's headers as the library's propagators see them: the three
+/// W3C headers replaced by what [`extract_reporting`] decided (one field
+/// each, or none), every other header as it came.
 struct W3cHeaders<'a> {
     headers: &'a HeaderMap,
-    baggage: Option<Cow<'a, str>>,
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+    baggage: Option<String>,
+}
+
+impl W3cHeaders<'_> {
+    /// The decided value when `key` is one of the W3C headers.
+    fn decided(&self, key: &str) -> Option<Option<&str>> {
+        let decided = if key.eq_ignore_ascii_case(TRACEPARENT_HEADER) {
+            &self.traceparent
+        } else if key.eq_ignore_ascii_case(TRACESTATE_HEADER) {
+            &self.tracestate
+        } else if key.eq_ignore_ascii_case(BAGGAGE_HEADER) {
+            &self.baggage
+        } else {
+            return None;
+        };
+        Some(decided.as_deref())
+    }
 }
 
 impl Extractor for W3cHeaders<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        if key.eq_ignore_ascii_case(BAGGAGE_HEADER) {
-            return self.baggage.as_deref();
+        match self.decided(key) {
+            Some(decided) => decided,
+            // As `HeaderExtractor` does: the first value, if visible ASCII.
+            None => self.headers.get(key).and_then(|v| v.to_str().ok()),
         }
-        // As `HeaderExtractor` does: the first value, if visible ASCII.
-        let value = self.headers.get(key).and_then(|v| v.to_str().ok())?;
-        if key.eq_ignore_ascii_case(TRACEPARENT_HEADER) {
-            TraceParent::parse(value).is_ok().then_some(value)
-        } else if key.eq_ignore_ascii_case(TRACESTATE_HEADER) {
-            parse_tracestate(value).is_some().then_some(value)
-        } else {
-            Some(value)
+    }
+
+    /// Every field: a propagator reading all of them sees the same
+    /// decision as one reading the first.
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        match self.decided(key) {
+            Some(decided) => decided.map(|value| vec![value]),
+            None => {
+                let values: Vec<&str> = self
+                    .headers
+                    .get_all(key)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
+                (!values.is_empty()).then_some(values)
+            }
         }
     }
 
@@ -135,6 +214,27 @@ pub fn inject(cx: &Context, headers: &mut HeaderMap) {
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(cx, &mut HeaderInjector(headers))
     });
+    forward_tracestate(cx, headers);
+}
+
+/// Where the propagator wrote a W3C `traceparent`, the `tracestate` that
+/// goes with it is the list received (the library wrote the copy it could
+/// hold); and an empty one is not sent.
+fn forward_tracestate(cx: &Context, headers: &mut HeaderMap) {
+    if !headers.contains_key(TRACEPARENT_HEADER) {
+        return;
+    }
+    if let Some(ForwardedTraceState(list)) = cx.get::<ForwardedTraceState>()
+        && let Ok(value) = HeaderValue::from_str(&list.to_string())
+    {
+        headers.insert(TRACESTATE_HEADER, value);
+    }
+    if headers
+        .get(TRACESTATE_HEADER)
+        .is_some_and(|v| v.as_bytes().is_empty())
+    {
+        headers.remove(TRACESTATE_HEADER);
+    }
 }
 
 /// Where a traced client's calls go: the callee, and the telemetry faults
@@ -232,7 +332,7 @@ pub fn baggage_attributes(cx: &Context) -> Vec<KeyValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::w3c::install_propagator;
+    use crate::w3c::{TraceParent, install_propagator};
     use opentelemetry::trace::TraceContextExt;
     use opentelemetry_http::HeaderExtractor;
 
@@ -351,6 +451,143 @@ mod tests {
             assert!(sc.is_valid(), "{tracestate}");
             assert_eq!(sc.trace_state().header(), kept, "{tracestate}");
         }
+    }
+
+    /// What `headers` extract to, injected again for the next hop: the
+    /// continued trace id (`None` for a new trace) and the `tracestate`
+    /// sent on (`None` when none is).
+    fn forwarded(h: &HeaderMap) -> (Option<String>, Option<String>) {
+        let cx = extract(h);
+        let sc = cx.span().span_context().clone();
+        let mut onward = HeaderMap::new();
+        inject(&cx, &mut onward);
+        let tracestate = onward
+            .get("tracestate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (sc.is_valid().then(|| sc.trace_id().to_string()), tracestate)
+    }
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    #[test]
+    fn two_traceparent_fields_start_a_new_trace() {
+        install_propagator();
+        let h = headers(&[
+            ("traceparent", REAL.into()),
+            (
+                "traceparent",
+                format!("00-{}-1234567890123456-01", "1".repeat(32)),
+            ),
+            ("tracestate", "rojo=1".into()),
+        ]);
+        assert_eq!(forwarded(&h), (None, None));
+    }
+
+    #[test]
+    fn several_tracestate_fields_are_forwarded_as_one_list() {
+        install_propagator();
+        let h = headers(&[
+            ("traceparent", REAL.into()),
+            ("tracestate", "foo=1,bar=2".into()),
+            ("tracestate", String::new()),
+            ("tracestate", "rojo=1, congo=2".into()),
+        ]);
+        assert_eq!(
+            forwarded(&h),
+            (
+                Some(TRACE.into()),
+                Some("foo=1,bar=2,rojo=1,congo=2".into())
+            )
+        );
+    }
+
+    #[test]
+    fn keys_the_library_cannot_hold_are_still_forwarded() {
+        install_propagator();
+        let key = format!("t@{}", "v".repeat(15));
+        let value = format!("foo=1,foo@@bar=2,{key}=3");
+        let h = headers(&[("traceparent", REAL.into()), ("tracestate", value.clone())]);
+        assert_eq!(forwarded(&h), (Some(TRACE.into()), Some(value)));
+        // The SDK's span context keeps the copy it can hold: none here.
+        let cx = extract(&h);
+        assert_eq!(cx.span().span_context().trace_state().header(), "");
+    }
+
+    #[test]
+    fn an_invalid_or_empty_tracestate_is_not_sent_and_the_trace_continues() {
+        install_propagator();
+        for tracestate in [
+            String::new(),
+            "foo=bar=baz".into(),
+            "foo=,bar=3".into(),
+            "@foo=1,bar=2".into(),
+            (1..=33)
+                .map(|i| format!("k{i}=1"))
+                .collect::<Vec<_>>()
+                .join(","),
+        ] {
+            let h = headers(&[
+                ("traceparent", REAL.into()),
+                ("tracestate", tracestate.clone()),
+            ]);
+            assert_eq!(forwarded(&h), (Some(TRACE.into()), None), "{tracestate:?}");
+        }
+    }
+
+    #[test]
+    fn unreadable_fields_count_and_are_refused() {
+        install_propagator();
+        let mut h = headers(&[("traceparent", REAL.into())]);
+        h.append("traceparent", HeaderValue::from_bytes(b"\xff").unwrap());
+        assert_eq!(forwarded(&h).0, None, "two fields, one unreadable");
+        let mut h = headers(&[("traceparent", REAL.into()), ("tracestate", "foo=1".into())]);
+        h.append("tracestate", HeaderValue::from_bytes(b"bar=\xe9").unwrap());
+        assert_eq!(forwarded(&h), (Some(TRACE.into()), None));
+    }
+
+    #[test]
+    fn grpc_metadata_follows_the_same_rules() {
+        // tonic's `MetadataMap` may repeat a key too; a server layer
+        // extracts from the headers it becomes.
+        use tonic::metadata::{MetadataMap, MetadataValue};
+        install_propagator();
+        let mut metadata = MetadataMap::new();
+        metadata.append("traceparent", MetadataValue::from_static(REAL));
+        metadata.append("tracestate", MetadataValue::from_static("foo=1"));
+        metadata.append("tracestate", MetadataValue::from_static("bar=2"));
+        let h = metadata.clone().into_headers();
+        assert_eq!(
+            forwarded(&h),
+            (Some(TRACE.into()), Some("foo=1,bar=2".into()))
+        );
+        metadata.append("traceparent", MetadataValue::from_static(REAL));
+        assert_eq!(forwarded(&metadata.into_headers()), (None, None));
+    }
+
+    #[test]
+    fn the_extractor_shows_every_propagator_the_decided_fields() {
+        let h = headers(&[
+            (
+                "traceparent",
+                format!(" cc-{TRACE}-00f067aa0ba902b7-01-future "),
+            ),
+            ("tracestate", "a=1".into()),
+            ("tracestate", "b=2".into()),
+            ("x-other", "1".into()),
+            ("x-other", "2".into()),
+        ]);
+        let carrier = W3cHeaders {
+            headers: &h,
+            traceparent: Some(REAL.into()),
+            tracestate: Some("a=1,b=2".into()),
+            baggage: None,
+        };
+        assert_eq!(carrier.get("TraceState"), Some("a=1,b=2"));
+        assert_eq!(carrier.get_all("tracestate"), Some(vec!["a=1,b=2"]));
+        assert_eq!(carrier.get_all("traceparent"), Some(vec![REAL]));
+        assert_eq!(carrier.get("baggage"), None);
+        assert_eq!(carrier.get_all("baggage"), None);
+        assert_eq!(carrier.get_all("x-other"), Some(vec!["1", "2"]));
     }
 
     /// A context with a sampled remote span, `tracestate` and baggage.

@@ -1,17 +1,40 @@
-//! What the gateway's black-box tests share: a config, a dead address, and a
-//! gateway served on port 0 that a test can stop and wait for.
+//! What the gateway's black-box tests share: telemetry installed once, a
+//! config, a dead address, and a gateway served on port 0 that a test can
+//! stop and wait for.
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracemesh_gateway::{Config, serve};
+use tracemesh_runtime::config::MapEnv;
 use tracemesh_runtime::fault::Faults;
 use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
+use tracemesh_runtime::telemetry::{self, TelemetryConfig, TelemetryGuard};
+
+/// Installs telemetry as `tracemesh service gateway` does (W3C propagation
+/// in and out). Telemetry is process-global: installed once for the whole
+/// test binary, and never shut down (there is nothing to flush). The
+/// exporter points at a dead port with a schedule delay longer than any
+/// test, so nothing is ever exported.
+pub fn init_telemetry() {
+    static GUARD: OnceLock<TelemetryGuard> = OnceLock::new();
+    GUARD.get_or_init(|| {
+        let env = MapEnv::new([
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
+            ("RUST_LOG", "off"),
+        ]);
+        let config = TelemetryConfig::from_env(&env, "gateway").unwrap();
+        telemetry::init(&config, &Default::default()).unwrap()
+    });
+}
 
 /// The gateway's defaults, with every downstream at `url`.
 pub fn config(url: &str) -> Config {

@@ -17,8 +17,10 @@
 //!
 //! opentelemetry_sdk 0.33 alone is laxer (`from_str_radix` takes any length
 //! and a leading `+`, so it continued a trace from `0-c-1-1`, found by
-//! `fuzz/fuzz_targets/traceparent.rs`): the services' extraction hides a
-//! `traceparent` that [`TraceParent::parse`] refuses ([`crate::propagation`]).
+//! `fuzz/fuzz_targets/traceparent.rs`): the services' extraction shows the
+//! SDK only a `traceparent` that [`TraceParent::parse`] accepted, written
+//! back as version 00 ([`crate::w3c::IncomingContext`], which also decides
+//! what several `traceparent` fields mean).
 
 use std::fmt;
 
