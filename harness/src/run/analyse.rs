@@ -198,7 +198,7 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
     }
     verdicts.push(explained.finish());
 
-    let latency_profile = latency::profile(input.scenario, requests, &traces);
+    let latency_profile = latency::profile(input.scenario, requests, &all_trees);
 
     // Completeness of every sampled trace.
     let expected: Vec<(ExpectedTrace, Fetched)> = traces

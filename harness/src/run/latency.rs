@@ -18,14 +18,13 @@ use crate::checks::Verdict;
 use crate::checks::attribution::{TraceAttribution, self_times};
 use crate::checks::baseline::{self, Baseline};
 use crate::checks::budget::{self, Budget, Observed};
-use crate::checks::completeness::Fetched;
 use crate::load::SentRequest;
 use crate::report::RunReport;
 use crate::report::model::{LatencySample, OperationAttribution};
 use crate::scenario::Scenario;
 use crate::stats::percentile;
+use crate::trace::TraceTree;
 use crate::trace::label::nanos_to_ms;
-use crate::trace::{TraceTree, TreeOptions};
 
 /// Critical-path and self time samples of one service or operation, one
 /// per trace it appears in, in nanoseconds.
@@ -52,30 +51,28 @@ fn injected(span: &SpanRecord) -> bool {
     span.injected_fault().is_some()
 }
 
-/// Gathers the fault-free figures from the run's requests and fetched traces.
+/// Gathers the fault-free figures from the run's requests and the trees
+/// the analysis built of their traces (each with whether its request
+/// answered other than designed).
 pub fn profile(
     scenario: &Scenario,
     requests: &[SentRequest],
-    traces: &[(&SentRequest, String, Fetched)],
+    trees: &[(TraceTree, bool)],
 ) -> LatencyProfile {
     let mut profile = LatencyProfile::default();
     // Per trace id: whether its trace was found free of injected faults.
     let mut clean_traces: BTreeMap<&str, bool> = BTreeMap::new();
-    for (request, trace_id, fetched) in traces {
-        let Fetched::Found(spans) = fetched else {
-            continue;
-        };
-        let faulted = spans.iter().any(injected);
-        clean_traces.insert(trace_id, !faulted);
-        if figures::is_unexpected(request) {
+    for (tree, unexpected) in trees {
+        let faulted = tree.spans().iter().any(injected);
+        clean_traces.insert(tree.trace_id(), !faulted);
+        if *unexpected {
             continue;
         }
         if faulted {
             profile.traces_with_faults += 1;
             continue;
         }
-        let tree = TraceTree::build(trace_id, spans.clone(), &TreeOptions::default());
-        if profile.add_trace(&tree) {
+        if profile.add_trace(tree) {
             profile.traces_used += 1;
         }
     }
@@ -232,8 +229,10 @@ pub fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::completeness::Fetched;
     use crate::load::RequestKind;
     use crate::model::SpanKind;
+    use crate::trace::TreeOptions;
     use crate::trace::synthetic::SyntheticTrace;
     use tracemesh_runtime::contract::attr;
 
@@ -280,6 +279,20 @@ mod tests {
         (request, trace_id, Fetched::Found(trace.into_spans()))
     }
 
+    /// The trees the analysis would build of these traces.
+    fn trees_of(fetched: &[(SentRequest, String, Fetched)]) -> Vec<(TraceTree, bool)> {
+        fetched
+            .iter()
+            .filter_map(|(request, trace_id, fetched)| match fetched {
+                Fetched::Found(spans) => Some((
+                    TraceTree::build(trace_id, spans.clone(), &TreeOptions::default()),
+                    figures::is_unexpected(request),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn traces_with_injected_latency_are_left_out_and_the_rest_recorded() {
         let scenario = Scenario::parse(
@@ -293,10 +306,7 @@ mod tests {
             fetched.push(checkout(100 + n, 41, true));
         }
         let requests: Vec<SentRequest> = fetched.iter().map(|(r, _, _)| r.clone()).collect();
-        let refs: Vec<(&SentRequest, String, Fetched)> = fetched
-            .iter()
-            .map(|(r, t, f)| (r, t.clone(), f.clone()))
-            .collect();
+        let refs = trees_of(&fetched);
         let profile = profile(&scenario, &requests, &refs);
         assert_eq!((profile.traces_used, profile.traces_with_faults), (30, 30));
         let ops = profile.operations();
@@ -332,10 +342,7 @@ mod tests {
                 fetched.push(checkout(100 + n, clean_ms + 40, true));
             }
             let requests: Vec<SentRequest> = fetched.iter().map(|(r, _, _)| r.clone()).collect();
-            let refs: Vec<(&SentRequest, String, Fetched)> = fetched
-                .iter()
-                .map(|(r, t, f)| (r, t.clone(), f.clone()))
-                .collect();
+            let refs = trees_of(&fetched);
             let mut report = crate::checks::baseline::tests::report(1.0, 6.0);
             report.config.scenario = "slow".into();
             report.load.by_endpoint =
