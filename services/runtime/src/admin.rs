@@ -32,6 +32,9 @@ pub mod paths {
     pub const TELEMETRY: &str = "/admin/telemetry";
     /// `POST`: export what is queued, then answer the final counters.
     pub const TELEMETRY_FLUSH: &str = "/admin/telemetry/flush";
+    /// `GET` the service's metrics as OpenMetrics text, exemplars included
+    /// (`contract::metric`); the path Prometheus scrapes by default.
+    pub const METRICS: &str = "/metrics";
 }
 
 #[derive(Debug, Clone)]

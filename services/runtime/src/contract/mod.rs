@@ -8,8 +8,11 @@
 //!   ([`Reason::of`]).
 //! - [`attr`]: the span attribute keys the services write and the harness
 //!   reads (faults, baggage).
+//! - [`metric`]: the metric families the services expose and the harness
+//!   reads: names, label keys, buckets.
 
 pub mod attr;
+pub mod metric;
 mod reason;
 
 pub use reason::{REASON_KEY, Reason};
