@@ -23,6 +23,8 @@
 //! - [`report`]: the run's report, rendered for the terminal, JSON, JUnit
 //!   XML and HTML.
 //!
+//! - [`metrics`]: the services' metrics and exemplars, read from their
+//!   OpenMetrics endpoints or from a real Prometheus.
 //! - [`run`]: a load run's analysis: every check, and the report.
 //! - [`scenario`]: fault scenario files (which faults, and what the run
 //!   must then report).
@@ -36,6 +38,7 @@
 pub mod checks;
 pub mod collector;
 pub mod load;
+pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod run;

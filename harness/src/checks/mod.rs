@@ -16,14 +16,22 @@
 //!   on the whole way from an injected error up to the root.
 //! - [`orphans`]: every span stored during a run belongs to a trace the
 //!   run started; the rest are split traces, reported by service and name.
+//! - [`exemplars`]: every exemplar names a sampled trace and the span of its
+//!   series, whose duration is its value; every series with sampled
+//!   traffic carries one.
+//! - [`metrics_agree`]: the gateway's request counts equal the load
+//!   generator's, its latency histograms agree with the load's percentiles
+//!   to the bucket.
 
 pub mod attribution;
 pub mod baseline;
 pub mod budget;
 pub mod completeness;
 pub mod error_status;
+pub mod exemplars;
 pub mod expect;
 pub mod full_tree;
+pub mod metrics_agree;
 pub mod orphans;
 pub mod sampling;
 pub mod verdict;

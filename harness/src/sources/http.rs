@@ -1,4 +1,4 @@
-//! The HTTP plumbing Tempo's and Jaeger's clients share: one GET, its answer
+//! The HTTP plumbing Tempo's, Jaeger's and Prometheus' clients share: one GET, its answer
 //! sorted into "here is the body", "not found" and the [`SourceError`]s.
 
 use std::error::Error as _;
@@ -14,7 +14,7 @@ const QUOTED_BODY_CHARS: usize = 300;
 
 /// A reqwest client with a whole-request timeout, so a hung backend becomes
 /// an `Unreachable` error instead of a hung check.
-pub(super) fn client_with_timeout(timeout: Duration) -> Client {
+pub(crate) fn client_with_timeout(timeout: Duration) -> Client {
     Client::builder()
         .timeout(timeout)
         .build()
@@ -25,7 +25,7 @@ pub(super) fn client_with_timeout(timeout: Duration) -> Client {
 
 /// Joins a base URL typed by a person (`http://tempo:3200`, maybe with a path
 /// prefix and maybe with a trailing slash) and an API path.
-pub(super) fn endpoint(base_url: &str, path: &str) -> Result<Url, SourceError> {
+pub(crate) fn endpoint(base_url: &str, path: &str) -> Result<Url, SourceError> {
     let joined = format!(
         "{}/{}",
         base_url.trim_end_matches('/'),
@@ -39,7 +39,7 @@ pub(super) fn endpoint(base_url: &str, path: &str) -> Result<Url, SourceError> {
 
 /// GETs `url` expecting JSON. `Ok(None)` on 404; any other non-2xx status is
 /// [`SourceError::HttpStatus`] quoting the body.
-pub(super) async fn get(client: &Client, url: &Url) -> Result<Option<Vec<u8>>, SourceError> {
+pub(crate) async fn get(client: &Client, url: &Url) -> Result<Option<Vec<u8>>, SourceError> {
     let response = client
         .get(url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
@@ -62,12 +62,12 @@ pub(super) async fn get(client: &Client, url: &Url) -> Result<Option<Vec<u8>>, S
 }
 
 /// Parses a body as one JSON value, or says where it stopped being JSON.
-pub(super) fn parse_json(url: &Url, body: &[u8]) -> Result<serde_json::Value, SourceError> {
+pub(crate) fn parse_json(url: &Url, body: &[u8]) -> Result<serde_json::Value, SourceError> {
     serde_json::from_slice(body)
         .map_err(|e| malformed(url, format!("not JSON ({e}): {}", quote(body))))
 }
 
-pub(super) fn malformed(url: &Url, reason: impl Into<String>) -> SourceError {
+pub(crate) fn malformed(url: &Url, reason: impl Into<String>) -> SourceError {
     SourceError::Malformed {
         url: url.to_string(),
         reason: reason.into(),

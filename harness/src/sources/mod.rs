@@ -21,7 +21,7 @@
 //! [`TraceStore`]: crate::store::TraceStore
 
 mod embedded;
-mod http;
+pub(crate) mod http;
 mod jaeger;
 mod otlp_json;
 mod tempo;
