@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
+use crate::run_metrics::PrometheusChoice;
 use clap::{Args, Parser, Subcommand};
 use tracemesh_runtime::service::CommonArgs;
 use tracemesh_runtime::topology::Service;
@@ -187,6 +188,12 @@ pub struct RunArgs {
     /// With --gateway: the admin token of the target's services.
     #[arg(long, env = "TRACEMESH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Read the metrics through a Prometheus: `start` runs the `prometheus`
+    /// binary on PATH (Debian's package) scraping the mesh every second with
+    /// exemplar storage on; a URL uses a Prometheus that already scrapes the
+    /// target's services. Without it the run reads each service's /metrics.
+    #[arg(long, env = "TRACEMESH_PROMETHEUS", value_name = "start|URL", value_parser = parse_prometheus)]
+    pub prometheus: Option<PrometheusChoice>,
     /// Share of requests sent without a traceparent (the gateway samples them).
     #[arg(long, default_value_t = 0.5, value_parser = parse_ratio)]
     pub rootless_share: f64,
@@ -261,6 +268,18 @@ fn parse_run_time(raw: &str) -> Result<std::time::Duration, String> {
         return Err(bad());
     }
     Ok(std::time::Duration::from_secs(total))
+}
+
+fn parse_prometheus(raw: &str) -> Result<PrometheusChoice, String> {
+    match raw.trim() {
+        "start" => Ok(PrometheusChoice::Start),
+        url if url.starts_with("http://") || url.starts_with("https://") => {
+            Ok(PrometheusChoice::Url(url.trim_end_matches('/').to_owned()))
+        }
+        other => Err(format!(
+            "{other:?} is neither `start` nor an http:// or https:// URL"
+        )),
+    }
 }
 
 fn parse_service_url(raw: &str) -> Result<(Service, String), String> {

@@ -21,6 +21,7 @@ mod cli;
 mod collector_cmd;
 mod probe_cmd;
 mod run_cmd;
+mod run_metrics;
 mod service_cmd;
 mod up;
 

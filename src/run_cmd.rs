@@ -7,6 +7,8 @@
 //! 3. Apply the scenario's faults through the services' admin endpoints.
 //! 4. Drive goose load, with a live status line.
 //! 5. Wait until the traces are in (no new span for a quiet period).
+//!    The metrics are read before the load and here again
+//!    (`run_metrics.rs`: the services' `/metrics`, or a Prometheus).
 //! 6. Run every check, write the reports, print the summary.
 //! 7. Stop the mesh. Exit 0 only if every check passed.
 //!
@@ -32,6 +34,7 @@ use tracemesh_runtime::fault::FaultConfig;
 
 use crate::Failure;
 use crate::cli::RunArgs;
+use crate::run_metrics::{self, MetricsReader};
 
 /// The default scenario: one injected latency, on and off, so the run
 /// checks attribution against its own baseline.
@@ -215,6 +218,21 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
     let seed = args.seed.unwrap_or_else(fresh_seed);
     let admin = AdminClient::new(args.admin_token.clone(), ADMIN_TIMEOUT);
     apply_faults(scenario, &admin, &target.admin).await?;
+    let metrics = MetricsReader::choose(
+        args.prometheus.as_ref(),
+        &admin,
+        &target.admin,
+        args.admin_token.as_deref(),
+    )
+    .await?;
+    if metrics.is_none() {
+        eprintln!("metrics: not read (give --admin SERVICE=URL or --prometheus URL to check them)");
+    }
+    let metrics_window_start = run_metrics::unix_now();
+    let metrics_before = match &metrics {
+        Some(reader) => Some(reader.snapshot(metrics_window_start).await),
+        None => None,
+    };
     let [think_min, think_max] = scenario.load.think_time_ms.unwrap_or(DEFAULT_THINK_TIME_MS);
     let plan = LoadPlan {
         gateway: target.gateway.clone(),
@@ -269,6 +287,16 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
 
     let window = (window_start, unix_secs_now() + 1);
     let sdk_export = sdk_export_counts(&admin, &target.admin).await;
+    let run_metrics = match (&metrics, metrics_before) {
+        (Some(reader), Some(before)) => {
+            let after = reader.snapshot(metrics_window_start).await;
+            Some(reader.readings(before, after))
+        }
+        _ => None,
+    };
+    if let Some(reader) = metrics {
+        reader.stop().await;
+    }
     clear_faults(scenario, &admin, &target.admin).await;
     eprintln!("checking {} requests' traces", outcome.requests.len());
     let settings = RunSettings {
@@ -305,6 +333,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
             },
             min_samples: baseline::MIN_SAMPLES,
         }),
+        metrics: run_metrics,
     })
     .await;
     let written = report::write_all(&report, report_dir).map_err(|e| {

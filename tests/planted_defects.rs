@@ -9,6 +9,13 @@
 //! nothing on the span to say it was planted) fails it, naming the
 //! operation.
 //!
+//! The metric checks the same way: an exemplar naming the wrong trace or
+//! an unsampled one fails `exemplars`, a missed count `metrics_agree`. The
+//! first clean run and the unsampled-exemplar run read the metrics through
+//! a real Prometheus this test's runs start (`--prometheus start`, Debian's
+//! binary: `.ci/run` installs it); the others read the services' own
+//! `/metrics`, so both ways are proven.
+//!
 //! One mesh serves every run (`tracemesh run --gateway .. --tempo ..`
 //! against the collector in this test), since each run plants its faults
 //! and takes them out again. Each run draws a fresh load seed, so no two
@@ -27,6 +34,8 @@ use common::{Mesh, Service};
 struct Case {
     /// File in `scenarios/broken/`.
     scenario: &'static str,
+    /// Read the metrics through a Prometheus the run starts.
+    prometheus: bool,
     /// The check that must fail.
     check: &'static str,
     /// Each must appear in one of that check's reasons.
@@ -36,11 +45,13 @@ struct Case {
 const CASES: &[Case] = &[
     Case {
         scenario: "dropped-context.yaml",
+        prometheus: false,
         check: "orphans",
         names: &["the context was lost on the way into payment POST /v1/charges [server]"],
     },
     Case {
         scenario: "corrupt-context.yaml",
+        prometheus: false,
         check: "orphans",
         names: &[
             "the context was lost on the way into",
@@ -49,16 +60,19 @@ const CASES: &[Case] = &[
     },
     Case {
         scenario: "lost-db-span.yaml",
+        prometheus: false,
         check: "completeness",
         names: &["inventory BATCH stock: 0 of the 1 span(s) its shape needs"],
     },
     Case {
         scenario: "lost-attribute.yaml",
+        prometheus: false,
         check: "full_tree checkout-succeeds",
         names: &["INSERT orders", "db.operation.name"],
     },
     Case {
         scenario: "lost-error-status.yaml",
+        prometheus: false,
         check: "error_status",
         names: &[
             "user tracemesh.user.v1.UserService/ValidateUser [server] answered UNAVAILABLE but its status is Unset",
@@ -67,8 +81,30 @@ const CASES: &[Case] = &[
     },
     Case {
         scenario: "ignored-sampling.yaml",
+        prometheus: false,
         check: "sampling.parent",
         names: &["was sent with sampled=0, yet", "from inventory"],
+    },
+    Case {
+        scenario: "exemplar-wrong-trace.yaml",
+        prometheus: false,
+        check: "exemplars",
+        names: &[
+            "gateway http_server_request_duration_seconds{",
+            "which trace",
+        ],
+    },
+    Case {
+        scenario: "exemplar-unsampled.yaml",
+        prometheus: true,
+        check: "exemplars",
+        names: &["which the run sent unsampled: the link can never resolve"],
+    },
+    Case {
+        scenario: "missed-count.yaml",
+        prometheus: false,
+        check: "metrics_agree",
+        names: &["the gateway's http.server.request.duration counted"],
     },
 ];
 
@@ -81,6 +117,24 @@ fn scenario(path: &str) -> PathBuf {
 /// Load for a defect run, and for a run whose latency is compared.
 const SHORT: &[&str] = &["--run-time", "4s", "--users", "4"];
 const COMPARED: &[&str] = &["--run-time", "8s", "--users", "8"];
+
+/// `--prometheus start` when Debian's binary is installed (CI installs it
+/// and sets TRACEMESH_REQUIRE_PROMETHEUS, so there it must be); without
+/// it the run reads the services' `/metrics`, and says so.
+fn through_prometheus() -> &'static [&'static str] {
+    if tracemesh_harness::metrics::prometheus::binary_on_path().is_some() {
+        return &["--prometheus", "start"];
+    }
+    assert!(
+        std::env::var_os("TRACEMESH_REQUIRE_PROMETHEUS").is_none(),
+        "TRACEMESH_REQUIRE_PROMETHEUS is set but no `prometheus` is on PATH"
+    );
+    eprintln!(
+        "no `prometheus` binary on PATH (apt-get install prometheus): the runs that would \
+         read the metrics through Prometheus read the services' /metrics instead"
+    );
+    &[]
+}
 
 /// `tracemesh run` against the test's mesh, reports in `reports`.
 async fn run(mesh: &Mesh, scenario: &Path, reports: &Path, extra: &[&str]) -> Output {
@@ -136,21 +190,38 @@ async fn every_planted_telemetry_defect_fails_its_check_and_a_clean_run_passes()
 
     // A clean run passes: every new check holds on the mesh as designed.
     let clean = dir.path().join("clean");
-    let out = run(&mesh, &scenario("baseline.yaml"), &clean, COMPARED).await;
+    let out = run(
+        &mesh,
+        &scenario("baseline.yaml"),
+        &clean,
+        &[COMPARED, through_prometheus()].concat(),
+    )
+    .await;
     assert!(
         out.status.success(),
         "the clean run failed: {:#?}\n{}",
         failed(&verdicts(&clean)),
         output_text(&out)
     );
+    for check in ["exemplars", "metrics_agree"] {
+        let all = verdicts(&clean);
+        let verdict = all.iter().find(|v| v["check"] == check);
+        eprintln!("clean run, {check}: {:?}", verdict.map(|v| &v["figures"]));
+        assert!(verdict.is_some(), "the clean run has no {check} verdict");
+    }
 
     for case in CASES {
         let reports = dir.path().join(case.scenario.trim_end_matches(".yaml"));
+        let extra = if case.prometheus {
+            [SHORT, through_prometheus()].concat()
+        } else {
+            SHORT.to_vec()
+        };
         let out = run(
             &mesh,
             &scenario(&format!("broken/{}", case.scenario)),
             &reports,
-            SHORT,
+            &extra,
         )
         .await;
         let all = verdicts(&reports);

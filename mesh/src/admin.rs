@@ -1,5 +1,5 @@
 //! A typed client of the services' admin endpoints: replace a service's
-//! faults, and flush its spans and read its export counters.
+//! faults, flush its spans and read its export counters, read its metrics.
 //!
 //! The paths come from [`tracemesh_runtime::admin::paths`], the same
 //! constants the endpoint's router serves, so the two sides cannot drift.
@@ -75,6 +75,21 @@ impl AdminClient {
         let response = self.send(endpoint, &url, self.http.post(&url)).await?;
         response
             .json()
+            .await
+            .map_err(|source| AdminError::BadAnswer {
+                service: endpoint.service,
+                url,
+                source,
+            })
+    }
+
+    /// `GET /metrics`: the service's metrics as OpenMetrics text, with
+    /// exemplars.
+    pub async fn metrics(&self, endpoint: &AdminEndpoint) -> Result<String, AdminError> {
+        let url = endpoint.url(paths::METRICS);
+        let response = self.send(endpoint, &url, self.http.get(&url)).await?;
+        response
+            .text()
             .await
             .map_err(|source| AdminError::BadAnswer {
                 service: endpoint.service,

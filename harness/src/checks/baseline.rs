@@ -468,6 +468,7 @@ pub(crate) mod tests {
                 op("gateway", None, 320, 1.5, 2.5),
             ],
             baseline: None,
+            exemplar_jump: None,
         }
     }
 

@@ -72,7 +72,14 @@ pub struct ExemplarInput<'a> {
     pub window: (f64, f64),
 }
 
-pub async fn check_exemplars(input: &ExemplarInput<'_>, source: &dyn TraceSource) -> Verdict {
+/// The verdict, and the exemplars that led to their spans (the report
+/// follows the slowest of them).
+pub struct ExemplarCheck {
+    pub verdict: Verdict,
+    pub resolved: Vec<SeriesExemplar>,
+}
+
+pub async fn check_exemplars(input: &ExemplarInput<'_>, source: &dyn TraceSource) -> ExemplarCheck {
     let mut verdict = Verdict::new("exemplars");
     let started: BTreeMap<&str, bool> = input
         .requests
@@ -82,7 +89,7 @@ pub async fn check_exemplars(input: &ExemplarInput<'_>, source: &dyn TraceSource
     let mut fetched: BTreeMap<String, Option<Vec<SpanRecord>>> = BTreeMap::new();
     let mut failures: Vec<String> = Vec::new();
     let mut earlier = 0usize;
-    let mut with_exemplar: BTreeSet<&Series> = BTreeSet::new();
+    let mut resolved: Vec<SeriesExemplar> = Vec::new();
     for exemplar in input.exemplars {
         if let Some(t) = exemplar.timestamp
             && (t < input.window.0 || t > input.window.1)
@@ -122,9 +129,7 @@ pub async fn check_exemplars(input: &ExemplarInput<'_>, source: &dyn TraceSource
                 exemplar.series,
                 exemplar.bucket.1
             )),
-            None => {
-                with_exemplar.insert(&exemplar.series);
-            }
+            None => resolved.push(exemplar.clone()),
         }
     }
     verdict.figure("exemplars_failed", failures.len());
@@ -167,7 +172,8 @@ pub async fn check_exemplars(input: &ExemplarInput<'_>, source: &dyn TraceSource
         }
     }
     verdict.figure("series_with_traffic", series_with_traffic);
-    verdict.figure("series_with_a_good_exemplar", with_exemplar.len());
+    let good: BTreeSet<&Series> = resolved.iter().map(|e| &e.series).collect();
+    verdict.figure("series_with_a_good_exemplar", good.len());
     verdict.figure("series_without_sampled_traffic", without_sampled_traffic);
     for dead_end in dead_ends.iter().take(QUOTED) {
         verdict.fail(dead_end.clone());
@@ -178,7 +184,10 @@ pub async fn check_exemplars(input: &ExemplarInput<'_>, source: &dyn TraceSource
             dead_ends.len() - QUOTED
         ));
     }
-    verdict.finish()
+    ExemplarCheck {
+        verdict: verdict.finish(),
+        resolved,
+    }
 }
 
 /// Why the exemplar's span does not back it, if it does not.
@@ -338,7 +347,9 @@ mod tests {
             traces: &traces,
             window: (0.0, 1e12),
         };
-        check_exemplars(&input, &EmbeddedSource::new(TraceStore::new(1000))).await
+        check_exemplars(&input, &EmbeddedSource::new(TraceStore::new(1000)))
+            .await
+            .verdict
     }
 
     #[tokio::test]

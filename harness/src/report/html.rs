@@ -4,7 +4,8 @@
 //!
 //! Self-contained means no network fetch of any kind: the CSS is inlined
 //! (`html/page.css`), the charts are inline SVG drawn here
-//! (`html/charts.rs`, `html/waterfall.rs`), fonts are the system's, and
+//! (`html/charts.rs`, `html/waterfall.rs`; `html/baseline.rs` and
+//! `html/exemplar.rs` draw their sections), fonts are the system's, and
 //! the only script marks the page as rendered (and records any page error)
 //! so a headless browser can tell a good render from a broken one
 //! (`scripts/check-html.sh`). Every piece of text from the report goes
@@ -13,6 +14,7 @@
 mod baseline;
 mod charts;
 mod colors;
+mod exemplar;
 mod svg;
 mod waterfall;
 
@@ -63,6 +65,7 @@ pub fn to_html(report: &RunReport) -> String {
     attribution(&mut html, report, &colors);
     html.push_str(&baseline::section(report.baseline.as_ref()));
     critical_path(&mut html, report, &colors);
+    html.push_str(&exemplar::section(report.exemplar_jump.as_ref()));
     waterfalls(&mut html, report, &colors);
     files(&mut html, report);
     html.push_str("</main>\n");
@@ -261,7 +264,8 @@ fn waterfalls(html: &mut String, report: &RunReport, colors: &ServiceColors) {
     for w in &report.waterfalls {
         let _ = writeln!(
             html,
-            r#"<h3>{}</h3><p class="muted">trace <code>{}</code> · {} · {} spans</p>"#,
+            r#"<h3 id="{}">{}</h3><p class="muted">trace <code>{}</code> · {} · {} spans</p>"#,
+            exemplar::waterfall_anchor(&w.trace_id),
             markup(&w.title),
             markup(&w.trace_id),
             ms(w.duration_ms),

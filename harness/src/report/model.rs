@@ -37,6 +37,28 @@ pub struct RunReport {
     /// This run against `--baseline`, when one was given.
     #[serde(default)]
     pub baseline: Option<BaselineComparison>,
+    /// From a slow bucket to its trace: the highest-valued exemplar that led
+    /// to its span, whose trace is among the waterfalls.
+    #[serde(default)]
+    pub exemplar_jump: Option<ExemplarJump>,
+}
+
+/// An exemplar followed to its trace, as a user would from a dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExemplarJump {
+    /// The service that recorded the observation.
+    pub service: String,
+    /// The series, `family{labels}` without the service.
+    pub series: String,
+    /// The bucket `(lower, upper]`, in seconds.
+    pub bucket_s: (f64, f64),
+    pub value_ms: f64,
+    pub trace_id: String,
+    pub span_id: String,
+    /// The span's name, as the trace shows it.
+    pub span_name: String,
+    /// Where the exemplar was read: the services' endpoints or a Prometheus.
+    pub origin: String,
 }
 
 impl RunReport {

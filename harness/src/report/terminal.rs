@@ -45,7 +45,9 @@ pub fn summary_with_reports(report: &RunReport, color: bool, reports: &[PathBuf]
         traces(report),
     ];
     head.extend(sdk_export(report));
-    head.extend([sampling(report, paint), String::new()]);
+    head.push(sampling(report, paint));
+    head.extend(exemplar(report));
+    head.push(String::new());
     head.extend(time_spent(report));
     head.extend(baseline(report, paint));
     head.push(String::new());
@@ -142,6 +144,22 @@ fn sampling(report: &RunReport, paint: Paint) -> String {
         ),
         None => "Sampling  no root sampling check in this run".to_string(),
     }
+}
+
+/// From a slow bucket to its trace: the exemplar a user would click.
+fn exemplar(report: &RunReport) -> Option<String> {
+    report.exemplar_jump.as_ref().map(|j| {
+        escape::terminal(&format!(
+            "Exemplar  slowest: {} {} bucket le={} s, {} -> trace {} span {} ({})",
+            j.service,
+            j.series,
+            j.bucket_s.1,
+            ms(j.value_ms),
+            j.trace_id,
+            j.span_id,
+            j.span_name
+        ))
+    })
 }
 
 /// The services the most critical-path time went to, with their self time.

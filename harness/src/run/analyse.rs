@@ -20,8 +20,10 @@
 //! - `dominant_operation` (when the scenario names one).
 //! - `budget ...` (one per budget of the scenario) and `baseline` (with
 //!   `--baseline`): see [`super::latency`].
+//! - `exemplars` and `metrics_agree` (when the run read metrics): see
+//!   [`super::metrics`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use tracemesh_runtime::contract::attr;
@@ -43,7 +45,7 @@ use crate::checks::sampling::{
     check_root_sampling,
 };
 use crate::load::{LoadOutcome, SentRequest};
-use crate::report::model::{RunReport, RunSettings, SdkExportCounts, TraceCounts};
+use crate::report::model::{ExemplarJump, RunReport, RunSettings, SdkExportCounts, TraceCounts};
 use crate::scenario::{Scenario, UnexpectedStatuses};
 use crate::sources::TraceSource;
 use crate::stats::percentile;
@@ -68,6 +70,8 @@ pub struct RunInput<'a> {
     pub window_unix_secs: (u64, u64),
     /// An earlier run's report to compare with (`--baseline`).
     pub baseline: Option<crate::checks::baseline::Baseline<'a>>,
+    /// The mesh's metrics before and after the load, when the run read them.
+    pub metrics: Option<super::metrics::RunMetrics>,
 }
 
 /// Runs every check and builds the report.
@@ -83,6 +87,7 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
                 Vec::new(),
                 Vec::new(),
                 Counts::default(),
+                None,
             );
         }
     };
@@ -102,6 +107,15 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         };
         traces.push((request, trace_id.to_owned(), fetched));
     }
+
+    // The sampled traces found, by id: the exemplars are followed into them.
+    let found: BTreeMap<String, Vec<SpanRecord>> = traces
+        .iter()
+        .filter_map(|(_, trace_id, fetched)| match fetched {
+            Fetched::Found(spans) => Some((trace_id.clone(), spans.clone())),
+            _ => None,
+        })
+        .collect();
 
     // Sampling: root requests and parented requests.
     let rule = CompletenessByExpectation(&expectations);
@@ -256,6 +270,22 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
     };
     verdicts.push(check_orphans(input.source, &window, &input.scenario.expect.background).await);
 
+    // Metrics: exemplars lead to their spans, counts equal the load's.
+    let mut exemplar_jump = None;
+    if let Some(metrics) = &input.metrics {
+        let (start, end) = input.window_unix_secs;
+        let checked = super::metrics::check(
+            metrics,
+            requests,
+            &found,
+            input.source,
+            (start as f64, end as f64),
+        )
+        .await;
+        verdicts.extend(checked.verdicts);
+        exemplar_jump = checked.jump;
+    }
+
     // Attribution.
     let attributed: Vec<(TraceAttribution, &TraceTree)> = all_trees
         .iter()
@@ -335,7 +365,14 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         found: found_count,
         complete: complete_count,
     };
-    let mut report = report(&input, verdicts, all_attributions, all_trees, counts);
+    let mut report = report(
+        &input,
+        verdicts,
+        all_attributions,
+        all_trees,
+        counts,
+        exemplar_jump,
+    );
     let baseline = input.baseline.as_ref();
     latency::finish(&mut report, &latency_profile, input.scenario, baseline);
     report
@@ -355,6 +392,7 @@ fn report(
     attributions: Vec<TraceAttribution>,
     trees: Vec<(TraceTree, bool)>,
     counts: Counts,
+    exemplar_jump: Option<ExemplarJump>,
 ) -> RunReport {
     let requests = &input.load.requests;
     let duration_secs = input.load.duration.as_secs_f64();
@@ -373,6 +411,20 @@ fn report(
                 .iter()
                 .any(|s| s.status.code == crate::model::StatusCode::Error)
     }) && let Some(w) = figures::waterfall("a failing trace".into(), tree)
+    {
+        waterfalls.push(w);
+    }
+    // The exemplar's trace, unless it is already drawn.
+    if let Some(jump) = &exemplar_jump
+        && !waterfalls.iter().any(|w| w.trace_id == jump.trace_id)
+        && let Some((tree, _)) = trees.iter().find(|(t, _)| t.trace_id() == jump.trace_id)
+        && let Some(w) = figures::waterfall(
+            format!(
+                "the slowest exemplar's trace ({} {})",
+                jump.service, jump.span_name
+            ),
+            tree,
+        )
     {
         waterfalls.push(w);
     }
@@ -408,6 +460,7 @@ fn report(
             .collect(),
         operations: Vec::new(),
         baseline: None,
+        exemplar_jump,
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`figures`]: load table, percentiles, critical-path shares, waterfalls.
 //! - [`latency`]: latency without injected faults per service, operation
 //!   and endpoint; budgets and the `--baseline` comparison.
+//! - [`metrics`]: the run's metrics before and after, the `exemplars` and
+//!   `metrics_agree` verdicts, and the exemplar the report follows.
 //! - [`settle`]: after the load, wait until the traces are in and measure
 //!   each one's readiness.
 
@@ -14,6 +16,7 @@ pub mod analyse;
 pub mod expectations;
 pub mod figures;
 pub mod latency;
+pub mod metrics;
 pub mod settle;
 
 pub use analyse::{RunInput, analyse};

@@ -85,6 +85,7 @@ pub fn realistic_report() -> RunReport {
         files: vec!["goose-report.html".into(), "goose-report.json".into()],
         operations: Vec::new(),
         baseline: None,
+        exemplar_jump: None,
     }
 }
 
