@@ -1,12 +1,14 @@
 //! Static checks of the container setup; no container is started.
 //!
-//! The compose demo spreads one design over six files: docker-compose.yml
+//! The compose demo spreads one design over many files: docker-compose.yml
 //! (services, ports, commands), docker-compose.local.yml (the override for
 //! machines without a registry), otel-collector.yaml, tempo.yaml,
-//! grafana-datasource.yaml, and the image (Dockerfile for users,
-//! scripts/build-images.sh here). A port changed in one and not in another
-//! gives a demo where spans silently go nowhere. Each check below reads the
-//! files and reports every disagreement as one line naming both sides:
+//! prometheus.yml (and its token file), grafana-datasource.yaml, grafana/
+//! (the dashboard provider and dashboards), and the image (Dockerfile for
+//! users, scripts/build-images.sh here). A port changed in one and not in
+//! another gives a demo where spans silently go nowhere. Each check below
+//! reads the files and reports every disagreement as one line naming both
+//! sides:
 //!
 //! - the collector's exporters reach a compose service on a port it serves;
 //! - Tempo's OTLP receiver listens (on 0.0.0.0) where the collector sends;
@@ -18,7 +20,14 @@
 //!   services it calls to be healthy;
 //! - the five services listen, and are wired to their callees, as the
 //!   topology table (`tracemesh_runtime::topology`) says;
-//! - the Dockerfile and build-images.sh build the same ENTRYPOINT, USER, ENV.
+//! - the Dockerfile and build-images.sh build the same ENTRYPOINT, USER, ENV;
+//! - Prometheus scrapes every service of the topology at its compose name,
+//!   admin port and `/metrics`, with the admin token the services default
+//!   to, keeps exemplars, and runs the locally built image offline;
+//! - Grafana's data source uids referenced (exemplar links, trace to
+//!   metrics, service map, dashboards) exist, its provisioning files are
+//!   mounted where they point, and every metric a query names is one the
+//!   services expose (`tracemesh_runtime::contract::metric`).
 //!
 //! Each check is also run on a copy of the files with one planted mismatch,
 //! and must report it: a check that cannot fail proves nothing.
@@ -29,6 +38,8 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_yaml::{Mapping, Value};
+use tracemesh_runtime::admin::paths::METRICS;
+use tracemesh_runtime::contract::metric;
 use tracemesh_runtime::topology::{CONTAINER_ADMIN_PORT, TOPOLOGY};
 
 /// Profiles the checks consider active: `load` is part of the demo (started
@@ -37,6 +48,13 @@ const ACTIVE_PROFILES: &[&str] = &["load"];
 
 /// The compose service the five services export to.
 const COLLECTOR: &str = "otel-collector";
+
+/// The compose service that scrapes the services' metrics.
+const PROMETHEUS: &str = "prometheus";
+
+/// The tag build-images.sh gives the Prometheus image it builds from
+/// Debian's binary, as the local compose file names it.
+const LOCAL_PROMETHEUS_IMAGE: &str = "${TRACEMESH_PROMETHEUS_IMAGE:-tracemesh-prometheus:local}";
 
 // ---------------------------------------------------------------------------
 // The files, as text (so a test can plant a mismatch) and parsed.
@@ -53,9 +71,16 @@ const FILES: &[&str] = &[
     "otel-collector.yaml",
     "tempo.yaml",
     "grafana-datasource.yaml",
+    "grafana/dashboards.yaml",
+    "grafana/dashboards/red.json",
+    "prometheus.yml",
+    "prometheus-admin-token",
     "Dockerfile",
     "scripts/build-images.sh",
 ];
+
+/// The dashboards the provider loads (grafana/dashboards/, mounted whole).
+const DASHBOARDS: &[&str] = &["grafana/dashboards/red.json"];
 
 impl Texts {
     fn real() -> Texts {
@@ -109,6 +134,10 @@ struct Setup {
     collector: Value,
     tempo: Value,
     grafana: Value,
+    prometheus: Value,
+    dashboard_provider: Value,
+    /// Each dashboard's file name and JSON.
+    dashboards: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Setup {
@@ -121,6 +150,16 @@ impl Setup {
             collector: texts.yaml("otel-collector.yaml"),
             tempo: texts.yaml("tempo.yaml"),
             grafana: texts.yaml("grafana-datasource.yaml"),
+            prometheus: texts.yaml("prometheus.yml"),
+            dashboard_provider: texts.yaml("grafana/dashboards.yaml"),
+            dashboards: DASHBOARDS
+                .iter()
+                .map(|file| {
+                    let json = serde_json::from_str(texts.text(file))
+                        .unwrap_or_else(|e| panic!("{file} is not valid JSON: {e}"));
+                    (*file, json)
+                })
+                .collect(),
         }
     }
 }
@@ -498,7 +537,7 @@ fn grafana_datasources_name_services(setup: &Setup) -> Vec<String> {
             }
         }
     }
-    for wanted in ["tempo", "jaeger"] {
+    for wanted in ["tempo", "jaeger", "prometheus"] {
         if !types.contains(wanted) {
             problems.push(format!(
                 "grafana-datasource.yaml: no data source of type {wanted}"
@@ -828,6 +867,524 @@ fn env_pairs(lines: &[String]) -> BTreeMap<String, String> {
         .collect()
 }
 
+// ---------------------------------------------------------------------------
+// Prometheus and Grafana.
+
+/// A compose service by name, whatever its profiles (the local file puts
+/// Prometheus in the `metrics` profile, which [`services`] leaves out).
+fn any_service<'a>(compose: &'a Value, name: &str) -> Option<&'a Mapping> {
+    compose.get("services")?.get(name)?.as_mapping()
+}
+
+/// `(source, target)` of a service's bind mounts (`./a:/b[:ro]`).
+fn mounts(service: &Mapping) -> Vec<(String, String)> {
+    service
+        .get("volumes")
+        .map(strings)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|volume| {
+            let mut parts = volume.split(':');
+            Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
+        })
+        .collect()
+}
+
+/// The repository file mounted at `target` in `service`, if any.
+fn mounted_at(service: &Mapping, target: &str) -> Option<String> {
+    mounts(service)
+        .into_iter()
+        .find(|(_, t)| t == target)
+        .map(|(source, _)| source.trim_start_matches("./").to_owned())
+}
+
+/// The default of `${NAME:-default}` in a compose value.
+fn interpolation_default(value: &str) -> Option<&str> {
+    value
+        .strip_prefix("${")?
+        .strip_suffix('}')?
+        .split_once(":-")
+        .map(|(_, default)| default)
+}
+
+/// prometheus.yml scrapes every service of the topology at its compose name
+/// and admin port, on the admin path of the metrics, with the services'
+/// admin token as a bearer token; every target is a compose service serving
+/// that port; compose mounts the config and the token file where the flags
+/// and the config say.
+fn prometheus_scrapes_every_service(texts: &Texts, setup: &Setup) -> Vec<String> {
+    let mut problems = Vec::new();
+    let jobs = setup
+        .prometheus
+        .get("scrape_configs")
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
+    // target -> (job, metrics_path, credentials_file)
+    let mut scraped: BTreeMap<String, (String, String, Option<String>)> = BTreeMap::new();
+    for job in &jobs {
+        let name = job.get("job_name").and_then(scalar).unwrap_or_default();
+        let path = job
+            .get("metrics_path")
+            .and_then(scalar)
+            .unwrap_or_else(|| "/metrics".into());
+        let credentials = at(job, "authorization.credentials_file").and_then(scalar);
+        let kind = at(job, "authorization.type")
+            .and_then(scalar)
+            .unwrap_or_else(|| "Bearer".into());
+        if credentials.is_some() && kind != "Bearer" {
+            problems.push(format!(
+                "prometheus.yml job {name}: authorization type {kind}, but the admin endpoint takes a Bearer token"
+            ));
+        }
+        let configs = job
+            .get("static_configs")
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default();
+        for target in configs
+            .iter()
+            .filter_map(|c| c.get("targets"))
+            .flat_map(strings)
+        {
+            let what = format!("prometheus.yml job {name} target");
+            reaches_service(&setup.compose, &what, &target, &mut problems);
+            scraped.insert(target, (name.clone(), path.clone(), credentials.clone()));
+        }
+    }
+    let mut credential_files = BTreeSet::new();
+    for spec in &TOPOLOGY {
+        let name = spec.service.name();
+        let target = format!("{name}:{CONTAINER_ADMIN_PORT}");
+        match scraped.get(&target) {
+            None => problems.push(format!(
+                "prometheus.yml: {name} is not scraped at {target} (its admin listener)"
+            )),
+            Some((job, path, credentials)) => {
+                if path != METRICS {
+                    problems.push(format!(
+                        "prometheus.yml job {job}: metrics_path {path}, but the services serve {METRICS}"
+                    ));
+                }
+                match credentials {
+                    None => problems.push(format!(
+                        "prometheus.yml job {job}: no authorization.credentials_file, but {METRICS} \
+                         on the admin listener needs the admin token"
+                    )),
+                    Some(file) => {
+                        credential_files.insert(file.clone());
+                    }
+                }
+            }
+        }
+    }
+    let Some(prometheus) = any_service(&setup.compose, PROMETHEUS) else {
+        problems.push(format!("docker-compose.yml: no {PROMETHEUS} service"));
+        return problems;
+    };
+    // The token the services default to, and the one Prometheus sends.
+    let service_token = services(&setup.compose)
+        .values()
+        .filter(|s| matches!(role(s), Role::Service))
+        .find_map(|s| env(s, "TRACEMESH_ADMIN_TOKEN"));
+    let default_token = service_token.as_deref().and_then(interpolation_default);
+    for file in credential_files {
+        match mounted_at(prometheus, &file) {
+            None => problems.push(format!(
+                "prometheus.yml reads the token from {file}, which compose does not mount into {PROMETHEUS}"
+            )),
+            Some(source) => match texts.files.get(source.as_str()) {
+                None => problems.push(format!(
+                    "compose mounts {source} at {file}: not a file the checks know (add it to FILES)"
+                )),
+                Some(token) if Some(token.trim()) != default_token => problems.push(format!(
+                    "the token in {source} ({:?}) is not the services' default admin token \
+                     ({service_token:?}): Prometheus' scrapes would get 401",
+                    token.trim()
+                )),
+                Some(_) => {}
+            },
+        }
+    }
+    let args = command(prometheus);
+    match flag(&args, "--config.file") {
+        None => problems.push(format!("compose service {PROMETHEUS}: no --config.file")),
+        Some(config) => match mounted_at(prometheus, config).as_deref() {
+            Some("prometheus.yml") => {}
+            other => problems.push(format!(
+                "compose service {PROMETHEUS} reads {config}, where {other:?} is mounted, not prometheus.yml"
+            )),
+        },
+    }
+    problems
+}
+
+/// Prometheus keeps exemplars (a flag, in both compose files) and publishes
+/// its port; offline, it runs the image build-images.sh builds.
+fn prometheus_keeps_exemplars(texts: &Texts, setup: &Setup) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (label, compose) in [
+        ("docker-compose.yml", &setup.compose),
+        ("with docker-compose.local.yml", &setup.local),
+    ] {
+        let Some(prometheus) = any_service(compose, PROMETHEUS) else {
+            problems.push(format!("[{label}] no {PROMETHEUS} service"));
+            continue;
+        };
+        let args = command(prometheus);
+        let features: Vec<&str> = args
+            .iter()
+            .filter_map(|a| a.strip_prefix("--enable-feature="))
+            .flat_map(|list| list.split(','))
+            .collect();
+        if !features.contains(&"exemplar-storage") {
+            problems.push(format!(
+                "[{label}] {PROMETHEUS} runs without --enable-feature=exemplar-storage \
+                 (features: {features:?}): it would drop every exemplar"
+            ));
+        }
+        let listen = flag(&args, "--web.listen-address").and_then(port_of);
+        let served = served_ports(prometheus);
+        if listen.is_none_or(|port| !served.contains(&port)) {
+            problems.push(format!(
+                "[{label}] {PROMETHEUS} listens on {listen:?}, but compose declares {served:?}"
+            ));
+        }
+    }
+    let local_image = any_service(&setup.local, PROMETHEUS)
+        .and_then(|s| s.get("image"))
+        .and_then(scalar);
+    if local_image.as_deref() != Some(LOCAL_PROMETHEUS_IMAGE) {
+        problems.push(format!(
+            "docker-compose.local.yml: {PROMETHEUS} runs {local_image:?}, not the locally built \
+             {LOCAL_PROMETHEUS_IMAGE}"
+        ));
+    }
+    let script = texts.text("scripts/build-images.sh");
+    let tag = LOCAL_PROMETHEUS_IMAGE
+        .trim_start_matches("${")
+        .trim_end_matches('}');
+    if !script.contains(tag) {
+        problems.push(format!("scripts/build-images.sh does not tag {tag}"));
+    }
+    problems
+}
+
+/// Every string under `key` anywhere in a JSON document.
+fn json_strings<'a>(value: &'a serde_json::Value, key: &str, found: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    serde_json::Value::String(s) if k == key => found.push(s),
+                    _ => json_strings(v, key, found),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                json_strings(item, key, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every data source uid Grafana's provisioning refers to exists: the
+/// Prometheus exemplar link (whose label is the contract's trace id key),
+/// Tempo's trace-to-metrics and service map, and the dashboards' data
+/// sources. The provisioning files are mounted where Grafana and the
+/// provider look.
+fn grafana_references_resolve(setup: &Setup) -> Vec<String> {
+    let mut problems = Vec::new();
+    let datasources = setup
+        .grafana
+        .get("datasources")
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
+    let uids: BTreeSet<String> = datasources
+        .iter()
+        .filter_map(|d| d.get("uid").and_then(scalar))
+        .collect();
+    let mut referenced: Vec<(String, String)> = Vec::new();
+    for source in &datasources {
+        let name = source.get("name").and_then(scalar).unwrap_or_default();
+        let what = format!("grafana-datasource.yaml data source {name:?}");
+        let destinations = at(source, "jsonData.exemplarTraceIdDestinations")
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default();
+        for destination in &destinations {
+            let label = destination.get("name").and_then(scalar);
+            if label.as_deref() != Some(metric::EXEMPLAR_TRACE_ID) {
+                problems.push(format!(
+                    "{what}: the exemplar link reads label {label:?}, but exemplars carry {}",
+                    metric::EXEMPLAR_TRACE_ID
+                ));
+            }
+            if let Some(uid) = destination.get("datasourceUid").and_then(scalar) {
+                referenced.push((format!("{what} exemplarTraceIdDestinations"), uid));
+            }
+        }
+        for field in ["tracesToMetrics", "serviceMap"] {
+            if let Some(uid) =
+                at(source, &format!("jsonData.{field}.datasourceUid")).and_then(scalar)
+            {
+                referenced.push((format!("{what} {field}"), uid));
+            }
+        }
+        if source.get("type").and_then(scalar).as_deref() == Some("prometheus")
+            && destinations.is_empty()
+        {
+            problems.push(format!(
+                "{what}: no exemplarTraceIdDestinations (exemplars link nowhere)"
+            ));
+        }
+    }
+    for (file, dashboard) in &setup.dashboards {
+        let mut found = Vec::new();
+        json_strings(dashboard, "uid", &mut found);
+        // The dashboard's own uid is not a data source.
+        let own = dashboard.get("uid").and_then(serde_json::Value::as_str);
+        for uid in found.into_iter().filter(|u| Some(*u) != own) {
+            referenced.push((format!("{file} data source"), uid.to_owned()));
+        }
+    }
+    for (what, uid) in referenced {
+        if !uids.contains(&uid) {
+            problems.push(format!(
+                "{what}: data source uid {uid} is not provisioned ({uids:?})"
+            ));
+        }
+    }
+    // Where Grafana reads the provisioning files, and where the provider
+    // looks for dashboards.
+    let Some(grafana) = any_service(&setup.compose, "grafana") else {
+        problems.push("docker-compose.yml: no grafana service".into());
+        return problems;
+    };
+    let mounted = mounts(grafana);
+    let mounted_from = |source: &str| {
+        mounted
+            .iter()
+            .find(|(s, _)| s.trim_start_matches("./") == source)
+            .map(|(_, t)| t.clone())
+    };
+    for (source, under) in [
+        (
+            "grafana-datasource.yaml",
+            "/etc/grafana/provisioning/datasources/",
+        ),
+        (
+            "grafana/dashboards.yaml",
+            "/etc/grafana/provisioning/dashboards/",
+        ),
+    ] {
+        match mounted_from(source) {
+            Some(target) if target.starts_with(under) => {}
+            other => problems.push(format!(
+                "compose service grafana mounts {source} at {other:?}, not under {under}"
+            )),
+        }
+    }
+    let paths: Vec<String> = setup
+        .dashboard_provider
+        .get("providers")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| at(p, "options.path").and_then(scalar))
+        .collect();
+    let dashboards_dir = mounted_from("grafana/dashboards");
+    if paths.is_empty() || paths.iter().any(|p| Some(p) != dashboards_dir.as_ref()) {
+        problems.push(format!(
+            "grafana/dashboards.yaml loads dashboards from {paths:?}, but compose mounts \
+             grafana/dashboards at {dashboards_dir:?}"
+        ));
+    }
+    problems
+}
+
+/// The series names the services expose: each histogram's `_bucket`,
+/// `_count` and `_sum`, each counter's `_total`.
+fn exposed_series() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for family in metric::HISTOGRAMS {
+        for suffix in ["_bucket", "_count", "_sum"] {
+            names.insert(format!("{}{suffix}", family.exposed));
+        }
+    }
+    for family in metric::COUNTERS {
+        names.insert(format!("{}_total", family.exposed));
+    }
+    names
+}
+
+/// The identifiers of a PromQL expression that name series: those ending in
+/// a series suffix, or starting with a family's name. Quoted label values
+/// are skipped; functions and label keys match neither rule.
+fn series_names(expr: &str) -> Vec<String> {
+    let mut unquoted = String::new();
+    let mut quote = None;
+    for c in expr.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' || c == '`' => quote = Some(c),
+            None => unquoted.push(c),
+        }
+    }
+    let families: Vec<&str> = metric::HISTOGRAMS
+        .iter()
+        .chain(metric::COUNTERS.iter())
+        .map(|f| f.name)
+        .collect();
+    unquoted
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|word| {
+            ["_bucket", "_count", "_sum", "_total"]
+                .iter()
+                .any(|suffix| word.ends_with(suffix))
+                || families.iter().any(|family| word.starts_with(family))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every PromQL expression of the dashboards and of Tempo's trace-to-metrics
+/// queries names at least one series, and only series the services expose;
+/// the trace-to-metrics tags map service.name to the label the series
+/// carry; the dashboards' quantile queries ask for exemplars; Grafana's own
+/// `$` variables in the provisioning file are escaped from its environment
+/// expansion.
+fn queries_use_exposed_metrics(setup: &Setup) -> Vec<String> {
+    let mut problems = Vec::new();
+    let known = exposed_series();
+    let mut expressions: Vec<(String, String)> = Vec::new();
+    for (file, dashboard) in &setup.dashboards {
+        let mut found = Vec::new();
+        json_strings(dashboard, "expr", &mut found);
+        if found.is_empty() {
+            problems.push(format!("{file}: no query"));
+        }
+        expressions.extend(found.into_iter().map(|e| (file.to_string(), e.to_owned())));
+        check_exemplars_requested(file, dashboard, &mut problems);
+    }
+    for source in setup
+        .grafana
+        .get("datasources")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        let Some(traces_to_metrics) = at(source, "jsonData.tracesToMetrics") else {
+            continue;
+        };
+        let what = "grafana-datasource.yaml tracesToMetrics".to_owned();
+        let mapped: Vec<(String, String)> = traces_to_metrics
+            .get("tags")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some((
+                    t.get("key").and_then(scalar)?,
+                    t.get("value").and_then(scalar)?,
+                ))
+            })
+            .collect();
+        if !mapped.contains(&("service.name".to_owned(), metric::SERVICE_NAME.to_owned())) {
+            problems.push(format!(
+                "{what}: tags map {mapped:?}, not service.name to {}",
+                metric::SERVICE_NAME
+            ));
+        }
+        for query in traces_to_metrics
+            .get("queries")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter_map(|q| q.get("query").and_then(scalar))
+        {
+            // Grafana expands $NAME from its environment in provisioning
+            // files; `$$` is a literal `$`.
+            let lone_dollar = query.split("$$").any(|piece| piece.contains('$'));
+            if lone_dollar {
+                problems.push(format!(
+                    "{what}: {query:?} has a `$` Grafana expands from its environment; write $$"
+                ));
+            }
+            if !query.contains("__tags") {
+                problems.push(format!(
+                    "{what}: {query:?} does not filter by the span's tags"
+                ));
+            }
+            expressions.push((what.clone(), query));
+        }
+    }
+    for (what, expr) in expressions {
+        let names = series_names(&expr);
+        if names.is_empty() {
+            problems.push(format!(
+                "{what}: {expr:?} names no series the services expose"
+            ));
+        }
+        for name in names.into_iter().filter(|n| !known.contains(n)) {
+            problems.push(format!(
+                "{what}: {name} in {expr:?} is not a metric the services expose \
+                 (tracemesh_runtime::contract::metric)"
+            ));
+        }
+    }
+    problems
+}
+
+/// Each panel target computing a quantile shows exemplars.
+fn check_exemplars_requested(
+    file: &str,
+    dashboard: &serde_json::Value,
+    problems: &mut Vec<String>,
+) {
+    let mut panels = Vec::new();
+    collect_panels(dashboard, &mut panels);
+    for panel in panels {
+        let title = panel
+            .get("title")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("?");
+        for target in panel
+            .get("targets")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let expr = target
+                .get("expr")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            let exemplar = target.get("exemplar").and_then(serde_json::Value::as_bool);
+            if expr.contains("histogram_quantile") && exemplar != Some(true) {
+                problems.push(format!(
+                    "{file} panel {title:?}: {expr:?} computes a duration without `exemplar: true`"
+                ));
+            }
+        }
+    }
+}
+
+fn collect_panels<'a>(value: &'a serde_json::Value, found: &mut Vec<&'a serde_json::Value>) {
+    for panel in value
+        .get("panels")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        found.push(panel);
+        collect_panels(panel, found);
+    }
+}
+
 /// Every check on the base demo and on the local override.
 fn all_problems(texts: &Texts) -> Vec<String> {
     let setup = Setup::parse(texts);
@@ -836,6 +1393,10 @@ fn all_problems(texts: &Texts) -> Vec<String> {
     problems.extend(tempo_receives_where_collector_sends(&setup));
     problems.extend(grafana_datasources_name_services(&setup));
     problems.extend(image_contract_agrees(texts));
+    problems.extend(prometheus_scrapes_every_service(texts, &setup));
+    problems.extend(prometheus_keeps_exemplars(texts, &setup));
+    problems.extend(grafana_references_resolve(&setup));
+    problems.extend(queries_use_exposed_metrics(&setup));
     for (label, compose) in [
         ("base", &setup.compose),
         ("with docker-compose.local.yml", &setup.local),
@@ -891,6 +1452,18 @@ fn the_override_keeps_the_services_and_disables_the_external_backends() {
     assert!(matches!(role(collector), Role::Collector));
     let load = command(services(&setup.local)["load"]);
     assert_eq!(flag(&load, "--tempo"), Some("http://otel-collector:4318"));
+    // Prometheus runs offline from the image build-images.sh builds, in a
+    // profile of its own (the demo comes up without that image).
+    let prometheus = any_service(&setup.local, PROMETHEUS).expect("a prometheus service");
+    assert_eq!(
+        prometheus.get("image").and_then(scalar).as_deref(),
+        Some(LOCAL_PROMETHEUS_IMAGE)
+    );
+    assert!(
+        !local.contains(PROMETHEUS),
+        "Prometheus needs --profile metrics offline"
+    );
+    assert!(base.contains(PROMETHEUS), "the demo has Prometheus");
     // Same tag for our image everywhere.
     let image = |s: &Mapping| s.get("image").and_then(scalar).unwrap_or_default();
     assert_eq!(image(collector), image(services(&setup.local)["gateway"]));
@@ -1061,6 +1634,125 @@ fn every_check_reports_a_planted_mismatch() {
             "depends on gateway, which is not enabled",
         ),
         (
+            "prometheus.yml",
+            "- payment:9000",
+            "- payment:9100",
+            Box::new(|t: &Texts| prometheus_scrapes_every_service(t, &Setup::parse(t))),
+            "payment is not scraped at payment:9000",
+        ),
+        (
+            "prometheus.yml",
+            "- payment:9000",
+            "- payment:9100",
+            Box::new(|t: &Texts| prometheus_scrapes_every_service(t, &Setup::parse(t))),
+            "uses port 9100",
+        ),
+        (
+            "prometheus.yml",
+            "metrics_path: /metrics",
+            "metrics_path: /stats",
+            Box::new(|t: &Texts| prometheus_scrapes_every_service(t, &Setup::parse(t))),
+            "metrics_path /stats",
+        ),
+        (
+            "prometheus.yml",
+            "credentials_file: /etc/prometheus/admin-token",
+            "credentials_file: /etc/prometheus/token",
+            Box::new(|t: &Texts| prometheus_scrapes_every_service(t, &Setup::parse(t))),
+            "does not mount into prometheus",
+        ),
+        (
+            "prometheus-admin-token",
+            "workshop",
+            "letmein",
+            Box::new(|t: &Texts| prometheus_scrapes_every_service(t, &Setup::parse(t))),
+            "not the services' default admin token",
+        ),
+        (
+            "docker-compose.yml",
+            "- --enable-feature=exemplar-storage",
+            "- --enable-feature=memory-snapshot-on-shutdown",
+            Box::new(|t: &Texts| prometheus_keeps_exemplars(t, &Setup::parse(t))),
+            "without --enable-feature=exemplar-storage",
+        ),
+        (
+            "docker-compose.local.yml",
+            "image: ${TRACEMESH_PROMETHEUS_IMAGE:-tracemesh-prometheus:local}",
+            "image: prom/prometheus:v3.5.0",
+            Box::new(|t: &Texts| prometheus_keeps_exemplars(t, &Setup::parse(t))),
+            "not the locally built",
+        ),
+        (
+            "grafana-datasource.yaml",
+            "datasourceUid: tempo",
+            "datasourceUid: tempo-traces",
+            Box::new(|t: &Texts| grafana_references_resolve(&Setup::parse(t))),
+            "uid tempo-traces is not provisioned",
+        ),
+        (
+            "grafana-datasource.yaml",
+            "- name: trace_id",
+            "- name: traceID",
+            Box::new(|t: &Texts| grafana_references_resolve(&Setup::parse(t))),
+            "reads label Some(\"traceID\")",
+        ),
+        (
+            "grafana/dashboards/red.json",
+            "\"uid\": \"prometheus\"",
+            "\"uid\": \"mimir\"",
+            Box::new(|t: &Texts| grafana_references_resolve(&Setup::parse(t))),
+            "uid mimir is not provisioned",
+        ),
+        (
+            "grafana/dashboards.yaml",
+            "path: /var/lib/grafana/dashboards/tracemesh",
+            "path: /var/lib/grafana/dashboards",
+            Box::new(|t: &Texts| grafana_references_resolve(&Setup::parse(t))),
+            "loads dashboards from",
+        ),
+        (
+            "grafana/dashboards/red.json",
+            "http_server_request_duration_seconds_bucket",
+            "http_server_request_duration_second_bucket",
+            Box::new(|t: &Texts| queries_use_exposed_metrics(&Setup::parse(t))),
+            "http_server_request_duration_second_bucket in",
+        ),
+        (
+            "grafana/dashboards/red.json",
+            "(rate(tracemesh_orders_placed_total[",
+            "(rate(tracemesh_orders_total[",
+            Box::new(|t: &Texts| queries_use_exposed_metrics(&Setup::parse(t))),
+            "tracemesh_orders_total in",
+        ),
+        (
+            "grafana/dashboards/red.json",
+            "\"exemplar\": true",
+            "\"exemplar\": false",
+            Box::new(|t: &Texts| queries_use_exposed_metrics(&Setup::parse(t))),
+            "without `exemplar: true`",
+        ),
+        (
+            "grafana-datasource.yaml",
+            "rpc_server_call_duration_seconds_count{$${__tags}}",
+            "grpc_server_handled_total{$${__tags}}",
+            Box::new(|t: &Texts| queries_use_exposed_metrics(&Setup::parse(t))),
+            "grpc_server_handled_total in",
+        ),
+        (
+            "grafana-datasource.yaml",
+            "rpc_server_call_duration_seconds_count{$${__tags}}",
+            "rpc_server_call_duration_seconds_count{${__tags}}",
+            Box::new(|t: &Texts| queries_use_exposed_metrics(&Setup::parse(t))),
+            "write $$",
+        ),
+        (
+            "grafana-datasource.yaml",
+            "value: service_name",
+            "value: service",
+            Box::new(|t: &Texts| queries_use_exposed_metrics(&Setup::parse(t))),
+            "not service.name to service_name",
+        ),
+        (
             "Dockerfile",
             "USER 10001:10001",
             "USER 1000:1000",
@@ -1145,9 +1837,16 @@ fn docker_compose_accepts_both_files() {
             args.extend(["-f", file]);
         }
         // `config --quiet` validates (schema, interpolation, references)
-        // without printing the result; `--profile load` includes the load
-        // service in what is validated.
-        args.extend(["--profile", "load", "config", "--quiet"]);
+        // without printing the result; the profiles include the load
+        // service and the offline Prometheus in what is validated.
+        args.extend([
+            "--profile",
+            "load",
+            "--profile",
+            "metrics",
+            "config",
+            "--quiet",
+        ]);
         let output = Command::new(cli[0])
             .args(&args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
