@@ -137,6 +137,11 @@ pub struct UpArgs {
     /// default: a service that stays down is what a partial outage looks like.
     #[arg(long, env = "TRACEMESH_RESTART")]
     pub restart: bool,
+    /// `start`: run the `prometheus` binary on PATH (Debian's package)
+    /// scraping every service's /metrics each second, exemplars kept, and
+    /// print its URL. Without it each service's /metrics is still there.
+    #[arg(long, env = "TRACEMESH_PROMETHEUS", value_name = "start", value_parser = parse_prometheus)]
+    pub prometheus: Option<PrometheusChoice>,
 }
 
 /// `tracemesh run`. Load flags follow goose's names.

@@ -5,6 +5,7 @@
 //!    sends the spans elsewhere (a real collector, Tempo, Jaeger).
 //! 3. Start the five services ([`tracemesh_mesh::Mesh`]), wired to each other, and
 //!    wait until they are ready.
+//!    With `--prometheus start`, a Prometheus scraping them (`run_metrics.rs`).
 //! 4. Print the URLs, then wait for ctrl-c / SIGTERM (a child that dies on
 //!    its own is reported, the rest keep running; with `--restart` it is
 //!    started again by [`Supervisor`]), and stop everything in order:
@@ -16,11 +17,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use tracemesh_harness::collector::{CollectorConfig, RunningCollector};
-use tracemesh_mesh::{Event, Mesh, MeshOptions, Service, Supervisor, collector};
+use tracemesh_mesh::{AdminClient, Event, Mesh, MeshOptions, Service, Supervisor, collector};
 use tracemesh_runtime::config::{Env, ProcessEnv};
 
 use crate::Failure;
 use crate::cli::UpArgs;
+use crate::run_metrics::{MetricsReader, PrometheusChoice};
 
 pub async fn run(args: UpArgs) -> Result<(), Failure> {
     tracemesh_runtime::logs::init_logs_only(&ProcessEnv, "up", "info")
@@ -66,9 +68,22 @@ pub async fn run(args: UpArgs) -> Result<(), Failure> {
     };
     let result = match Mesh::start(&options).await {
         Ok(mut mesh) => {
-            print_banner(&mesh, collector.as_ref(), &data_dir);
+            let prometheus = match start_prometheus(args.prometheus.as_ref(), &mesh).await {
+                Ok(p) => p,
+                Err(e) => {
+                    mesh.stop().await;
+                    if let Some(c) = collector {
+                        collector::stop(c).await;
+                    }
+                    return Err(e);
+                }
+            };
+            print_banner(&mesh, collector.as_ref(), &data_dir, prometheus.as_ref());
             wait_for_stop(&mut mesh, Supervisor::new(args.restart)).await;
             mesh.stop().await;
+            if let Some(reader) = prometheus {
+                reader.stop().await;
+            }
             Ok(())
         }
         Err(e) => Err(e.into()),
@@ -77,6 +92,25 @@ pub async fn run(args: UpArgs) -> Result<(), Failure> {
         collector::stop(c).await;
     }
     result
+}
+
+/// `--prometheus start`: a Prometheus scraping the mesh (a URL is `run`'s
+/// business: `up` cannot tell someone else's Prometheus where to scrape).
+async fn start_prometheus(
+    choice: Option<&PrometheusChoice>,
+    mesh: &Mesh,
+) -> Result<Option<MetricsReader>, Failure> {
+    match choice {
+        None => Ok(None),
+        Some(PrometheusChoice::Url(url)) => Err(Failure::Usage(format!(
+            "--prometheus {url}: `up` can only start one (--prometheus start); a Prometheus of \
+             your own scrapes the admin addresses `up` prints, at /metrics"
+        ))),
+        Some(choice) => {
+            let admin = AdminClient::new(None, Duration::from_secs(10));
+            MetricsReader::choose(Some(choice), &admin, &mesh.admin_endpoints(), None).await
+        }
+    }
 }
 
 /// Every `--faults SERVICE=FILE` names a readable file.
@@ -107,16 +141,25 @@ fn exporter_configured() -> bool {
     }
 }
 
-fn print_banner(mesh: &Mesh, collector: Option<&RunningCollector>, data_dir: &Path) {
+fn print_banner(
+    mesh: &Mesh,
+    collector: Option<&RunningCollector>,
+    data_dir: &Path,
+    prometheus: Option<&MetricsReader>,
+) {
     println!("tracemesh is up");
     for child in mesh.children() {
         println!(
-            "  {:<10} http://{:<22} admin http://{}/admin/faults  pid {}",
+            "  {:<10} http://{:<22} admin http://{}/admin/faults  metrics http://{}/metrics  pid {}",
             child.service.name(),
             child.addr,
             child.admin_addr,
+            child.admin_addr,
             child.pid().unwrap_or_default()
         );
+    }
+    if let Some(p) = prometheus {
+        println!("  {:<10} {}", "metrics", p.describe());
     }
     if let Some(c) = collector {
         println!(
