@@ -68,8 +68,11 @@ impl InventoryService for InventoryServer {
         let request = ReservationRequest::parse(request.get_ref())?;
         // The planted bottleneck: see `crate::warehouse`.
         self.warehouse.check().await;
-        let reservation = self.store.reserve(request).await?;
-        Ok(Response::new(reservation.into()))
+        let reservation = self.store.reserve(request).await;
+        if let Err(InventoryError::OutOfStock { .. }) = &reservation {
+            tracemesh_runtime::metrics::global().stock_reservation_refused();
+        }
+        Ok(Response::new(reservation?.into()))
     }
 
     async fn release(

@@ -90,7 +90,11 @@ impl Saga {
             .insert(order.clone(), request.idempotency_key.clone())
             .await?
         {
-            Inserted::Stored => Ok(order),
+            Inserted::Stored => {
+                // Once per order: replays of its key return before this.
+                tracemesh_runtime::metrics::global().order_placed();
+                Ok(order)
+            }
             // A concurrent retry with the same key stored its order first
             // (both reserved and charged the same key, so nothing was taken
             // twice): that order is the answer to both.

@@ -65,8 +65,16 @@ async fn charge(state: &AppState, request: &ChargeRequest) -> StoredResponse {
             };
             StoredResponse::json(StatusCode::CREATED, &charge)
         }
-        Outcome::Expired => PaymentError::ExpiredCard.into_stored(),
-        Outcome::Declined(code) => PaymentError::CardDeclined(code).into_stored(),
+        // Counted here, once per charge asked of the provider: a replayed
+        // idempotency key answers from the store and is not counted again.
+        Outcome::Expired => {
+            tracemesh_runtime::metrics::global().payment_declined();
+            PaymentError::ExpiredCard.into_stored()
+        }
+        Outcome::Declined(code) => {
+            tracemesh_runtime::metrics::global().payment_declined();
+            PaymentError::CardDeclined(code).into_stored()
+        }
         Outcome::ProcessingError => PaymentError::ProcessingError.into_stored(),
     }
 }

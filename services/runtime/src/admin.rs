@@ -6,7 +6,9 @@
 //! clears it; the telemetry faults (the configuration's `telemetry:` list)
 //! are planted and removed the same way. `GET /admin/telemetry` shows the export counters
 //! ([`crate::export_stats`]); `POST /admin/telemetry/flush` exports what is
-//! queued first, so the counters are final. It listens on its own address, loopback by default; on any
+//! queued first, so the counters are final. `GET /metrics` is the
+//! process's metrics as OpenMetrics text with exemplars ([`crate::metrics`]),
+//! for Prometheus to scrape. It listens on its own address, loopback by default; on any
 //! other address it refuses to start without a token, and with a token every
 //! request must carry `Authorization: Bearer <token>`.
 
@@ -70,6 +72,7 @@ pub fn router(faults: Faults, telemetry: TelemetryHandle, token: Option<String>)
         )
         .route(paths::TELEMETRY, get(show_telemetry))
         .route(paths::TELEMETRY_FLUSH, post(flush_telemetry))
+        .route(paths::METRICS, get(show_metrics))
         .fallback(crate::http_server::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
@@ -133,6 +136,17 @@ async fn flush_telemetry(State(state): State<AdminState>) -> Response {
         )
             .into_response(),
     }
+}
+
+async fn show_metrics() -> Response {
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            crate::contract::metric::OPENMETRICS_CONTENT_TYPE,
+        )],
+        crate::metrics::global().encode(),
+    )
+        .into_response()
 }
 
 async fn clear_faults(State(state): State<AdminState>) -> Response {
@@ -269,6 +283,57 @@ mod tests {
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
         assert_eq!(handle.context_fault(Service::Payment), None);
         assert!(handle.list().is_empty());
+    }
+
+    #[tokio::test]
+    async fn metrics_are_served_as_openmetrics_behind_the_token() {
+        let app = router(
+            Faults::default(),
+            TelemetryHandle::default(),
+            Some("s3cret".into()),
+        );
+        let get = |token: Option<&str>| {
+            let mut builder = Request::builder().uri(paths::METRICS);
+            if let Some(token) = token {
+                builder = builder.header("authorization", format!("Bearer {token}"));
+            }
+            builder.body(Body::empty()).unwrap()
+        };
+        let res = app.clone().oneshot(get(None)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let res = app.clone().oneshot(get(Some("wrong"))).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+        let res = app.oneshot(get(Some("s3cret"))).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()[http::header::CONTENT_TYPE],
+            crate::contract::metric::OPENMETRICS_CONTENT_TYPE
+        );
+        let text = body_text(res).await;
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        // Counters are always there; a histogram once it has a series.
+        for family in crate::contract::metric::COUNTERS {
+            assert!(
+                text.contains(&format!("# TYPE {} counter\n", family.exposed)),
+                "{text}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_loopback_admin_without_a_token_serves_metrics_to_anyone() {
+        let app = router(Faults::default(), TelemetryHandle::default(), None);
+        let res = app
+            .oneshot(
+                Request::builder()
+                    .uri(paths::METRICS)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
     }
 
     #[test]

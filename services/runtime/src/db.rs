@@ -17,6 +17,8 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use rusqlite::Connection;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::metrics::labels::DbClientLabels;
+
 /// Describes one statement for its span. `query` must be the SQL with
 /// placeholders (`?1`), never with values.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +81,8 @@ impl Db {
             otel.name = %format!("{} {}", stmt.operation, stmt.collection),
             otel.kind = "client"
         );
+        // Taken as the span starts: the histogram's value is its duration.
+        let started = std::time::Instant::now();
         span.set_attribute(semconv::DB_SYSTEM_NAME, "sqlite");
         span.set_attribute(semconv::DB_OPERATION_NAME, stmt.operation);
         span.set_attribute(semconv::DB_COLLECTION_NAME, stmt.collection);
@@ -102,6 +106,16 @@ impl Db {
             span.set_attribute(semconv::ERROR_TYPE, error_type(e));
             span.set_status(Status::error(e.to_string()));
         }
+        // Last, as the span ends (it is dropped on return).
+        crate::metrics::global().observe_db_client(
+            DbClientLabels {
+                db_system_name: "sqlite",
+                db_operation_name: stmt.operation,
+                db_collection_name: stmt.collection,
+            },
+            &span,
+            started,
+        );
         result
     }
 }

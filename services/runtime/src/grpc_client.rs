@@ -23,7 +23,7 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::grpc_span::{self, Side, TracedBody};
+use crate::grpc_span::{self, CallSpan, Side, TracedBody};
 use crate::propagation::Hop;
 
 /// How long an outbound call may take before it fails with DEADLINE_EXCEEDED,
@@ -122,7 +122,7 @@ where
         if grpc_span::is_probe(service) {
             return Box::pin(async move {
                 let res = inner.call(req).await?;
-                Ok(res.map(|b| TracedBody::new(b, None, Side::Client)))
+                Ok(res.map(|b| TracedBody::new(b, None)))
             });
         }
         let span = tracing::info_span!(
@@ -138,9 +138,10 @@ where
             span.set_attribute(semconv::SERVER_PORT, i64::from(port));
         }
         self.hop.inject(&span.context(), req.headers_mut());
+        let mut call = CallSpan::new(span, Side::Client, service, method);
 
         Box::pin(async move {
-            match inner.call(req).instrument(span.clone()).await {
+            match inner.call(req).instrument(call.span().clone()).await {
                 Ok(res) => {
                     if let Some(code) = grpc_span::grpc_status(res.headers()) {
                         let message = res
@@ -148,16 +149,15 @@ where
                             .get("grpc-message")
                             .and_then(|m| m.to_str().ok())
                             .map(str::to_owned);
-                        grpc_span::record_status(&span, Side::Client, code, message.as_deref());
-                        return Ok(res.map(|b| TracedBody::new(b, None, Side::Client)));
+                        // Observed and ended here, as `call` drops.
+                        call.record_status(code, message.as_deref());
+                        return Ok(res.map(|b| TracedBody::new(b, None)));
                     }
-                    Ok(res.map(|b| TracedBody::new(b, Some(span), Side::Client)))
+                    Ok(res.map(|b| TracedBody::new(b, Some(call))))
                 }
                 Err(e) => {
                     let (error_type, code) = classify_transport_error(&e);
-                    grpc_span::record_transport_error(&span, error_type, error_chain(&e));
-                    #[allow(deprecated)]
-                    span.set_attribute(semconv::RPC_GRPC_STATUS_CODE, code as i64);
+                    call.record_transport_error(error_type, error_chain(&e), Some(code));
                     Err(e)
                 }
             }

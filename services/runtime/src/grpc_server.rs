@@ -26,7 +26,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::fault::Faults;
-use crate::grpc_span::{self, Side, TracedBody};
+use crate::grpc_span::{self, CallSpan, Side, TracedBody};
 use crate::propagation;
 
 /// See the module documentation.
@@ -82,13 +82,13 @@ where
         let Some((service, method)) = grpc_span::split_path(&path) else {
             return Box::pin(async move {
                 let res = inner.call(req).await?;
-                Ok(res.map(|b| TracedBody::new(b, None, Side::Server)))
+                Ok(res.map(|b| TracedBody::new(b, None)))
             });
         };
         if grpc_span::is_probe(service) {
             return Box::pin(async move {
                 let res = inner.call(req).await?;
-                Ok(res.map(|b| TracedBody::new(b, None, Side::Server)))
+                Ok(res.map(|b| TracedBody::new(b, None)))
             });
         }
         let (service, method) = (service.to_owned(), method.to_owned());
@@ -104,8 +104,9 @@ where
         }
         let _ = span.set_parent(parent);
         span.set_attribute(semconv::RPC_SYSTEM, "grpc");
-        span.set_attribute(semconv::RPC_SERVICE, service);
+        span.set_attribute(semconv::RPC_SERVICE, service.clone());
         span.set_attribute(semconv::RPC_METHOD, method.clone());
+        let mut call = CallSpan::new(span, Side::Server, &service, &method);
 
         Box::pin(async move {
             let result = async {
@@ -116,7 +117,7 @@ where
                 }
                 inner.call(req).await
             }
-            .instrument(span.clone())
+            .instrument(call.span().clone())
             .await;
             let res = result?;
             // A "trailers-only" response (most errors) carries the status in
@@ -127,10 +128,11 @@ where
                     .get("grpc-message")
                     .and_then(|m| m.to_str().ok())
                     .map(str::to_owned);
-                grpc_span::record_status(&span, Side::Server, code, message.as_deref());
-                return Ok(res.map(|b| TracedBody::new(b, None, Side::Server)));
+                // Observed and ended here, as `call` drops.
+                call.record_status(code, message.as_deref());
+                return Ok(res.map(|b| TracedBody::new(b, None)));
             }
-            Ok(res.map(|b| TracedBody::new(b, Some(span), Side::Server)))
+            Ok(res.map(|b| TracedBody::new(b, Some(call))))
         })
     }
 }

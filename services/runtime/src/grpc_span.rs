@@ -7,9 +7,15 @@
 //! responses). So the span cannot be closed when the handler returns: the
 //! [`TracedBody`] holds it until the trailers pass by, records
 //! `rpc.grpc.status_code` from them, and drops it at the end of the stream.
+//!
+//! [`CallSpan`] is that span with its duration histogram observation: the
+//! observation is made when the `CallSpan` is dropped, which is where the
+//! span ends whichever way the call ended (trailers, trailers-only,
+//! transport error, or a body dropped unread).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
@@ -101,21 +107,113 @@ pub fn record_transport_error(span: &tracing::Span, error_type: &'static str, me
     span.set_status(Status::error(message));
 }
 
+/// A gRPC span and what its duration observation needs; observed on drop,
+/// just before the span itself ends.
+#[derive(Debug)]
+pub struct CallSpan {
+    span: tracing::Span,
+    side: Side,
+    service: String,
+    method: String,
+    /// Taken as the span starts: the histogram's value is its duration.
+    started: Instant,
+    code: Option<tonic::Code>,
+    error_type: Option<&'static str>,
+}
+
+impl CallSpan {
+    /// Wraps `span`, just opened, of a call to `service`/`method`.
+    pub fn new(span: tracing::Span, side: Side, service: &str, method: &str) -> Self {
+        CallSpan {
+            span,
+            side,
+            service: service.to_owned(),
+            method: method.to_owned(),
+            started: Instant::now(),
+            code: None,
+            error_type: None,
+        }
+    }
+
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// [`record_status`], remembered for the observation.
+    pub fn record_status(&mut self, code: tonic::Code, message: Option<&str>) {
+        record_status(&self.span, self.side, code, message);
+        self.code = Some(code);
+    }
+
+    /// [`record_transport_error`], remembered for the observation, with
+    /// the status the caller will see (`None` when it has none).
+    pub fn record_transport_error(
+        &mut self,
+        error_type: &'static str,
+        message: String,
+        code: Option<tonic::Code>,
+    ) {
+        record_transport_error(&self.span, error_type, message);
+        if let Some(code) = code {
+            #[allow(deprecated)] // rpc.grpc.status_code: see `crate::grpc_server`.
+            self.span
+                .set_attribute(semconv::RPC_GRPC_STATUS_CODE, code as i64);
+        }
+        self.code = code;
+        self.error_type = Some(error_type);
+    }
+}
+
+impl Drop for CallSpan {
+    fn drop(&mut self) {
+        use crate::metrics::labels::{RpcClientLabels, RpcServerLabels};
+        let metrics = crate::metrics::global();
+        let (rpc_service, rpc_method) = (
+            std::mem::take(&mut self.service),
+            std::mem::take(&mut self.method),
+        );
+        let rpc_grpc_status_code = self.code.map(|c| c as i32);
+        match self.side {
+            Side::Server => metrics.observe_rpc_server(
+                RpcServerLabels {
+                    rpc_system: "grpc",
+                    rpc_service,
+                    rpc_method,
+                    rpc_grpc_status_code,
+                },
+                &self.span,
+                self.started,
+            ),
+            Side::Client => metrics.observe_rpc_client(
+                RpcClientLabels {
+                    rpc_system: "grpc",
+                    rpc_service,
+                    rpc_method,
+                    rpc_grpc_status_code,
+                    error_type: self.error_type,
+                },
+                &self.span,
+                self.started,
+            ),
+        }
+        // The span field is dropped after this: the span ends now.
+    }
+}
+
 pin_project_lite::pin_project! {
     /// A response body that ends `span` once the stream ends, recording the
     /// status carried by the trailers.
     pub struct TracedBody<B> {
         #[pin]
         inner: B,
-        span: Option<tracing::Span>,
-        side: Side,
+        span: Option<CallSpan>,
     }
 }
 
 impl<B> TracedBody<B> {
     /// `span = None` when the status was already recorded (trailers-only).
-    pub fn new(inner: B, span: Option<tracing::Span>, side: Side) -> Self {
-        TracedBody { inner, span, side }
+    pub fn new(inner: B, span: Option<CallSpan>) -> Self {
+        TracedBody { inner, span }
     }
 }
 
@@ -135,16 +233,16 @@ where
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref()
-                    && let Some(span) = this.span.take()
+                    && let Some(mut span) = this.span.take()
                 {
                     let code = grpc_status(trailers).unwrap_or(tonic::Code::Unknown);
                     let message = trailers.get("grpc-message").and_then(|m| m.to_str().ok());
-                    record_status(&span, *this.side, code, message);
+                    span.record_status(code, message);
                 }
             }
             Poll::Ready(Some(Err(e))) => {
-                if let Some(span) = this.span.take() {
-                    record_transport_error(&span, "stream_error", e.to_string());
+                if let Some(mut span) = this.span.take() {
+                    span.record_transport_error("stream_error", e.to_string(), None);
                 }
             }
             // End of stream without trailers: nothing more to learn, the

@@ -16,6 +16,7 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::metrics::labels::HttpClientLabels;
 use crate::propagation::Hop;
 
 /// A reqwest client whose requests are traced and bounded by a deadline.
@@ -52,6 +53,14 @@ impl TracedHttpClient {
     ) -> Result<reqwest::Response, reqwest::Error> {
         let method = request.method().as_str().to_owned();
         let span = tracing::info_span!("http.client", otel.name = %method, otel.kind = "client");
+        // Taken as the span starts: the histogram's value is its duration.
+        let started = std::time::Instant::now();
+        let mut labels = HttpClientLabels {
+            http_request_method: crate::metrics::labels::http_method(&method),
+            server_address: server_address(request.url()),
+            http_response_status_code: None,
+            error_type: None,
+        };
         span.set_attribute(semconv::HTTP_REQUEST_METHOD, method);
         // url.full without credentials or query: the query may carry secrets.
         let url = request.url();
@@ -74,6 +83,7 @@ impl TracedHttpClient {
         match &result {
             Ok(response) => {
                 let status = response.status();
+                labels.http_response_status_code = Some(status.as_u16());
                 span.set_attribute(
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(status.as_u16()),
@@ -94,10 +104,40 @@ impl TracedHttpClient {
                 } else {
                     "request_error"
                 };
+                labels.error_type = Some(error_type);
                 span.set_attribute(semconv::ERROR_TYPE, error_type);
                 span.set_status(Status::error(crate::grpc_client::error_chain(e)));
             }
         }
+        // Last, as the span ends (it is dropped on return).
+        crate::metrics::global().observe_http_client(labels, &span, started);
         result
+    }
+}
+
+/// The callee as the duration histogram labels it: `host[:port]`, the port
+/// only when the URL names one.
+fn server_address(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_address_label_is_host_and_port_as_written() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        assert_eq!(
+            server_address(&url("http://payment:8084/v1/charges")),
+            "payment:8084"
+        );
+        assert_eq!(server_address(&url("http://payment/v1/charges")), "payment");
+        assert_eq!(server_address(&url("http://[::1]:80/x")), "[::1]");
+        assert_eq!(server_address(&url("http://[::1]:81/x")), "[::1]:81");
     }
 }

@@ -33,6 +33,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::error_body::ErrorBody;
 use crate::fault::Faults;
+use crate::metrics::labels::{self, HttpServerLabels};
 use crate::propagation;
 use crate::w3c::{TRACERESPONSE_HEADER, TraceParent};
 
@@ -101,6 +102,9 @@ async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Nex
         None => method.clone(),
     };
     let span = tracing::info_span!("http.server", otel.name = %name, otel.kind = "server");
+    // Taken as the span starts, so the duration histogram's value is the
+    // span's own duration (its exemplar points at this span).
+    let started = std::time::Instant::now();
     // A missing or malformed traceparent gives an empty context: a new trace.
     let parent = if untrusted_edge {
         if propagation::carries_context(req.headers()) {
@@ -147,7 +151,6 @@ async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Nex
     }
 
     let operation = name.clone();
-    let started = std::time::Instant::now();
     let mut response = async move {
         if let Err(injected) = opts.faults.apply(&operation).await {
             let status = injected.kind.http_status();
@@ -200,6 +203,16 @@ async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Nex
             response.headers_mut().insert(TRACERESPONSE_HEADER, value);
         }
     }
+    // Last, as the span ends (it is dropped on return).
+    crate::metrics::global().observe_http_server(
+        HttpServerLabels {
+            http_request_method: labels::http_method(&method),
+            http_route: route.unwrap_or_default(),
+            http_response_status_code: status.as_u16(),
+        },
+        &span,
+        started,
+    );
     response
 }
 
@@ -335,6 +348,76 @@ mod tests {
         assert_eq!(
             attr(&span, "baggage.tenant").map(|v| v.as_str()),
             Some("ok".into())
+        );
+    }
+
+    /// Through a real router and the real `trace_http` layer: the request's
+    /// exemplar names the exported SERVER span, and its value is that
+    /// span's duration within the harness's tolerance, max(1 ms, 1%).
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_exemplar_is_the_exported_spans_ids_and_duration() {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let guard = tracing::subscriber::set_default(subscriber);
+        // A route of its own: the process-wide registry is shared by tests.
+        let route = "/api/exemplar-duration";
+        let app = Router::new().route(route, get(|| async { "ok" })).layer(
+            axum::middleware::from_fn_with_state(HttpTracing::default(), trace_http),
+        );
+        let request = Request::get(route).body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        drop(guard);
+        assert_eq!(response.status(), StatusCode::OK);
+        provider.force_flush().unwrap();
+        let spans = exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), 1);
+        let span = &spans[0];
+        let exported = span
+            .end_time
+            .duration_since(span.start_time)
+            .unwrap()
+            .as_secs_f64();
+
+        let trace_id = span.span_context.trace_id().to_string();
+        let samples = crate::metrics::parse_exposition(&crate::metrics::global().encode());
+        let exemplar = samples
+            .into_iter()
+            .filter(|s| s.name == "http_server_request_duration_seconds_bucket")
+            .filter(|s| {
+                s.labels
+                    .iter()
+                    .any(|(k, v)| k == "http_route" && v == route)
+            })
+            .find_map(|s| s.exemplar)
+            .expect("an exemplar for the request");
+        let label = |key: &str| {
+            exemplar
+                .labels
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(label("trace_id"), Some(trace_id));
+        assert_eq!(
+            label("span_id"),
+            Some(span.span_context.span_id().to_string())
+        );
+        let difference = (exemplar.value - exported).abs();
+        eprintln!(
+            "exemplar {:.1} us, exported span {:.1} us, difference {:.1} us",
+            exemplar.value * 1e6,
+            exported * 1e6,
+            difference * 1e6
+        );
+        assert!(
+            difference <= f64::max(0.001, exported * 0.01),
+            "exemplar {} s, span {} s",
+            exemplar.value,
+            exported
         );
     }
 

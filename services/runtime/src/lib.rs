@@ -27,6 +27,9 @@
 //!   [`contract::Reason`] of a refused call (on a gRPC status, as an HTTP
 //!   status) and the span attribute keys the harness reads.
 //! - [`db`]: SQLite with a CLIENT span per statement.
+//! - [`metrics`]: RED metrics with exemplars (the span layers above and
+//!   [`db`] record one observation per span, where it ends; the services
+//!   count their domain events), OpenMetrics text on the admin listener.
 //! - [`fault`]: latency and errors injected per operation, marked on spans,
 //!   and telemetry faults ([`fault::telemetry`]) that break the traces
 //!   instead (dropped or corrupted context, dropped spans and attributes,
@@ -54,6 +57,7 @@ pub mod http_client;
 pub mod http_server;
 pub mod listener;
 pub mod logs;
+pub mod metrics;
 pub mod propagation;
 pub mod service;
 pub mod shop;

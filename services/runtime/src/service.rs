@@ -114,6 +114,9 @@ where
     let telemetry_config = TelemetryConfig::from_env(&ProcessEnv, service_name)
         .map_err(|e| StartError::Config(e.to_string()))?;
     let faults = Faults::new(args.load_faults()?);
+    // Before anything records: every series says which service it is, and
+    // the metric telemetry faults are read from the same live handle.
+    crate::metrics::install(service_name, faults.telemetry());
     crate::admin::check_exposure(args.admin_listen, args.admin_token.as_deref())
         .map_err(StartError::Config)?;
     std::fs::create_dir_all(&args.data_dir)

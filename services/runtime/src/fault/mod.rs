@@ -15,7 +15,8 @@
 //! The configuration's `telemetry:` list plants defects in the telemetry
 //! instead of the service ([`telemetry`]): dropped or corrupted context,
 //! dropped spans and attributes, lost error status, a sampler that ignores
-//! its parent, unmarked latency. [`Faults`] shares them, through one
+//! its parent, unmarked latency, exemplars naming the wrong or an
+//! unsampled trace, missed observations. [`Faults`] shares them, through one
 //! [`TelemetryFaults`] handle, with the span processor ([`span_processor`]),
 //! the sampler ([`sampler`]) and the clients ([`crate::propagation::Hop`]),
 //! so replacing the configuration replaces them everywhere at once.
@@ -37,7 +38,7 @@ use crate::contract::attr;
 use crate::propagation::Hop;
 use crate::topology::Service;
 
-pub use telemetry::{ContextFault, TelemetryFault, TelemetryFaults};
+pub use telemetry::{ContextFault, MetricFaults, TelemetryFault, TelemetryFaults};
 
 /// The faults of one service.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -20,6 +20,7 @@
 //! | `drop_span`, `drop_attribute`, `lose_error_status` | [`super::span_processor::TelemetryFaultProcessor`] |
 //! | `ignore_parent_sampling` | [`super::sampler::TelemetryFaultSampler`] |
 //! | `unmarked_latency` | [`super::Faults::apply`] |
+//! | `exemplar_wrong_trace`, `exemplar_unsampled`, `miss_count` | [`crate::metrics`] (every histogram; `miss_count` the server ones) |
 //!
 //! Those readers sit on hot paths (every outgoing call, every span, every
 //! sampling decision), so a read is one atomic load while no telemetry fault
@@ -104,6 +105,26 @@ pub enum TelemetryFault {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         schedule: Option<Schedule>,
     },
+    /// This service's exemplars name the trace of the *previous* sampled
+    /// observation (a real trace, the wrong one) with the current span id.
+    ExemplarWrongTrace {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schedule: Option<Schedule>,
+    },
+    /// This service's observations in unsampled spans carry exemplars too,
+    /// naming traces that were never exported.
+    ExemplarUnsampled {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schedule: Option<Schedule>,
+    },
+    /// Every `every`th observation of this service's server durations
+    /// (HTTP and gRPC counted together) is not recorded: the histogram's
+    /// count falls short of the requests served (`every: 1` loses them all).
+    MissCount {
+        every: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schedule: Option<Schedule>,
+    },
 }
 
 impl TelemetryFault {
@@ -117,6 +138,9 @@ impl TelemetryFault {
             TelemetryFault::LoseErrorStatus { .. } => "lose_error_status",
             TelemetryFault::IgnoreParentSampling { .. } => "ignore_parent_sampling",
             TelemetryFault::UnmarkedLatency { .. } => "unmarked_latency",
+            TelemetryFault::ExemplarWrongTrace { .. } => "exemplar_wrong_trace",
+            TelemetryFault::ExemplarUnsampled { .. } => "exemplar_unsampled",
+            TelemetryFault::MissCount { .. } => "miss_count",
         }
     }
 
@@ -128,7 +152,10 @@ impl TelemetryFault {
             | TelemetryFault::DropAttribute { schedule, .. }
             | TelemetryFault::LoseErrorStatus { schedule, .. }
             | TelemetryFault::IgnoreParentSampling { schedule }
-            | TelemetryFault::UnmarkedLatency { schedule, .. } => *schedule,
+            | TelemetryFault::UnmarkedLatency { schedule, .. }
+            | TelemetryFault::ExemplarWrongTrace { schedule }
+            | TelemetryFault::ExemplarUnsampled { schedule }
+            | TelemetryFault::MissCount { schedule, .. } => *schedule,
         }
     }
 
@@ -178,7 +205,16 @@ impl TelemetryFault {
                     named("operation", operation)?;
                 }
             }
-            TelemetryFault::IgnoreParentSampling { .. } => {}
+            TelemetryFault::IgnoreParentSampling { .. }
+            | TelemetryFault::ExemplarWrongTrace { .. }
+            | TelemetryFault::ExemplarUnsampled { .. } => {}
+            TelemetryFault::MissCount { every, .. } => {
+                if *every == 0 {
+                    return Err(
+                        "every must be at least 1 (every Nth observation is missed)".to_owned()
+                    );
+                }
+            }
             TelemetryFault::UnmarkedLatency { operation, ms, .. } => {
                 named("operation", operation)?;
                 // The operation faults' bound, so both kinds of latency agree.
@@ -213,7 +249,10 @@ impl fmt::Display for TelemetryFault {
                     write!(f, " operation={operation:?}")?;
                 }
             }
-            TelemetryFault::IgnoreParentSampling { .. } => {}
+            TelemetryFault::IgnoreParentSampling { .. }
+            | TelemetryFault::ExemplarWrongTrace { .. }
+            | TelemetryFault::ExemplarUnsampled { .. } => {}
+            TelemetryFault::MissCount { every, .. } => write!(f, " every={every}")?,
             TelemetryFault::UnmarkedLatency { operation, ms, .. } => {
                 write!(f, " operation={operation:?} ms={ms}")?
             }
@@ -232,6 +271,18 @@ pub enum ContextFault {
     Drop,
     /// Inject a random trace id and parent instead of the real ones.
     Corrupt,
+}
+
+/// What the metric faults in force do to an observation
+/// ([`TelemetryFaults::metric_faults`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetricFaults {
+    /// `exemplar_wrong_trace` is on.
+    pub exemplar_wrong_trace: bool,
+    /// `exemplar_unsampled` is on.
+    pub exemplar_unsampled: bool,
+    /// `miss_count`'s `every`, the smallest when several are on.
+    pub miss_every: Option<u64>,
 }
 
 /// The live telemetry faults of a service: cheap to clone, shared by the
@@ -323,6 +374,24 @@ impl TelemetryFaults {
         })
     }
 
+    /// The metric faults on now; `None` (one atomic load) when no
+    /// telemetry fault is planted, or none of them is about metrics.
+    pub fn metric_faults(&self) -> Option<MetricFaults> {
+        let planted = self.current()?;
+        let mut faults = MetricFaults::default();
+        for fault in planted.active() {
+            match fault {
+                TelemetryFault::ExemplarWrongTrace { .. } => faults.exemplar_wrong_trace = true,
+                TelemetryFault::ExemplarUnsampled { .. } => faults.exemplar_unsampled = true,
+                TelemetryFault::MissCount { every, .. } => {
+                    faults.miss_every = Some(faults.miss_every.map_or(*every, |m| m.min(*every)));
+                }
+                _ => {}
+            }
+        }
+        (faults != MetricFaults::default()).then_some(faults)
+    }
+
     /// The unmarked latency to add to `operation` (the sum of every
     /// matching entry), if any.
     pub fn unmarked_latency(&self, operation: &str) -> Option<Duration> {
@@ -385,6 +454,11 @@ telemetry:
     operation: Reserve
     ms: 30
     schedule: {on_secs: 5, off_secs: 5}
+  - kind: exemplar_wrong_trace
+  - kind: exemplar_unsampled
+    schedule: {on_secs: 5, off_secs: 5}
+  - kind: miss_count
+    every: 3
 ";
 
     #[test]
@@ -400,7 +474,10 @@ telemetry:
                 "drop_attribute",
                 "lose_error_status",
                 "ignore_parent_sampling",
-                "unmarked_latency"
+                "unmarked_latency",
+                "exemplar_wrong_trace",
+                "exemplar_unsampled",
+                "miss_count"
             ]
         );
         assert_eq!(config.telemetry[0].hop(), Some(Service::Payment));
@@ -473,6 +550,55 @@ telemetry:
         assert!(
             e.contains("telemetry[0] (ignore_parent_sampling): schedule"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn metric_fault_errors_name_the_entry() {
+        let e = error_of("telemetry: [{kind: drop_span, span: x}, {kind: miss_count, every: 0}]");
+        assert!(
+            e.contains("telemetry[1] (miss_count): every must be at least 1"),
+            "{e}"
+        );
+        let e = error_of("telemetry: [{kind: miss_count}]");
+        assert!(e.contains("every"), "{e}");
+        let e = error_of("telemetry: [{kind: miss_count, every: -2}]");
+        assert!(e.contains("telemetry"), "{e}");
+        let e = error_of("telemetry: [{kind: exemplar_unsampled, trace: x}]");
+        assert!(e.contains("trace"), "{e}");
+        let e = error_of(
+            "telemetry: [{kind: exemplar_wrong_trace, schedule: {on_secs: 0, off_secs: 0}}]",
+        );
+        assert!(
+            e.contains("telemetry[0] (exemplar_wrong_trace): schedule"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn metric_faults_are_read_only_when_planted() {
+        let handle = TelemetryFaults::default();
+        assert_eq!(handle.metric_faults(), None);
+        handle.replace(
+            FaultConfig::parse("telemetry: [{kind: drop_span, span: x}]")
+                .unwrap()
+                .telemetry,
+        );
+        assert_eq!(handle.metric_faults(), None, "no metric fault among them");
+        handle.replace(
+            FaultConfig::parse(
+                "telemetry: [{kind: miss_count, every: 5}, {kind: miss_count, every: 2}, {kind: exemplar_wrong_trace}]",
+            )
+            .unwrap()
+            .telemetry,
+        );
+        assert_eq!(
+            handle.metric_faults(),
+            Some(MetricFaults {
+                exemplar_wrong_trace: true,
+                exemplar_unsampled: false,
+                miss_every: Some(2),
+            })
         );
     }
 
