@@ -40,7 +40,7 @@ pub enum MetricsReader {
     Prometheus {
         api: PrometheusApi,
         jobs: usize,
-        server: Option<PrometheusServer>,
+        server: Option<Box<PrometheusServer>>,
     },
 }
 
@@ -95,7 +95,7 @@ impl MetricsReader {
                 Ok(Some(MetricsReader::Prometheus {
                     api: server.api().clone(),
                     jobs: targets.len(),
-                    server: Some(server),
+                    server: Some(Box::new(server)),
                 }))
             }
         }

@@ -17,6 +17,7 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use rusqlite::Connection;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::metrics::clock::SpanClock;
 use crate::metrics::labels::DbClientLabels;
 
 /// Describes one statement for its span. `query` must be the SQL with
@@ -82,7 +83,7 @@ impl Db {
             otel.kind = "client"
         );
         // Taken as the span starts: the histogram's value is its duration.
-        let started = std::time::Instant::now();
+        let clock = SpanClock::start();
         span.set_attribute(semconv::DB_SYSTEM_NAME, "sqlite");
         span.set_attribute(semconv::DB_OPERATION_NAME, stmt.operation);
         span.set_attribute(semconv::DB_COLLECTION_NAME, stmt.collection);
@@ -95,18 +96,20 @@ impl Db {
             // itself (SQLite rolls back an unfinished transaction), so a
             // poisoned lock is still safe to use.
             let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn)
+            let result = f(&mut conn);
+            // The span ends as `_entered` exits, here: the histogram's value
+            // is measured now, not after the wait for this task's result.
+            (result, clock.stop())
         })
         .await;
-        let result = match result {
-            Ok(inner) => inner.map_err(DbError::from),
-            Err(join) => Err(DbError::Task(join.to_string())),
+        let (result, measured) = match result {
+            Ok((inner, measured)) => (inner.map_err(DbError::from), measured),
+            Err(join) => (Err(DbError::Task(join.to_string())), clock.stop()),
         };
         if let Err(e) = &result {
             span.set_attribute(semconv::ERROR_TYPE, error_type(e));
             span.set_status(Status::error(e.to_string()));
         }
-        // Last, as the span ends (it is dropped on return).
         crate::metrics::global().observe_db_client(
             DbClientLabels {
                 db_system_name: "sqlite",
@@ -114,7 +117,7 @@ impl Db {
                 db_collection_name: stmt.collection,
             },
             &span,
-            started,
+            measured,
         );
         result
     }

@@ -15,8 +15,8 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
+use crate::metrics::clock::SpanClock;
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use opentelemetry::trace::Status;
@@ -115,8 +115,8 @@ pub struct CallSpan {
     side: Side,
     service: String,
     method: String,
-    /// Taken as the span starts: the histogram's value is its duration.
-    started: Instant,
+    /// Started as the span opens: the histogram's value is its duration.
+    clock: SpanClock,
     code: Option<tonic::Code>,
     error_type: Option<&'static str>,
 }
@@ -129,7 +129,7 @@ impl CallSpan {
             side,
             service: service.to_owned(),
             method: method.to_owned(),
-            started: Instant::now(),
+            clock: SpanClock::start(),
             code: None,
             error_type: None,
         }
@@ -182,7 +182,7 @@ impl Drop for CallSpan {
                     rpc_grpc_status_code,
                 },
                 &self.span,
-                self.started,
+                self.clock.stop(),
             ),
             Side::Client => metrics.observe_rpc_client(
                 RpcClientLabels {
@@ -193,7 +193,7 @@ impl Drop for CallSpan {
                     error_type: self.error_type,
                 },
                 &self.span,
-                self.started,
+                self.clock.stop(),
             ),
         }
         // The span field is dropped after this: the span ends now.
@@ -229,6 +229,11 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
+        // Polled inside the span: the exported span ends at its last exit
+        // (tracing-opentelemetry), so this makes it end with the trailers,
+        // when the histogram observes it, rather than when the headers came.
+        let span = this.span.as_ref().map(|call| call.span().clone());
+        let _entered = span.as_ref().map(tracing::Span::enter);
         let polled = this.inner.poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {

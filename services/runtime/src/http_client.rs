@@ -16,6 +16,7 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::metrics::clock::SpanClock;
 use crate::metrics::labels::HttpClientLabels;
 use crate::propagation::Hop;
 
@@ -54,7 +55,7 @@ impl TracedHttpClient {
         let method = request.method().as_str().to_owned();
         let span = tracing::info_span!("http.client", otel.name = %method, otel.kind = "client");
         // Taken as the span starts: the histogram's value is its duration.
-        let started = std::time::Instant::now();
+        let clock = SpanClock::start();
         let mut labels = HttpClientLabels {
             http_request_method: crate::metrics::labels::http_method(&method),
             server_address: server_address(request.url()),
@@ -110,7 +111,7 @@ impl TracedHttpClient {
             }
         }
         // Last, as the span ends (it is dropped on return).
-        crate::metrics::global().observe_http_client(labels, &span, started);
+        crate::metrics::global().observe_http_client(labels, &span, clock.stop());
         result
     }
 }

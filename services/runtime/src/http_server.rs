@@ -33,6 +33,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::error_body::ErrorBody;
 use crate::fault::Faults;
+use crate::metrics::clock::SpanClock;
 use crate::metrics::labels::{self, HttpServerLabels};
 use crate::propagation;
 use crate::w3c::{TRACERESPONSE_HEADER, TraceParent};
@@ -104,7 +105,7 @@ async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Nex
     let span = tracing::info_span!("http.server", otel.name = %name, otel.kind = "server");
     // Taken as the span starts, so the duration histogram's value is the
     // span's own duration (its exemplar points at this span).
-    let started = std::time::Instant::now();
+    let clock = SpanClock::start();
     // A missing or malformed traceparent gives an empty context: a new trace.
     let parent = if untrusted_edge {
         if propagation::carries_context(req.headers()) {
@@ -184,7 +185,8 @@ async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Nex
     // One access-log line per request, inside the span so it carries the
     // trace and span ids: warn for server errors, info for client errors,
     // debug for the rest (a load run makes thousands per second).
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let measured = clock.stop();
+    let elapsed_ms = measured.elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         let code = status.as_u16();
         if status.is_server_error() {
@@ -211,7 +213,7 @@ async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Nex
             http_response_status_code: status.as_u16(),
         },
         &span,
-        started,
+        measured,
     );
     response
 }
@@ -243,11 +245,14 @@ pub async fn not_found() -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::clock::MeasuredTimesProcessor;
     use axum::Router;
     use axum::body::Body;
     use axum::routing::get;
     use opentelemetry::trace::{SpanId, TracerProvider as _};
-    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+    use opentelemetry_sdk::trace::{
+        InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData,
+    };
     use tower::ServiceExt;
     use tracing_subscriber::layer::SubscriberExt;
 
@@ -351,14 +356,17 @@ mod tests {
         );
     }
 
-    /// Through a real router and the real `trace_http` layer: the request's
-    /// exemplar names the exported SERVER span, and its value is that
-    /// span's duration within the harness's tolerance, max(1 ms, 1%).
+    /// Through a real router, the real `trace_http` layer and the
+    /// processor that writes the layer's times onto the span: the request's
+    /// exemplar names the exported SERVER span, and its value is exactly
+    /// that span's duration (`metrics::clock`).
     #[tokio::test(flavor = "current_thread")]
     async fn the_exemplar_is_the_exported_spans_ids_and_duration() {
         let exporter = InMemorySpanExporter::default();
         let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
+            .with_span_processor(MeasuredTimesProcessor::new(SimpleSpanProcessor::new(
+                exporter.clone(),
+            )))
             .build();
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
@@ -406,18 +414,9 @@ mod tests {
             label("span_id"),
             Some(span.span_context.span_id().to_string())
         );
-        let difference = (exemplar.value - exported).abs();
-        eprintln!(
-            "exemplar {:.1} us, exported span {:.1} us, difference {:.1} us",
-            exemplar.value * 1e6,
-            exported * 1e6,
-            difference * 1e6
-        );
-        assert!(
-            difference <= f64::max(0.001, exported * 0.01),
-            "exemplar {} s, span {} s",
-            exemplar.value,
-            exported
+        assert_eq!(
+            exemplar.value, exported,
+            "the exemplar's value, the span's duration"
         );
     }
 

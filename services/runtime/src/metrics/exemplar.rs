@@ -8,8 +8,7 @@
 
 use std::sync::Mutex;
 
-use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId};
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use opentelemetry::trace::{SpanContext, TraceId};
 
 use super::labels::ExemplarLabels;
 use crate::fault::MetricFaults;
@@ -24,16 +23,6 @@ pub(super) struct Exemplars {
 
 impl Exemplars {
     /// The exemplar of an observation made in `span`, under `faults`.
-    pub(super) fn for_span(
-        &self,
-        span: &tracing::Span,
-        faults: Option<MetricFaults>,
-    ) -> Option<ExemplarLabels> {
-        let cx = span.context();
-        let span_context = cx.span().span_context().clone();
-        self.for_context(&span_context, faults)
-    }
-
     pub(super) fn for_context(
         &self,
         span_context: &SpanContext,

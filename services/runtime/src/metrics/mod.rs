@@ -12,9 +12,11 @@
 //! - [`labels`]: one typed label set per family, field names equal to the
 //!   contract's label keys, and the exemplar's (`trace_id`, `span_id`).
 //! - [`exemplar`]: which span an observation names: a sampled one only.
+//! - [`clock`]: one clock for a span and its observation: the layer's
+//!   measurement is observed and written onto the exported span, so an
+//!   exemplar's value is its span's duration exactly.
 //! - Recording happens in the span layers, once per span, where the span
-//!   ends and from an instant taken where it starts, so an exemplar's value
-//!   is its span's duration: [`crate::http_server`], [`crate::http_client`],
+//!   ends: [`crate::http_server`], [`crate::http_client`],
 //!   [`crate::grpc_span::CallSpan`] (gRPC server and client, which end when
 //!   the trailers pass), [`crate::db::Db::call`]. Never in handlers; probes
 //!   are neither traced nor recorded.
@@ -28,12 +30,16 @@
 //! `exemplar_wrong_trace`, `exemplar_unsampled` (in [`exemplar`]) and
 //! `miss_count` (in [`Metrics::observe_server`]).
 
+pub mod clock;
 mod exemplar;
 pub mod labels;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
+
+use opentelemetry::trace::TraceContextExt;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -43,6 +49,8 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::contract::metric;
 use crate::fault::TelemetryFaults;
+use crate::grpc_span::Side;
+use clock::{Measured, MeasuredTimes};
 use exemplar::Exemplars;
 use labels::{
     DbClientLabels, ExemplarLabels, HttpClientLabels, HttpServerLabels, RpcClientLabels,
@@ -174,14 +182,16 @@ impl Metrics {
         text
     }
 
-    /// An HTTP SERVER span's request, `started` when the span was opened.
+    /// An HTTP SERVER span's request. Every `observe_*` takes the span's
+    /// time as its layer [`Measured`] it, where the span ends; the same
+    /// times are written onto the exported span ([`clock`]).
     pub fn observe_http_server(
         &self,
         labels: HttpServerLabels,
         span: &tracing::Span,
-        started: Instant,
+        measured: Measured,
     ) {
-        self.observe_server(&self.http_server, &labels, span, started);
+        self.observe(&self.http_server, &labels, span, measured, Side::Server);
     }
 
     /// An HTTP CLIENT span's call.
@@ -189,16 +199,9 @@ impl Metrics {
         &self,
         labels: HttpClientLabels,
         span: &tracing::Span,
-        started: Instant,
+        measured: Measured,
     ) {
-        let seconds = started.elapsed().as_secs_f64();
-        let faults = self.faults.metric_faults();
-        observe(
-            &self.http_client,
-            &labels,
-            seconds,
-            self.exemplars.for_span(span, faults),
-        );
+        self.observe(&self.http_client, &labels, span, measured, Side::Client);
     }
 
     /// A gRPC SERVER span's call.
@@ -206,9 +209,9 @@ impl Metrics {
         &self,
         labels: RpcServerLabels,
         span: &tracing::Span,
-        started: Instant,
+        measured: Measured,
     ) {
-        self.observe_server(&self.rpc_server, &labels, span, started);
+        self.observe(&self.rpc_server, &labels, span, measured, Side::Server);
     }
 
     /// A gRPC CLIENT span's call.
@@ -216,16 +219,9 @@ impl Metrics {
         &self,
         labels: RpcClientLabels,
         span: &tracing::Span,
-        started: Instant,
+        measured: Measured,
     ) {
-        let seconds = started.elapsed().as_secs_f64();
-        let faults = self.faults.metric_faults();
-        observe(
-            &self.rpc_client,
-            &labels,
-            seconds,
-            self.exemplars.for_span(span, faults),
-        );
+        self.observe(&self.rpc_client, &labels, span, measured, Side::Client);
     }
 
     /// A `db::Db::call` CLIENT span's statement.
@@ -233,43 +229,42 @@ impl Metrics {
         &self,
         labels: DbClientLabels,
         span: &tracing::Span,
-        started: Instant,
+        measured: Measured,
     ) {
-        let seconds = started.elapsed().as_secs_f64();
-        let faults = self.faults.metric_faults();
-        observe(
-            &self.db_client,
-            &labels,
-            seconds,
-            self.exemplars.for_span(span, faults),
-        );
+        self.observe(&self.db_client, &labels, span, measured, Side::Client);
     }
 
-    /// The server histograms, where `miss_count` drops every Nth
-    /// observation (HTTP and gRPC counted together).
-    fn observe_server<L>(
+    /// One observation, its exemplar stamped now. On the server histograms
+    /// `miss_count` drops every Nth observation (HTTP and gRPC counted
+    /// together).
+    fn observe<L>(
         &self,
         family: &Histograms<L>,
         labels: &L,
         span: &tracing::Span,
-        started: Instant,
+        measured: Measured,
+        side: Side,
     ) where
         L: Clone + std::hash::Hash + Eq + EncodeLabelSet,
     {
-        let seconds = started.elapsed().as_secs_f64();
+        let span_context = span.context().span().span_context().clone();
+        if span_context.is_sampled() {
+            MeasuredTimes::global().keep(span_context.span_id(), measured);
+        }
         let faults = self.faults.metric_faults();
-        if let Some(every) = faults.and_then(|f| f.miss_every) {
+        if side == Side::Server
+            && let Some(every) = faults.and_then(|f| f.miss_every)
+        {
             let seen = self.server_observations.fetch_add(1, Ordering::Relaxed) + 1;
             if seen.is_multiple_of(every) {
                 return;
             }
         }
-        observe(
-            family,
-            labels,
-            seconds,
-            self.exemplars.for_span(span, faults),
-        );
+        let exemplar = self.exemplars.for_context(&span_context, faults);
+        let timestamp = exemplar.as_ref().map(|_| SystemTime::now());
+        family
+            .get_or_create(labels)
+            .observe(measured.elapsed.as_secs_f64(), exemplar, timestamp);
     }
 
     /// An order was placed (order, after a successful charge).
@@ -286,18 +281,6 @@ impl Metrics {
     pub fn payment_declined(&self) {
         self.payments_declined.inc();
     }
-}
-
-/// One observation of `seconds` (measured by the caller before it looked
-/// up the exemplar, the nearest to the span's end), its exemplar stamped now.
-fn observe<L>(family: &Histograms<L>, labels: &L, seconds: f64, exemplar: Option<ExemplarLabels>)
-where
-    L: Clone + std::hash::Hash + Eq + EncodeLabelSet,
-{
-    let timestamp = exemplar.as_ref().map(|_| SystemTime::now());
-    family
-        .get_or_create(labels)
-        .observe(seconds, exemplar, timestamp);
 }
 
 #[cfg(test)]

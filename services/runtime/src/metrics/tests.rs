@@ -2,7 +2,7 @@
 //! the metric telemetry faults' effects.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, SpanData};
@@ -113,9 +113,17 @@ fn with_spans(sampler: Sampler, f: impl FnOnce()) -> Vec<SpanData> {
 }
 
 /// Every observation kind once, in a span each, plus the counters.
+/// A span of 1.5 ms that started now.
+fn measured() -> Measured {
+    Measured {
+        start: SystemTime::now(),
+        elapsed: Duration::from_micros(1500),
+    }
+}
+
 fn observe_everything(metrics: &Metrics) {
     let span = || tracing::info_span!("op");
-    let now = Instant::now;
+    let now = measured;
     metrics.observe_http_server(server_labels("/api/x"), &span(), now());
     metrics.observe_http_client(
         HttpClientLabels {
@@ -237,7 +245,7 @@ fn the_exposition_describes_every_family_with_the_contracts_names() {
 #[test]
 fn buckets_are_the_contracts() {
     let metrics = Metrics::new("user", TelemetryFaults::default());
-    metrics.observe_http_server(server_labels("/"), &tracing::Span::none(), Instant::now());
+    metrics.observe_http_server(server_labels("/"), &tracing::Span::none(), measured());
     let bounds: Vec<String> = parse(&metrics.encode())
         .into_iter()
         .filter(|s| s.name == "http_server_request_duration_seconds_bucket")
@@ -269,7 +277,7 @@ fn a_sampled_span_gives_its_ids_and_an_unsampled_one_none() {
     let metrics = Metrics::new("gateway", TelemetryFaults::default());
     let spans = with_spans(Sampler::AlwaysOn, || {
         let span = tracing::info_span!("sampled");
-        metrics.observe_http_server(server_labels("/a"), &span, Instant::now());
+        metrics.observe_http_server(server_labels("/a"), &span, measured());
     });
     let exemplars = server_exemplars(&metrics);
     assert_eq!(exemplars.len(), 1);
@@ -284,7 +292,7 @@ fn a_sampled_span_gives_its_ids_and_an_unsampled_one_none() {
     let metrics = Metrics::new("gateway", TelemetryFaults::default());
     let spans = with_spans(Sampler::AlwaysOff, || {
         let span = tracing::info_span!("unsampled");
-        metrics.observe_http_server(server_labels("/a"), &span, Instant::now());
+        metrics.observe_http_server(server_labels("/a"), &span, measured());
     });
     assert!(spans.is_empty());
     assert!(server_exemplars(&metrics).is_empty());
@@ -309,7 +317,7 @@ fn exemplar_unsampled_attaches_unsampled_spans() {
     );
     let spans = with_spans(Sampler::AlwaysOff, || {
         let span = tracing::info_span!("unsampled");
-        metrics.observe_http_server(server_labels("/a"), &span, Instant::now());
+        metrics.observe_http_server(server_labels("/a"), &span, measured());
     });
     assert!(spans.is_empty(), "the trace was never exported");
     let exemplars = server_exemplars(&metrics);
@@ -328,7 +336,7 @@ fn exemplar_wrong_trace_names_the_previous_trace() {
         // exemplars stay in the exposition.
         for route in ["/first", "/second"] {
             let span = tracing::info_span!("op");
-            metrics.observe_http_server(server_labels(route), &span, Instant::now());
+            metrics.observe_http_server(server_labels(route), &span, measured());
         }
     });
     let (first, second) = (&spans[0].span_context, &spans[1].span_context);

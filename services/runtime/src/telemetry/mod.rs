@@ -52,6 +52,7 @@ use crate::fault::TelemetryFaults;
 use crate::fault::sampler::TelemetryFaultSampler;
 use crate::fault::span_processor::TelemetryFaultProcessor;
 use crate::logs;
+use crate::metrics::clock::MeasuredTimesProcessor;
 use crate::w3c;
 
 /// The sampler named by `OTEL_TRACES_SAMPLER` with its `OTEL_TRACES_SAMPLER_ARG`.
@@ -462,14 +463,17 @@ fn build_provider(
     // `none`: no processor at all. Spans are still made and sampled (ids
     // still propagate), nothing is sent, and the counters stay at zero.
     if !outputs.is_empty() {
-        // One chain, each wrapping the next: the telemetry faults drop or
+        // One chain, each wrapping the next: the times the layers measured
+        // replace the SDK's (`metrics::clock`: a span's duration is its
+        // exemplar's value), the telemetry faults drop or
         // edit a finished span, its long values are cut, then each output
         // gets it. A span a fault dropped is thus never counted, and
         // `ended - exported - failed` still means "dropped by the full queue".
-        builder = builder.with_span_processor(TelemetryFaultProcessor::new(
-            faults.clone(),
-            ValueLengthLimit::new(config.span_limits.value_length, Fanout(outputs)),
-        ));
+        builder =
+            builder.with_span_processor(MeasuredTimesProcessor::new(TelemetryFaultProcessor::new(
+                faults.clone(),
+                ValueLengthLimit::new(config.span_limits.value_length, Fanout(outputs)),
+            )));
     }
     Ok(builder.build())
 }
