@@ -8,7 +8,8 @@
 //!   `tracemesh logs --dir` and by the run's HTML report.
 //!
 //! A line without a trace id (start-up, shutdown) is never shown by trace,
-//! so both sources skip it.
+//! so both sources skip it. [`attach_run_logs`] puts a run's lines under
+//! the report's waterfalls.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -22,6 +23,7 @@ use tracemesh_runtime::time_format::rfc3339_utc;
 use crate::model::{
     AttrValue, SERVICE_NAME_KEY, UNKNOWN_SERVICE, attributes_to_map, hex_encode, is_valid_id,
 };
+use crate::report::model::{Waterfall, WaterfallLog};
 
 /// The file of a run's report directory the five services write their
 /// stderr to (one JSON object per line, each with its `service`).
@@ -176,6 +178,31 @@ pub fn lines_of_trace(text: &str, trace_id: &str) -> Vec<LogLine> {
 pub fn read_run_logs(report_dir: &Path, trace_id: &str) -> io::Result<Vec<LogLine>> {
     let text = std::fs::read_to_string(report_dir.join(RUN_LOG_FILE))?;
     Ok(lines_of_trace(&text, trace_id))
+}
+
+/// Fills each waterfall's `logs` with its trace's lines from the run's log
+/// file in `report_dir`, offset from the trace's start. No log file (a run
+/// against a remote mesh writes none) leaves them empty.
+pub fn attach_run_logs(waterfalls: &mut [Waterfall], report_dir: &Path) -> io::Result<()> {
+    let text = match std::fs::read_to_string(report_dir.join(RUN_LOG_FILE)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for waterfall in waterfalls {
+        waterfall.logs = lines_of_trace(&text, &waterfall.trace_id)
+            .iter()
+            .map(|line| WaterfallLog {
+                offset_ms: (line.time_unix_nano as f64 - waterfall.start_unix_nanos as f64) / 1e6,
+                service: line.service.clone(),
+                level: line.severity.clone(),
+                message: line.body.clone(),
+                fields: line.fields_text(),
+                span_id: line.span_id.clone(),
+            })
+            .collect();
+    }
+    Ok(())
 }
 
 /// Time order; lines logged in the same microsecond keep their order.
