@@ -59,3 +59,31 @@ impl LogExporter for ConsoleLogExporter {
             .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
+    use opentelemetry::trace::{SpanId, TraceId};
+    use opentelemetry_sdk::logs::SdkLoggerProvider;
+
+    #[test]
+    fn one_record_is_one_line_with_its_trace_and_fields() {
+        let logger = SdkLoggerProvider::builder().build().logger("test");
+        let mut record = logger.create_log_record();
+        record.set_severity_text("WARN");
+        record.set_target("tracemesh_order");
+        record.set_body("card declined".into());
+        record.add_attribute("order_id", 17);
+        record.set_trace_context(
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+            SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            None,
+        );
+        assert_eq!(
+            format_record(&record),
+            "log trace=4bf92f3577b34da6a3ce929d0e0e4736 span=00f067aa0ba902b7 WARN \
+             tracemesh_order \"card declined\" order_id=17"
+        );
+    }
+}
