@@ -37,6 +37,26 @@ pub enum Command {
     /// Health check for containers: exit 0 if the URL answers (HTTP 2xx, or a
     /// TCP connection accepted), 1 if not, 2 if the URL is malformed.
     Probe(ProbeArgs),
+    /// Print one trace's log lines from every service, in time order, from a
+    /// run's report directory or from the embedded collector.
+    Logs(LogsArgs),
+}
+
+/// `tracemesh logs <trace-id>`: exactly one source.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["dir", "collector"])))]
+pub struct LogsArgs {
+    /// The trace id: 1 to 32 hex digits (shorter ids are zero-padded, as
+    /// Tempo reads them).
+    pub trace_id: String,
+    /// A `tracemesh run` report directory: reads the services' JSON log
+    /// lines it holds.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// The embedded collector's HTTP URL (`http://127.0.0.1:4318`): reads
+    /// its `/api/logs/{trace_id}`.
+    #[arg(long)]
+    pub collector: Option<String>,
 }
 
 /// `tracemesh probe`.

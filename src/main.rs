@@ -13,12 +13,15 @@
 //! - `tracemesh bench` measures tracing overhead, mesh efficiency,
 //!   collector ingest and trace readiness (`tracemesh_benches::suite`).
 //! - `tracemesh probe <url>` is the container health check ([`probe_cmd`]).
+//! - `tracemesh logs <trace-id>` prints one trace's log lines from every
+//!   service ([`logs_cmd`]).
 //!
 //! The services themselves live in the library crates under `services/`;
 //! this binary only parses flags and calls them ([`cli`] has every flag).
 
 mod cli;
 mod collector_cmd;
+mod logs_cmd;
 mod probe_cmd;
 mod run_cmd;
 mod run_metrics;
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
                     })
             }
             cli::Command::Probe(args) => probe_cmd::run(args).await,
+            cli::Command::Logs(args) => logs_cmd::run(args).await,
         }
     });
     match result {

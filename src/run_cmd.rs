@@ -170,7 +170,8 @@ async fn run_embedded(job: Job<'_>) -> Result<(), Failure> {
         ("OTEL_BSP_MAX_QUEUE_SIZE".to_owned(), "65536".to_owned()),
         ("TRACEMESH_LOG_FORMAT".to_owned(), "json".to_owned()),
     ]);
-    let log_file = job.report_dir.join("services.log");
+    // `tracemesh logs --dir` and the report read the run's lines from here.
+    let log_file = job.report_dir.join(tracemesh_harness::logs::RUN_LOG_FILE);
     let options = MeshOptions {
         fix_inventory_lock: job.args.fix_inventory_lock,
         env,
@@ -311,7 +312,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         },
         seed,
     };
-    let report = analyse(RunInput {
+    let mut report = analyse(RunInput {
         scenario,
         load: &outcome,
         source: target.source,
@@ -336,6 +337,10 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         metrics: run_metrics,
     })
     .await;
+    // The drawn traces' log lines, from the services' log file of this run.
+    if let Err(e) = tracemesh_harness::logs::attach_run_logs(&mut report.waterfalls, report_dir) {
+        eprintln!("warning: the report shows no log lines: {e}");
+    }
     let written = report::write_all(&report, report_dir).map_err(|e| {
         Failure::Runtime(format!(
             "cannot write the reports to {}: {e}",

@@ -163,7 +163,7 @@ fn print_banner(
     }
     if let Some(c) = collector {
         println!(
-            "  {:<10} {} (OTLP/gRPC), {}/v1/traces (OTLP/HTTP)",
+            "  {:<10} {} (OTLP/gRPC), {}/v1/traces and /v1/logs (OTLP/HTTP)",
             "collector",
             c.grpc_endpoint(),
             c.http_endpoint()
@@ -171,6 +171,11 @@ fn print_banner(
         println!(
             "  {:<10} curl {}/api/traces/<trace-id>   (the id is in the gateway's traceresponse header)",
             "traces",
+            c.http_endpoint()
+        );
+        println!(
+            "  {:<10} tracemesh logs <trace-id> --collector {}",
+            "logs",
             c.http_endpoint()
         );
     }

@@ -143,6 +143,34 @@ fn injected_payment_errors_are_explained_by_the_traces() {
         .find(|v| v["check"] == "faults_explained")
         .unwrap();
     assert!(explained["figures"]["unexpected_sampled"].as_u64().unwrap() > 0);
+    // A failing trace's waterfall shows its log lines from the services'
+    // log file of the run (at least the gateway's access line of a failed
+    // request), each from a service of the trace, in time order.
+    let failing = verdict["waterfalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["title"].as_str().unwrap().contains("failing"))
+        .expect("a failing trace is drawn");
+    let logs = failing["logs"].as_array().unwrap();
+    assert!(!logs.is_empty(), "{failing:#}");
+    let services: Vec<&serde_json::Value> = failing["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["service"])
+        .collect();
+    assert!(
+        logs.iter().all(|l| services.contains(&&l["service"])),
+        "{failing:#}"
+    );
+    let offsets: Vec<f64> = logs
+        .iter()
+        .map(|l| l["offset_ms"].as_f64().unwrap())
+        .collect();
+    assert!(offsets.is_sorted(), "{offsets:?}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains(r#"<table class="logs">"#));
 }
 
 #[test]

@@ -15,6 +15,10 @@
 //!   forwarding upstream (`forward.rs`), and [`collector::start`] /
 //!   [`collector::serve`] to run it all.
 //!
+//! - [`logs`]: [`LogLine`](logs::LogLine), one log line tied to a trace,
+//!   from an OTLP log record or a service's stderr JSON line; the run's log
+//!   file read by trace (for `tracemesh logs` and the HTML report).
+//!
 //! - [`checks`]: the checks over traces, each returning a
 //!   [`Verdict`](checks::Verdict) with reasons and figures, never a bool.
 //!
@@ -38,6 +42,7 @@
 pub mod checks;
 pub mod collector;
 pub mod load;
+pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod report;

@@ -319,3 +319,34 @@ async fn shutdown_stops_both_servers() {
         "HTTP port closed"
     );
 }
+
+#[tokio::test]
+async fn logs_are_stored_by_trace_and_an_oversized_export_is_out_of_range() {
+    let config = CollectorConfig {
+        max_body_bytes: 1024,
+        ..CollectorConfig::ephemeral()
+    };
+    let collector = start_with(config).await;
+    let mut client = logs_grpc_client(&collector).await;
+    let answer = client
+        .export(log_request("order", vec![log_record(4, 1, "saga", 1)]))
+        .await
+        .expect("exported")
+        .into_inner();
+    assert_eq!(answer.partial_success, None);
+    let status = client
+        .export(log_request(
+            "order",
+            vec![log_record(4, 1, &"x".repeat(4096), 2)],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    let lines = collector.log_store().trace(&trace_hex(4));
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        (lines[0].service.as_str(), lines[0].body.as_str()),
+        ("order", "saga")
+    );
+    collector.shutdown().await.unwrap();
+}

@@ -294,3 +294,119 @@ async fn unsupported_content_type_or_encoding_gets_415() {
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     collector.shutdown().await.unwrap();
 }
+
+/// `GET /api/logs/{trace_id}`'s records.
+async fn logs_of(
+    collector: &tracemesh_harness::RunningCollector,
+    trace: &str,
+) -> Vec<serde_json::Value> {
+    let response = reqwest::get(url(collector, &format!("/api/logs/{trace}")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["records"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn logs_in_protobuf_json_and_gzip_come_back_by_trace_in_time_order() {
+    let collector = start_collector().await;
+    let endpoint = url(&collector, "/v1/logs");
+    let protobuf = log_request("payment", vec![log_record(1, 2, "charge failed", 30)]);
+    let response = post(
+        &endpoint,
+        "application/x-protobuf",
+        protobuf.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // OTLP/JSON as the specification writes it: hex ids, gzipped.
+    let json = serde_json::to_vec(&log_request(
+        "order",
+        vec![log_record(1, 3, "saga <start>", 10)],
+    ))
+    .unwrap();
+    let response = reqwest::Client::new()
+        .post(&endpoint)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gzip(&json))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "{}");
+
+    let records = logs_of(&collector, &trace_hex(1)).await;
+    let shown: Vec<(&str, &str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["service"].as_str().unwrap(),
+                r["body"].as_str().unwrap(),
+                r["span_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("order", "saga <start>", "0303030303030303"),
+            ("payment", "charge failed", "0202020202020202"),
+        ]
+    );
+    assert_eq!(records[0]["severity"], "WARN");
+    assert_eq!(records[0]["attributes"]["order_id"], 17);
+    assert!(logs_of(&collector, &trace_hex(9)).await.is_empty());
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn logs_with_bad_ids_are_counted_in_partial_success() {
+    let collector = start_collector().await;
+    let mut bad = log_record(1, 2, "short id", 1);
+    bad.trace_id = vec![1; 5];
+    let body = log_request("payment", vec![bad, log_record(1, 2, "kept", 2)]);
+    let response = post(
+        &url(&collector, "/v1/logs"),
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["partialSuccess"]["rejectedLogRecords"], 1,
+        "{answer}"
+    );
+    assert_eq!(logs_of(&collector, &trace_hex(1)).await.len(), 1);
+    assert_eq!(collector.log_store().stats().records_rejected, 1);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn logs_bad_trace_id_oversize_and_garbage_get_4xx_with_a_json_error() {
+    let config = CollectorConfig {
+        max_body_bytes: 1024,
+        ..CollectorConfig::ephemeral()
+    };
+    let collector = start_with(config).await;
+    for bad in ["not-hex", "0123456789abcdef0123456789abcdef0"] {
+        let response = reqwest::get(url(&collector, &format!("/api/logs/{bad}")))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert!(error_message(response).await.contains("trace id"));
+    }
+    let endpoint = url(&collector, "/v1/logs");
+    let big = log_request("svc", vec![log_record(1, 2, &"x".repeat(4096), 1)]).encode_to_vec();
+    let response = post(&endpoint, "application/x-protobuf", big).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(error_message(response).await.contains("1024"));
+    let response = post(&endpoint, "application/x-protobuf", vec![0xff; 16]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = post(&endpoint, "text/plain", b"hello".to_vec()).await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(collector.log_store().stats().records_received, 0);
+    collector.shutdown().await.unwrap();
+}

@@ -66,6 +66,23 @@ fn every_piece_of_text_is_escaped() {
 }
 
 #[test]
+fn a_waterfall_shows_its_trace_log_lines_in_order_escaped() {
+    let html = to_html(&realistic_report());
+    let payment = html
+        .find("charge failed &lt;provider down&gt; &amp; retried")
+        .expect("the payment line, escaped");
+    let gateway = html
+        .find("<td>+119 ms</td><td>gateway</td>")
+        .expect("the gateway line");
+    assert!(payment < gateway, "time order");
+    assert!(html.contains("<td>+102 ms</td><td>payment</td><td>WARN</td>"));
+    assert!(html.contains("code=provider_unavailable"));
+    assert!(!html.contains("<provider down>"));
+    // The slowest trace logged nothing: said so, no empty table.
+    assert!(html.contains("No log lines of this trace"));
+}
+
+#[test]
 fn one_svg_per_chart_and_per_waterfall_each_well_formed() {
     let report = realistic_report();
     let html = to_html(&report);

@@ -25,7 +25,10 @@ pub async fn start(
 }
 
 /// The environment that makes the services export to `collector` over
-/// OTLP/gRPC.
+/// OTLP/gRPC: traces and logs alike, since both signals read the generic
+/// `OTEL_EXPORTER_OTLP_*` variables unless their own (`_TRACES_`, `_LOGS_`)
+/// are set; the collector serves `TraceService` and `LogsService` on the
+/// same port.
 pub fn telemetry_env(collector: &RunningCollector) -> Vec<(String, String)> {
     vec![
         (

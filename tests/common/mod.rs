@@ -29,6 +29,16 @@ pub const GOOD_CARD: &str = "4242424242424242";
 /// A test card that the payment service declines.
 pub const DECLINED_CARD: &str = "4000000000000002";
 
+/// How the services export to the test's collector.
+#[derive(Debug, Clone, Copy)]
+pub enum Export {
+    /// OTLP/gRPC, as `up` and `run` wire them.
+    Grpc,
+    /// OTLP/HTTP with this `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`
+    /// or `http/json`).
+    Http(&'static str),
+}
+
 pub struct Mesh {
     pub gateway: String,
     pub collector: RunningCollector,
@@ -50,16 +60,35 @@ impl Mesh {
 
     /// As [`Mesh::start`], with extra environment variables for every service.
     pub async fn start_with(env: &[(&str, &str)]) -> Mesh {
+        Mesh::start_exporting(Export::Grpc, env).await
+    }
+
+    /// As [`Mesh::start_with`], the services exporting over `export`.
+    pub async fn start_exporting(export: Export, env: &[(&str, &str)]) -> Mesh {
         let collector = collector::start(CollectorConfig::ephemeral())
             .await
             .expect("collector starts");
         let data_dir = tempfile::tempdir().unwrap();
         let log_dir = tempfile::tempdir().unwrap();
-        let mut all_env = tracemesh_mesh::collector::telemetry_env(&collector);
+        let mut all_env = match export {
+            // What `up` and `run` set.
+            Export::Grpc => tracemesh_mesh::collector::telemetry_env(&collector),
+            Export::Http(protocol) => vec![
+                (
+                    "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+                    collector.http_endpoint(),
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_PROTOCOL".to_owned(),
+                    protocol.to_owned(),
+                ),
+            ],
+        };
         all_env.extend(
             [
                 // Export often, so the test waits less for spans.
                 ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+                ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
                 ("TRACEMESH_LOG_FORMAT", "json"),
                 ("RUST_LOG", "info,tracemesh_runtime=debug"),
             ]
@@ -248,7 +277,19 @@ impl Mesh {
 
     /// Everything the services logged so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(self.log_dir.path().join("services.log")).unwrap_or_default()
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The file the services log to: the same `services.log` a `tracemesh
+    /// run` writes into its report directory.
+    pub fn log_path(&self) -> std::path::PathBuf {
+        self.log_dir.path().join("services.log")
+    }
+
+    /// Asks every service to flush (spans and log records) without reading
+    /// the counters.
+    pub async fn flush(&self) {
+        let _ = self.flushed_export_counts().await;
     }
 }
 

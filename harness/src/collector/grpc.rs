@@ -63,19 +63,33 @@ pub fn grpc_service(state: IngestState) -> OtlpGrpcService {
     OtlpGrpcService { inner }
 }
 
-/// The generated `TraceServiceServer`, with tonic's INTERNAL for an
-/// undecodable request turned into INVALID_ARGUMENT (see the file comment).
+/// A generated OTLP server (`TraceServiceServer` by default, the logs'
+/// `LogsServiceServer` too), with tonic's INTERNAL for an undecodable
+/// request turned into INVALID_ARGUMENT (see the file comment).
 #[derive(Clone)]
-pub struct OtlpGrpcService {
-    inner: TraceServiceServer<OtlpGrpcReceiver>,
+pub struct OtlpGrpcService<S = TraceServiceServer<OtlpGrpcReceiver>> {
+    inner: S,
 }
 
-impl NamedService for OtlpGrpcService {
-    const NAME: &'static str = <TraceServiceServer<OtlpGrpcReceiver> as NamedService>::NAME;
+impl<S> OtlpGrpcService<S> {
+    /// Wraps a generated server whose handler never fails.
+    pub(super) fn new(inner: S) -> Self {
+        OtlpGrpcService { inner }
+    }
 }
 
-impl<B> Service<http::Request<B>> for OtlpGrpcService
+impl<S: NamedService> NamedService for OtlpGrpcService<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<http::Request<B>> for OtlpGrpcService<S>
 where
+    S: Service<
+            http::Request<B>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+            Future = BoxFuture<http::Response<tonic::body::Body>, Infallible>,
+        >,
     B: tonic::codegen::Body + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
 {
@@ -84,7 +98,7 @@ where
     type Future = BoxFuture<Self::Response, Self::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Service::<http::Request<B>>::poll_ready(&mut self.inner, cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {

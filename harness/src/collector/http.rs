@@ -30,6 +30,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::ingest::{IngestState, ingest};
@@ -44,8 +46,9 @@ pub fn router(state: IngestState) -> Router {
         .with_state(state)
 }
 
+/// The body's encoding, which the response answers in too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encoding {
+pub(super) enum Encoding {
     Protobuf,
     Json,
 }
@@ -64,11 +67,13 @@ async fn export_traces(
     }
 }
 
-async fn decode_request(
+/// The four gates of the file comment, for any signal's export request
+/// (`/v1/logs` passes the same ones).
+pub(super) async fn decode_request<M: Message + Default + DeserializeOwned>(
     state: &IngestState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Encoding, ExportTraceServiceRequest), ApiError> {
+) -> Result<(Encoding, M), ApiError> {
     let encoding = content_type(headers)?;
     let gzipped = is_gzipped(headers)?;
     let wire_bytes = read_body_limited(headers, body, state.max_body_bytes).await?;
@@ -94,9 +99,12 @@ pub fn decode_otlp_body(
     decode_as(encoding_of(content_type)?, body)
 }
 
-fn decode_as(encoding: Encoding, body: &[u8]) -> Result<ExportTraceServiceRequest, ApiError> {
+fn decode_as<M: Message + Default + DeserializeOwned>(
+    encoding: Encoding,
+    body: &[u8],
+) -> Result<M, ApiError> {
     match encoding {
-        Encoding::Protobuf => ExportTraceServiceRequest::decode(body)
+        Encoding::Protobuf => M::decode(body)
             .map_err(|e| ApiError::BadRequest(format!("invalid OTLP protobuf body: {e}"))),
         Encoding::Json => serde_json::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("invalid OTLP/JSON body: {e}"))),
@@ -182,14 +190,23 @@ fn gunzip_limited(compressed: &[u8], limit: usize) -> Result<Bytes, ApiError> {
 }
 
 fn encode_response(encoding: Encoding, response: &ExportTraceServiceResponse) -> Response {
+    encode_export_response(encoding, response, response.partial_success.as_ref())
+}
+
+/// Any signal's export response, in the request's encoding. In JSON, `{}`
+/// on full success rather than `{"partialSuccess":null}`.
+pub(super) fn encode_export_response<M: Message, P: Serialize>(
+    encoding: Encoding,
+    response: &M,
+    partial_success: Option<&P>,
+) -> Response {
     match encoding {
         Encoding::Protobuf => (
             [(header::CONTENT_TYPE, PROTOBUF_CONTENT_TYPE)],
             response.encode_to_vec(),
         )
             .into_response(),
-        // `{}` on full success rather than `{"partialSuccess":null}`.
-        Encoding::Json => match &response.partial_success {
+        Encoding::Json => match partial_success {
             Some(partial) => Json(serde_json::json!({ "partialSuccess": partial })).into_response(),
             None => Json(serde_json::json!({})).into_response(),
         },

@@ -9,12 +9,14 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 
 use super::forward::Forwarder;
 use super::limits::{IngestStats, truncate_attribute_values};
-use crate::store::{InsertOutcome, TraceStore};
+use crate::store::{InsertOutcome, LogStore, TraceStore};
 
 /// What both receivers need: where spans go, and the limits.
 #[derive(Clone)]
 pub struct IngestState {
     pub store: TraceStore,
+    /// Where OTLP log records go (`logs.rs`).
+    pub logs: LogStore,
     pub forwarder: Option<Forwarder>,
     /// Limit on one export: the gRPC decoded message, the HTTP body, and the
     /// HTTP body after gzip decompression.

@@ -1,5 +1,6 @@
 //! The embedded collector: receives OTLP traces over gRPC and HTTP into a
-//! [`TraceStore`], and serves Tempo's query API over that store.
+//! [`TraceStore`], and serves Tempo's query API over that store; receives
+//! OTLP logs into a [`LogStore`] and serves them by trace.
 //!
 //! - `grpc.rs`: OTLP/gRPC `TraceService` (port 4317 by convention).
 //! - `http.rs`: OTLP/HTTP `POST /v1/traces`, protobuf or JSON, gzip.
@@ -7,6 +8,8 @@
 //!   with `query_params.rs` (Go durations, logfmt) and `tempo_json.rs`
 //!   (Tempo's JSON rendering of traces).
 //! - `ingest.rs`: what both receivers do with a request.
+//! - `logs.rs`: OTLP logs, gRPC `LogsService` and `POST /v1/logs`, through
+//!   the same gates, and `GET /api/logs/{trace_id}`.
 //! - `limits.rs`: what one request may cost (body size, gzip, nesting,
 //!   attribute value length) and the `attributes_truncated` counter; its
 //!   table lists every limit and the status each one answers with.
@@ -24,6 +27,7 @@ mod grpc;
 mod http;
 mod ingest;
 mod limits;
+mod logs;
 mod query;
 mod query_params;
 mod tempo_json;
@@ -36,6 +40,7 @@ pub use ingest::IngestState;
 pub use limits::{
     DEFAULT_MAX_ATTRIBUTE_BYTES, IngestCounters, IngestStats, truncate_attribute_values,
 };
+pub use logs::OtlpLogsReceiver;
 pub use query_params::{parse_go_duration, parse_logfmt_tags};
 
 use std::future::Future;
@@ -47,7 +52,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::store::{DEFAULT_MAX_SPANS, TraceStore};
+use crate::store::{DEFAULT_MAX_LOG_RECORDS, DEFAULT_MAX_SPANS, LogStore, TraceStore};
 
 /// Default limit on one request: the same 4 MiB tonic uses for gRPC.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -99,6 +104,7 @@ impl CollectorConfig {
 /// them in their own servers.
 pub struct Collector {
     store: TraceStore,
+    logs: LogStore,
     config: CollectorConfig,
     forwarder: Option<Forwarder>,
     stats: IngestStats,
@@ -115,6 +121,7 @@ impl Collector {
             .transpose()?;
         Ok(Collector {
             store,
+            logs: LogStore::new(DEFAULT_MAX_LOG_RECORDS),
             config,
             forwarder,
             stats: IngestStats::default(),
@@ -123,6 +130,11 @@ impl Collector {
 
     pub fn store(&self) -> &TraceStore {
         &self.store
+    }
+
+    /// The OTLP log records received, by trace.
+    pub fn log_store(&self) -> &LogStore {
+        &self.logs
     }
 
     pub fn forward_stats(&self) -> Option<ForwardStats> {
@@ -137,6 +149,7 @@ impl Collector {
     fn ingest_state(&self) -> IngestState {
         IngestState {
             store: self.store.clone(),
+            logs: self.logs.clone(),
             forwarder: self.forwarder.clone(),
             max_body_bytes: self.config.max_body_bytes,
             max_attribute_bytes: self.config.max_attribute_bytes,
@@ -148,9 +161,22 @@ impl Collector {
         grpc_service(self.ingest_state())
     }
 
-    /// `POST /v1/traces` plus the query API, on one router.
+    /// The OTLP/gRPC logs service, beside [`Collector::grpc_service`].
+    pub fn logs_grpc_service(
+        &self,
+    ) -> OtlpGrpcService<
+        opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsServiceServer<
+            OtlpLogsReceiver,
+        >,
+    > {
+        logs::logs_grpc_service(&self.ingest_state())
+    }
+
+    /// `POST /v1/traces`, `POST /v1/logs`, the query API and the logs'
+    /// route, on one router.
     pub fn http_router(&self) -> Router {
         http::router(self.ingest_state())
+            .merge(logs::router(self.ingest_state()))
             .merge(query::router(self.store.clone(), self.stats.clone()))
     }
 
@@ -176,6 +202,7 @@ impl Collector {
         tracing::debug!(grpc = ?grpc.local_addr().ok(), http = ?http.local_addr().ok(), "collector serving");
         let grpc_server = tonic::transport::Server::builder()
             .add_service(self.grpc_service())
+            .add_service(self.logs_grpc_service())
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(grpc),
                 stopped(stop_rx.clone()),
@@ -213,6 +240,7 @@ pub async fn start(config: CollectorConfig) -> io::Result<RunningCollector> {
     let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
     let store = TraceStore::new(config.max_spans);
     let collector = Collector::new(store.clone(), config)?;
+    let logs = collector.logs.clone();
     let forwarder = collector.forwarder.clone();
     let stats = collector.ingest_stats();
     let (stop, stop_requested) = oneshot::channel::<()>();
@@ -225,6 +253,7 @@ pub async fn start(config: CollectorConfig) -> io::Result<RunningCollector> {
         grpc_addr,
         http_addr,
         store,
+        logs,
         forwarder,
         stats,
         stop: Some(stop),
@@ -239,6 +268,7 @@ pub struct RunningCollector {
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
     store: TraceStore,
+    logs: LogStore,
     forwarder: Option<Forwarder>,
     stats: IngestStats,
     stop: Option<oneshot::Sender<()>>,
@@ -266,6 +296,11 @@ impl RunningCollector {
 
     pub fn store(&self) -> &TraceStore {
         &self.store
+    }
+
+    /// The OTLP log records received, by trace (`GET /api/logs/{trace_id}`).
+    pub fn log_store(&self) -> &LogStore {
+        &self.logs
     }
 
     pub fn forward_stats(&self) -> Option<ForwardStats> {

@@ -273,6 +273,7 @@ fn waterfalls(html: &mut String, report: &RunReport, colors: &ServiceColors) {
         );
         html.push_str(&waterfall::waterfall_chart(w, colors));
         html.push('\n');
+        html.push_str(&waterfall::log_table(w));
     }
 }
 

@@ -291,6 +291,28 @@ pub struct Waterfall {
     pub duration_ms: f64,
     /// Depth-first order (parents before children, children by start time).
     pub spans: Vec<WaterfallSpan>,
+    /// When the root span started, nanoseconds since the Unix epoch: the
+    /// origin of the log lines' offsets.
+    #[serde(default)]
+    pub start_unix_nanos: u64,
+    /// The trace's log lines from every service, in time order
+    /// (`tracemesh_harness::logs::attach_run_logs`); empty when the run had
+    /// no log file (a remote mesh) or the trace logged nothing.
+    #[serde(default)]
+    pub logs: Vec<WaterfallLog>,
+}
+
+/// One log line under a waterfall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaterfallLog {
+    /// Offset from the trace's start (negative if logged before it).
+    pub offset_ms: f64,
+    pub service: String,
+    pub level: String,
+    pub message: String,
+    /// The event's other fields, `key=value` separated by spaces.
+    pub fields: String,
+    pub span_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

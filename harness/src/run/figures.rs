@@ -160,5 +160,8 @@ pub fn waterfall(title: String, tree: &TraceTree) -> Option<Waterfall> {
         trace_id: tree.trace_id().to_owned(),
         duration_ms: nanos_to_ms(tree.span(root).duration_nanos()),
         spans,
+        start_unix_nanos: start,
+        // Filled from the run's log file, which only the caller knows.
+        logs: Vec::new(),
     })
 }

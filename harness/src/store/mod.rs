@@ -5,6 +5,8 @@
 //! - `search.rs`: Tempo-style search ([`SearchQuery`] -> [`TraceSummary`]).
 //! - `wait.rs`: async waits that tests use instead of sleeping
 //!   ([`TraceStore::wait_until`], [`TraceStore::wait_for_quiet`]).
+//! - `logs.rs`: [`LogStore`], the OTLP log records by trace id, bounded by
+//!   a record count with counted eviction.
 //!
 //! Each accepted span is kept once, compactly: re-encoded as OTLP protobuf
 //! (one exact-size allocation, about a third of the decoded struct's heap),
@@ -14,8 +16,11 @@
 //! rare next to inserts, and a store that must hold minutes of traffic is
 //! bounded by its bytes per span (see BENCHMARKS.md).
 
+mod logs;
 mod search;
 mod wait;
+
+pub use logs::{DEFAULT_MAX_LOG_RECORDS, LogInsertOutcome, LogStore, LogStoreStats};
 
 pub use search::{DEFAULT_SEARCH_LIMIT, ROOT_SPAN_NOT_YET_RECEIVED, SearchQuery, TraceSummary};
 

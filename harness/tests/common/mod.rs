@@ -1,13 +1,16 @@
-//! Builders shared by the black-box tests: OTLP spans and a collector on
-//! ephemeral ports.
+//! Builders shared by the black-box tests: OTLP spans and log records, and
+//! a collector on ephemeral ports.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span, status,
@@ -123,4 +126,43 @@ pub async fn grpc_client(collector: &RunningCollector) -> TraceServiceClient<Cha
 
 pub fn url(collector: &RunningCollector, path: &str) -> String {
     format!("{}{path}", collector.http_endpoint())
+}
+
+/// One OTLP log record of trace `trace` in span `span` (0: no span id).
+pub fn log_record(trace: u8, span: u8, body: &str, millis: u64) -> LogRecord {
+    LogRecord {
+        time_unix_nano: START + millis * 1_000_000,
+        severity_number: 13,
+        severity_text: "WARN".into(),
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(body.into())),
+        }),
+        attributes: vec![int_attr("order_id", 17)],
+        trace_id: trace_id(trace),
+        span_id: if span == 0 { Vec::new() } else { span_id(span) },
+        ..Default::default()
+    }
+}
+
+/// An OTLP logs export of `service`'s `records`.
+pub fn log_request(service: &str, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![string_attr("service.name", service)],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: records,
+                ..Default::default()
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+pub async fn logs_grpc_client(collector: &RunningCollector) -> LogsServiceClient<Channel> {
+    LogsServiceClient::connect(collector.grpc_endpoint())
+        .await
+        .expect("gRPC connects")
 }

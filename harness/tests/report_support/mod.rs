@@ -13,7 +13,7 @@ use tracemesh_harness::checks::baseline::{self, Baseline};
 use tracemesh_harness::report::RunReport;
 use tracemesh_harness::report::model::{
     CriticalPathShare, EndpointLoad, LatencySample, LoadSummary, OperationAttribution, RunSettings,
-    ServiceAttribution, TraceCounts, Waterfall, WaterfallSpan,
+    ServiceAttribution, TraceCounts, Waterfall, WaterfallLog, WaterfallSpan,
 };
 
 /// The failed check's first reason: markup that must come out escaped.
@@ -366,6 +366,8 @@ pub fn slowest_trace() -> Waterfall {
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
         duration_ms: 120.0,
         spans: spans(&[], &[8], &[1, 2, 3]),
+        start_unix_nanos: 0,
+        logs: Vec::new(),
     }
 }
 
@@ -376,5 +378,24 @@ pub fn failing_trace() -> Waterfall {
         trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
         duration_ms: 120.0,
         spans: spans(&[0, 4, 5, 11, 12, 13], &[13], &[1, 2, 3, 14]),
+        start_unix_nanos: 1_764_556_000_000_000_000,
+        logs: vec![
+            WaterfallLog {
+                offset_ms: 101.5,
+                service: "payment".into(),
+                level: "WARN".into(),
+                message: "charge failed <provider down> & retried".into(),
+                fields: "code=provider_unavailable".into(),
+                span_id: Some("00f067aa0ba902b7".into()),
+            },
+            WaterfallLog {
+                offset_ms: 119.0,
+                service: "gateway".into(),
+                level: "WARN".into(),
+                message: "POST /api/checkout".into(),
+                fields: "status=503".into(),
+                span_id: None,
+            },
+        ],
     }
 }

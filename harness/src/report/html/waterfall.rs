@@ -5,13 +5,16 @@
 //! Error spans are red, critical-path spans are outlined in black, spans
 //! with an injected fault carry a yellow triangle; every bar has a tooltip
 //! with its figures. Service colours match the other charts.
+//!
+//! Under the chart, [`log_table`]: the trace's log lines from every service,
+//! in time order, each at its offset from the trace's start.
 
 use std::fmt::Write;
 
 use super::colors::{ERROR, ServiceColors};
 use super::svg::{clamp, cut, num, tick_label, tick_step};
 use crate::report::escape::markup;
-use crate::report::model::{Waterfall, WaterfallSpan};
+use crate::report::model::{Waterfall, WaterfallLog, WaterfallSpan};
 use crate::report::outcome::ms;
 
 const WIDTH: f64 = 960.0;
@@ -63,6 +66,45 @@ pub fn waterfall_chart(waterfall: &Waterfall, colors: &ServiceColors) -> String 
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The trace's log lines as a table (offset, service, level, message and
+/// fields), every text escaped: messages and fields come from requests.
+pub fn log_table(waterfall: &Waterfall) -> String {
+    if waterfall.logs.is_empty() {
+        return "<p class=\"muted\">No log lines of this trace at the run's log level.</p>\n"
+            .to_owned();
+    }
+    let mut html = String::from(
+        "<table class=\"logs\"><thead><tr><th>offset</th><th>service</th><th>level</th>\
+         <th>message</th></tr></thead><tbody>\n",
+    );
+    for line in &waterfall.logs {
+        let _ = writeln!(html, "{}", log_row(line));
+    }
+    html.push_str("</tbody></table>\n");
+    html
+}
+
+fn log_row(line: &WaterfallLog) -> String {
+    let level = line.level.to_ascii_lowercase();
+    let class = match level.as_str() {
+        "error" | "warn" => level.as_str(),
+        _ => "",
+    };
+    let fields = if line.fields.is_empty() {
+        String::new()
+    } else {
+        format!(r#" <span class="muted">{}</span>"#, markup(&line.fields))
+    };
+    let sign = if line.offset_ms >= 0.0 { "+" } else { "" };
+    format!(
+        r#"<tr class="{class}"><td>{sign}{}</td><td>{}</td><td>{}</td><td>{}{fields}</td></tr>"#,
+        markup(&ms(line.offset_ms)),
+        markup(&line.service),
+        markup(&line.level),
+        markup(&line.message),
+    )
 }
 
 /// Ticks and grid lines every 1, 2 or 5 × 10ⁿ ms.

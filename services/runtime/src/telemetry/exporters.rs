@@ -1,4 +1,5 @@
-//! `OTEL_TRACES_EXPORTER`: where finished spans go.
+//! `OTEL_TRACES_EXPORTER`: where finished spans go (`OTEL_LOGS_EXPORTER`
+//! takes the same names for log records, read by the same [`names`]).
 //!
 //! - `otlp` (default): to the collector, over [`super::otlp`]'s settings,
 //!   through the batch processor; the only output the export counters
@@ -26,18 +27,29 @@ use crate::config::{ConfigError, Env};
 
 const VAR: &str = "OTEL_TRACES_EXPORTER";
 
-/// One name of `OTEL_TRACES_EXPORTER`.
+/// One name of `OTEL_TRACES_EXPORTER` or `OTEL_LOGS_EXPORTER`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TracesExporter {
+pub enum ExporterKind {
     Otlp,
     Console,
 }
 
+/// A name of `OTEL_TRACES_EXPORTER`.
+pub type TracesExporter = ExporterKind;
+/// A name of `OTEL_LOGS_EXPORTER`.
+pub type LogsExporter = ExporterKind;
+
 /// The exporters named by `OTEL_TRACES_EXPORTER`, in order, without
 /// repeats; empty for `none`.
 pub fn from_env(env: &dyn Env) -> Result<Vec<TracesExporter>, ConfigError> {
-    let Some(raw) = env.get(VAR) else {
-        return Ok(vec![TracesExporter::Otlp]);
+    names(env, VAR)
+}
+
+/// The exporters named by `var` (`otlp` when unset, as the specification
+/// says for both signals), in order, without repeats; empty for `none`.
+pub fn names(env: &dyn Env, var: &str) -> Result<Vec<ExporterKind>, ConfigError> {
+    let Some(raw) = env.get(var) else {
+        return Ok(vec![ExporterKind::Otlp]);
     };
     let names: Vec<&str> = raw
         .split(',')
@@ -47,26 +59,26 @@ pub fn from_env(env: &dyn Env) -> Result<Vec<TracesExporter>, ConfigError> {
     let mut exporters = Vec::new();
     for name in &names {
         let exporter = match *name {
-            "otlp" => TracesExporter::Otlp,
-            "console" => TracesExporter::Console,
+            "otlp" => ExporterKind::Otlp,
+            "console" => ExporterKind::Console,
             "none" if names.len() == 1 => return Ok(Vec::new()),
             "none" => {
                 return Err(ConfigError::new(
-                    VAR,
+                    var,
                     &raw,
                     "none cannot be combined with other exporters",
                 ));
             }
             "logging" => {
                 return Err(ConfigError::new(
-                    VAR,
+                    var,
                     &raw,
                     "logging is deprecated; use console",
                 ));
             }
             other => {
                 return Err(ConfigError::new(
-                    VAR,
+                    var,
                     &raw,
                     format!("{other:?} is not supported; expected otlp, console or none"),
                 ));
@@ -148,6 +160,15 @@ mod tests {
             [TracesExporter::Console, TracesExporter::Otlp]
         );
         assert!(parse("none").unwrap().is_empty());
+    }
+
+    #[test]
+    fn logs_read_their_own_variable() {
+        let env = MapEnv::new([("OTEL_LOGS_EXPORTER", "none"), (VAR, "console")]);
+        assert!(names(&env, "OTEL_LOGS_EXPORTER").unwrap().is_empty());
+        let env = MapEnv::new([("OTEL_LOGS_EXPORTER", "syslog")]);
+        let err = names(&env, "OTEL_LOGS_EXPORTER").unwrap_err();
+        assert_eq!(err.var, "OTEL_LOGS_EXPORTER");
     }
 
     #[test]

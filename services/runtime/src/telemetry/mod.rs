@@ -13,8 +13,12 @@
 //!   logs), [`init`] and the processor chain ([`build`]);
 //! - `otlp.rs`: the OTLP exporter's protocol, endpoint, headers, timeout
 //!   and compression;
-//! - `exporters.rs`: `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`);
-//! - `console.rs`: the console exporter;
+//! - `exporters.rs`: `OTEL_TRACES_EXPORTER` and `OTEL_LOGS_EXPORTER`
+//!   (`otlp`, `console`, `none`);
+//! - `console.rs`: the console span exporter;
+//! - `log_export.rs`: the logger provider (OTLP logs, `OTEL_BLRP_*`) and
+//!   the bridge from `tracing` events to log records; `log_console.rs` its
+//!   console exporter;
 //! - `limits.rs`: the span limits, and the attribute value length limit the
 //!   SDK does not apply itself.
 //!
@@ -23,12 +27,16 @@
 mod console;
 mod exporters;
 mod limits;
+mod log_console;
+mod log_export;
 mod otlp;
 
 pub use console::{ConsoleExporter, format_span};
-pub use exporters::{Fanout, TracesExporter};
+pub use exporters::{ExporterKind, Fanout, LogsExporter, TracesExporter};
 pub use limits::{SpanLimitsConfig, ValueLengthLimit};
-pub use otlp::{OtlpConfig, OtlpHeaders, OtlpProtocol};
+pub use log_console::{ConsoleLogExporter, format_record};
+pub use log_export::{LogBatchSettings, LogsConfig};
+pub use otlp::{OtlpConfig, OtlpHeaders, OtlpProtocol, Signal};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +45,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::RetryPolicy;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SimpleSpanProcessor,
     SpanProcessor,
@@ -182,6 +191,8 @@ pub struct TelemetryConfig {
     pub exporters: Vec<TracesExporter>,
     /// The OTLP exporter's settings (used when `exporters` has `otlp`).
     pub otlp: OtlpConfig,
+    /// `OTEL_LOGS_EXPORTER`, the OTLP log exporter, `OTEL_BLRP_*`.
+    pub logs: LogsConfig,
     /// `OTEL_PROPAGATORS`.
     pub propagators: w3c::Propagators,
     /// `OTEL_SPAN_*_LIMIT`, `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`.
@@ -209,6 +220,7 @@ impl TelemetryConfig {
             sdk_disabled: parse_bool(env, "OTEL_SDK_DISABLED")?.unwrap_or(false),
             exporters: exporters::from_env(env)?,
             otlp: OtlpConfig::from_env(env)?,
+            logs: LogsConfig::from_env(env)?,
             propagators: w3c::Propagators::from_env(env)?,
             span_limits: SpanLimitsConfig::from_env(env)?,
             sampler: SamplerConfig::from_env(env)?,
@@ -238,6 +250,8 @@ pub enum TelemetryError {
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    /// `None` with the SDK disabled or `OTEL_LOGS_EXPORTER=none`.
+    logger: Option<SdkLoggerProvider>,
     handle: TelemetryHandle,
 }
 
@@ -247,6 +261,7 @@ pub struct TelemetryGuard {
 pub struct TelemetryHandle {
     counters: Arc<ExportCounters>,
     provider: Option<SdkTracerProvider>,
+    logger: Option<SdkLoggerProvider>,
 }
 
 impl TelemetryHandle {
@@ -254,15 +269,26 @@ impl TelemetryHandle {
         self.counters.snapshot()
     }
 
-    /// Exports what is queued (blocking: call it from a blocking thread),
-    /// then reads the counters. With the SDK disabled there is nothing to flush.
+    /// Exports what is queued, spans and log records (blocking: call it
+    /// from a blocking thread), then reads the span counters. With the SDK
+    /// disabled there is nothing to flush.
     pub fn flush_and_snapshot(&self) -> ExportSnapshot {
-        if let Some(provider) = &self.provider
-            && let Err(e) = provider.force_flush()
-        {
-            tracing::warn!(error = %e, "span flush failed");
-        }
+        flush(self.provider.as_ref(), self.logger.as_ref());
         self.counters.snapshot()
+    }
+}
+
+/// Exports the spans and log records queued so far.
+fn flush(provider: Option<&SdkTracerProvider>, logger: Option<&SdkLoggerProvider>) {
+    if let Some(provider) = provider
+        && let Err(e) = provider.force_flush()
+    {
+        tracing::warn!(error = %e, "span flush failed");
+    }
+    if let Some(logger) = logger
+        && let Err(e) = logger.force_flush()
+    {
+        tracing::warn!(error = %e, "log flush failed");
     }
 }
 
@@ -280,9 +306,11 @@ impl TelemetryGuard {
         self.handle.clone()
     }
 
-    /// Exports the spans still queued and stops the exporter. It blocks on
-    /// the batch processor's thread, so it runs on a blocking thread and the
-    /// async runtime keeps driving the exporter's connection meanwhile.
+    /// Exports the spans and log records still queued and stops the
+    /// exporters. It blocks on the batch processors' threads, so it runs on
+    /// a blocking thread and the async runtime keeps driving the exporters'
+    /// connections meanwhile. The tracer provider goes first: its shutdown
+    /// may still log, and those records should reach the logger.
     pub async fn shutdown(mut self) {
         if let Some(provider) = self.provider.take() {
             let result = tokio::task::spawn_blocking(move || provider.shutdown()).await;
@@ -292,6 +320,21 @@ impl TelemetryGuard {
                 Err(e) => tracing::warn!(error = %e, "tracer provider shutdown panicked"),
             }
         }
+        if let Some(logger) = self.logger.take() {
+            let result = tokio::task::spawn_blocking(move || logger.shutdown()).await;
+            match result {
+                Ok(Ok(())) => {}
+                // Said on stderr only: the logger is gone.
+                Ok(Err(e)) => eprintln!("logger provider shutdown failed: {e}"),
+                Err(e) => eprintln!("logger provider shutdown panicked: {e}"),
+            }
+        }
+    }
+
+    /// The logger provider (`None` with the SDK disabled or
+    /// `OTEL_LOGS_EXPORTER=none`).
+    pub fn logger_provider(&self) -> Option<&SdkLoggerProvider> {
+        self.logger.as_ref()
     }
 
     /// The tracer provider (`None` with the SDK disabled), for a test or
@@ -300,13 +343,9 @@ impl TelemetryGuard {
         self.provider.as_ref()
     }
 
-    /// Exports the spans queued so far without shutting down.
+    /// Exports the spans and log records queued so far without shutting down.
     pub fn force_flush(&self) {
-        if let Some(provider) = &self.provider
-            && let Err(e) = provider.force_flush()
-        {
-            tracing::warn!(error = %e, "span flush failed");
-        }
+        flush(self.provider.as_ref(), self.logger.as_ref());
     }
 }
 
@@ -314,6 +353,9 @@ impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Some(provider) = self.provider.take() {
             let _ = provider.shutdown();
+        }
+        if let Some(logger) = self.logger.take() {
+            let _ = logger.shutdown();
         }
     }
 }
@@ -343,6 +385,7 @@ pub fn init(
         tracing::info!("OTEL_SDK_DISABLED=true: tracing export is off");
         return Ok(TelemetryGuard {
             provider: None,
+            logger: None,
             handle: TelemetryHandle::default(),
         });
     }
@@ -367,8 +410,19 @@ pub fn init(
         .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
             meta.target().starts_with("tracemesh")
         }));
+    // Log records for OTLP pass the same `RUST_LOG` filter as the stderr
+    // lines, so both say the same things.
+    let bridge = match guard.logger_provider() {
+        Some(logger) => {
+            let filter = EnvFilter::try_new(&config.log_filter)
+                .map_err(|e| ConfigError::new("RUST_LOG", &config.log_filter, e.to_string()))?;
+            Some(log_export::bridge(logger).with_filter(filter))
+        }
+        None => None,
+    };
     tracing_subscriber::registry()
         .with(otel_layer)
+        .with(bridge)
         .with(logs::layer(config.log_format, &config.service_name).with_filter(env_filter))
         .try_init()
         .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
@@ -381,7 +435,9 @@ pub fn init(
     // The OTLP headers are logged by name only: their values are credentials.
     tracing::info!(
         exporters = ?config.exporters,
-        endpoint = %config.otlp.traces_endpoint,
+        endpoint = %config.otlp.endpoint,
+        logs_exporters = ?config.logs.exporters,
+        logs_endpoint = %config.logs.otlp.endpoint,
         protocol = ?config.otlp.protocol,
         otlp_headers = ?config.otlp.headers,
         gzip = config.otlp.gzip,
@@ -392,7 +448,7 @@ pub fn init(
     Ok(guard)
 }
 
-/// The tracer provider [`init`] installs, without touching anything
+/// The tracer and logger providers [`init`] installs, without touching anything
 /// process-wide (no propagator, no `tracing` subscriber): tests build one
 /// from a [`TelemetryConfig`] and make spans through the OpenTelemetry API.
 /// With `OTEL_SDK_DISABLED=true`, a guard without a provider. Must run
@@ -404,17 +460,26 @@ pub fn build(
     if config.sdk_disabled {
         return Ok(TelemetryGuard {
             provider: None,
+            logger: None,
             handle: TelemetryHandle::default(),
         });
     }
     let counters = Arc::new(ExportCounters::default());
     let provider = build_provider(config, &counters, faults)?;
+    let logger = log_export::build_provider(
+        &config.logs,
+        resource(config),
+        retry_policy(config.batch.retry_for),
+    )
+    .map_err(TelemetryError::Exporter)?;
     Ok(TelemetryGuard {
         handle: TelemetryHandle {
             counters,
             provider: Some(provider.clone()),
+            logger: logger.clone(),
         },
         provider: Some(provider),
+        logger,
     })
 }
 
@@ -533,7 +598,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.service_name, "inventory");
         assert_eq!(c.otlp.protocol, OtlpProtocol::HttpProtobuf);
-        assert_eq!(c.otlp.traces_endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(c.otlp.endpoint, "http://localhost:4318/v1/traces");
         assert_eq!(c.exporters, [TracesExporter::Otlp]);
         assert_eq!(c.propagators, w3c::Propagators::default());
         assert_eq!(c.span_limits, SpanLimitsConfig::default());

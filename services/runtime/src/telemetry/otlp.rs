@@ -1,16 +1,17 @@
 //! The OTLP exporter's settings, from the standard `OTEL_EXPORTER_OTLP_*`
 //! variables, and the exporter built from them.
 //!
-//! Every setting has a generic variable and a `_TRACES_` one; the
-//! signal-specific one wins, as the OTLP exporter specification says:
+//! Every setting has a generic variable and one per signal (`_TRACES_`,
+//! `_LOGS_`); the signal-specific one wins, as the OTLP exporter
+//! specification says ([`Signal`] picks which):
 //!
 //! | setting | variables | default |
 //! |---|---|---|
-//! | protocol | `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` | `http/protobuf` |
-//! | endpoint | `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` | `localhost:4318` / `:4317` |
-//! | headers | `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` | none |
-//! | timeout | `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` (ms) | `OTEL_BSP_EXPORT_TIMEOUT` |
-//! | compression | `OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION` | none |
+//! | protocol | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]PROTOCOL` | `http/protobuf` |
+//! | endpoint | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]ENDPOINT` | `localhost:4318` / `:4317` |
+//! | headers | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]HEADERS` | none |
+//! | timeout | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]TIMEOUT` (ms) | the batch processor's export timeout |
+//! | compression | `OTEL_EXPORTER_OTLP_[TRACES_\|LOGS_]COMPRESSION` | none |
 //!
 //! Why read them here when `opentelemetry-otlp` reads some itself: the SDK
 //! reads the process environment directly and skips a bad value with a
@@ -27,8 +28,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use opentelemetry_otlp::{
-    Compression, Protocol, RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig,
-    WithTonicConfig,
+    Compression, LogExporter, Protocol, RetryPolicy, SpanExporter, WithExportConfig,
+    WithHttpConfig, WithTonicConfig,
 };
 
 use crate::config::{ConfigError, Env, parse_key_values, parse_var};
@@ -88,12 +89,40 @@ impl std::fmt::Debug for OtlpHeaders {
     }
 }
 
+/// Which signal an exporter carries: it picks the signal-specific variables
+/// and the HTTP path appended to a generic endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Traces,
+    Logs,
+}
+
+impl Signal {
+    /// The infix of the signal's variables (`OTEL_EXPORTER_OTLP_TRACES_...`).
+    fn infix(self) -> &'static str {
+        match self {
+            Signal::Traces => "TRACES_",
+            Signal::Logs => "LOGS_",
+        }
+    }
+
+    /// The OTLP/HTTP path of the signal.
+    fn http_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Logs => "/v1/logs",
+        }
+    }
+}
+
 /// Everything the OTLP exporter is built from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OtlpConfig {
+    pub signal: Signal,
     pub protocol: OtlpProtocol,
-    /// The full URL spans are sent to (for HTTP it ends in `/v1/traces`).
-    pub traces_endpoint: String,
+    /// The full URL the signal is sent to (for HTTP it ends in
+    /// `/v1/traces` or `/v1/logs`).
+    pub endpoint: String,
     pub headers: OtlpHeaders,
     /// Bounds each export call; `None`: `OTEL_BSP_EXPORT_TIMEOUT`'s value.
     pub timeout: Option<Duration>,
@@ -101,31 +130,42 @@ pub struct OtlpConfig {
     pub gzip: bool,
 }
 
-/// The value of the `_TRACES_` form of `generic` if set, else of `generic`,
-/// with the name of the variable it came from.
-fn signal_var(env: &dyn Env, generic: &str) -> Option<(String, String)> {
-    let specific = generic.replacen("OTEL_EXPORTER_OTLP_", "OTEL_EXPORTER_OTLP_TRACES_", 1);
+/// The value of the signal's form of `generic` (`_TRACES_`, `_LOGS_`) if
+/// set, else of `generic`, with the name of the variable it came from.
+fn signal_var(env: &dyn Env, signal: Signal, generic: &str) -> Option<(String, String)> {
+    let specific = generic.replacen(
+        "OTEL_EXPORTER_OTLP_",
+        &format!("OTEL_EXPORTER_OTLP_{}", signal.infix()),
+        1,
+    );
     env.get(&specific)
         .map(|v| (specific, v))
         .or_else(|| env.get(generic).map(|v| (generic.to_string(), v)))
 }
 
 impl OtlpConfig {
+    /// The traces exporter's settings.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let protocol = match signal_var(env, "OTEL_EXPORTER_OTLP_PROTOCOL") {
+        Self::for_signal(env, Signal::Traces)
+    }
+
+    /// The settings of `signal`'s exporter.
+    pub fn for_signal(env: &dyn Env, signal: Signal) -> Result<Self, ConfigError> {
+        let protocol = match signal_var(env, signal, "OTEL_EXPORTER_OTLP_PROTOCOL") {
             Some((var, raw)) => OtlpProtocol::parse(&var, &raw)?,
             // The specification's default; the embedded collector serves both.
             None => OtlpProtocol::HttpProtobuf,
         };
         Ok(OtlpConfig {
+            signal,
             protocol,
-            traces_endpoint: traces_endpoint(env, protocol)?,
-            headers: headers(env)?,
-            timeout: match signal_var(env, "OTEL_EXPORTER_OTLP_TIMEOUT") {
+            endpoint: endpoint(env, signal, protocol)?,
+            headers: headers(env, signal)?,
+            timeout: match signal_var(env, signal, "OTEL_EXPORTER_OTLP_TIMEOUT") {
                 Some((var, _)) => parse_var::<u64>(env, &var)?.map(Duration::from_millis),
                 None => None,
             },
-            gzip: match signal_var(env, "OTEL_EXPORTER_OTLP_COMPRESSION") {
+            gzip: match signal_var(env, signal, "OTEL_EXPORTER_OTLP_COMPRESSION") {
                 None => false,
                 Some((var, raw)) => match raw.trim() {
                     "gzip" => true,
@@ -136,66 +176,99 @@ impl OtlpConfig {
         })
     }
 
-    /// The exporter these settings describe. `batch_timeout` is
+    /// The span exporter these settings describe. `batch_timeout` is
     /// `OTEL_BSP_EXPORT_TIMEOUT`, used when no OTLP timeout is set.
     pub fn exporter(
         &self,
         batch_timeout: Duration,
         retry: RetryPolicy,
     ) -> Result<SpanExporter, String> {
-        let timeout = self.timeout.unwrap_or(batch_timeout);
-        let compression = self.gzip.then_some(Compression::Gzip);
         let built = match self.protocol {
-            OtlpProtocol::Grpc => {
-                let mut metadata = tonic::metadata::MetadataMap::new();
-                for (name, value) in self.headers.pairs() {
-                    // Checked in `headers`, so these conversions succeed.
-                    let name = tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes())
-                        .map_err(|e| e.to_string())?;
-                    let value = value.parse().map_err(|_| "invalid header value")?;
-                    metadata.insert(name, value);
-                }
-                let mut builder = SpanExporter::builder()
-                    .with_tonic()
-                    .with_endpoint(&self.traces_endpoint)
-                    .with_timeout(timeout)
-                    .with_retry_policy(retry)
-                    .with_metadata(metadata);
-                if let Some(c) = compression {
-                    builder = builder.with_compression(c);
-                }
-                builder.build()
-            }
-            OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
-                let protocol = if self.protocol == OtlpProtocol::HttpJson {
-                    Protocol::HttpJson
-                } else {
-                    Protocol::HttpBinary
-                };
-                let headers: HashMap<String, String> =
-                    self.headers.pairs().iter().cloned().collect();
-                let mut builder = SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(protocol)
-                    .with_endpoint(&self.traces_endpoint)
-                    .with_timeout(timeout)
-                    .with_retry_policy(retry)
-                    .with_headers(headers);
-                if let Some(c) = compression {
-                    builder = builder.with_compression(c);
-                }
-                builder.build()
-            }
+            OtlpProtocol::Grpc => self
+                .tonic(SpanExporter::builder().with_tonic(), batch_timeout, retry)?
+                .build(),
+            OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => self
+                .http(SpanExporter::builder().with_http(), batch_timeout, retry)
+                .build(),
         };
         built.map_err(|e| e.to_string())
     }
+
+    /// The log exporter these settings describe; `batch_timeout` as for
+    /// [`OtlpConfig::exporter`].
+    pub fn log_exporter(
+        &self,
+        batch_timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Result<LogExporter, String> {
+        let built = match self.protocol {
+            OtlpProtocol::Grpc => self
+                .tonic(LogExporter::builder().with_tonic(), batch_timeout, retry)?
+                .build(),
+            OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => self
+                .http(LogExporter::builder().with_http(), batch_timeout, retry)
+                .build(),
+        };
+        built.map_err(|e| e.to_string())
+    }
+
+    /// The gRPC settings, on any signal's tonic builder.
+    fn tonic<B: WithExportConfig + WithTonicConfig>(
+        &self,
+        builder: B,
+        batch_timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Result<B, String> {
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        for (name, value) in self.headers.pairs() {
+            // Checked in `headers`, so these conversions succeed.
+            let name = tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes())
+                .map_err(|e| e.to_string())?;
+            let value = value.parse().map_err(|_| "invalid header value")?;
+            metadata.insert(name, value);
+        }
+        let mut builder = builder
+            .with_endpoint(&self.endpoint)
+            .with_timeout(self.timeout.unwrap_or(batch_timeout))
+            .with_retry_policy(retry)
+            .with_metadata(metadata);
+        if self.gzip {
+            builder = builder.with_compression(Compression::Gzip);
+        }
+        Ok(builder)
+    }
+
+    /// The HTTP settings, on any signal's HTTP builder.
+    fn http<B: WithExportConfig + WithHttpConfig>(
+        &self,
+        builder: B,
+        batch_timeout: Duration,
+        retry: RetryPolicy,
+    ) -> B {
+        let protocol = if self.protocol == OtlpProtocol::HttpJson {
+            Protocol::HttpJson
+        } else {
+            Protocol::HttpBinary
+        };
+        let headers: HashMap<String, String> = self.headers.pairs().iter().cloned().collect();
+        let mut builder = builder
+            .with_protocol(protocol)
+            .with_endpoint(&self.endpoint)
+            .with_timeout(self.timeout.unwrap_or(batch_timeout))
+            .with_retry_policy(retry)
+            .with_headers(headers);
+        if self.gzip {
+            builder = builder.with_compression(Compression::Gzip);
+        }
+        builder
+    }
 }
 
-/// `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS`: `name=value,...`, values
+/// `OTEL_EXPORTER_OTLP_[<SIGNAL>_]HEADERS`: `name=value,...`, values
 /// percent-decoded, names lower-cased. A name or value HTTP cannot carry is an
 /// error, which shows the names only, never the values.
-fn headers(env: &dyn Env) -> Result<OtlpHeaders, ConfigError> {
-    let Some((var, _)) = signal_var(env, "OTEL_EXPORTER_OTLP_HEADERS") else {
+fn headers(env: &dyn Env, signal: Signal) -> Result<OtlpHeaders, ConfigError> {
+    let Some((var, _)) = signal_var(env, signal, "OTEL_EXPORTER_OTLP_HEADERS") else {
         return Ok(OtlpHeaders::default());
     };
     // The raw value is a secret too: errors carry a placeholder instead.
@@ -232,12 +305,14 @@ fn headers(env: &dyn Env) -> Result<OtlpHeaders, ConfigError> {
     Ok(OtlpHeaders(checked))
 }
 
-/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is used as given; the generic
-/// `OTEL_EXPORTER_OTLP_ENDPOINT` is a base URL to which HTTP appends
-/// `/v1/traces` (both as the OTLP exporter specification says).
-fn traces_endpoint(env: &dyn Env, protocol: OtlpProtocol) -> Result<String, ConfigError> {
-    let (var, url, append) = if let Some(url) = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url, false)
+/// The signal's own `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` is used as given;
+/// the generic `OTEL_EXPORTER_OTLP_ENDPOINT` is a base URL to which HTTP
+/// appends the signal's path, `/v1/traces` or `/v1/logs` (both as the OTLP
+/// exporter specification says).
+fn endpoint(env: &dyn Env, signal: Signal, protocol: OtlpProtocol) -> Result<String, ConfigError> {
+    let specific = format!("OTEL_EXPORTER_OTLP_{}ENDPOINT", signal.infix());
+    let (var, url, append) = if let Some(url) = env.get(&specific) {
+        (specific.as_str(), url, false)
     } else if let Some(url) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", url, true)
     } else {
@@ -253,7 +328,7 @@ fn traces_endpoint(env: &dyn Env, protocol: OtlpProtocol) -> Result<String, Conf
     }
     Ok(match protocol {
         OtlpProtocol::Grpc => url,
-        _ if append => format!("{}/v1/traces", url.trim_end_matches('/')),
+        _ if append => format!("{}{}", url.trim_end_matches('/'), signal.http_path()),
         _ => url,
     })
 }
@@ -271,7 +346,7 @@ mod tests {
     fn defaults_follow_the_specification() {
         let c = config(&[]).unwrap();
         assert_eq!(c.protocol, OtlpProtocol::HttpProtobuf);
-        assert_eq!(c.traces_endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(c.endpoint, "http://localhost:4318/v1/traces");
         assert!(c.headers.is_empty() && !c.gzip && c.timeout.is_none());
     }
 
@@ -282,15 +357,15 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
         ])
         .unwrap();
-        assert_eq!(c.traces_endpoint, "http://collector:4317");
+        assert_eq!(c.endpoint, "http://collector:4317");
     }
 
     #[test]
     fn http_appends_the_signal_path_to_the_generic_endpoint_only() {
         let c = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")]).unwrap();
-        assert_eq!(c.traces_endpoint, "http://c:4318/v1/traces");
+        assert_eq!(c.endpoint, "http://c:4318/v1/traces");
         let c = config(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:9/custom")]).unwrap();
-        assert_eq!(c.traces_endpoint, "http://c:9/custom");
+        assert_eq!(c.endpoint, "http://c:9/custom");
     }
 
     #[test]
@@ -340,6 +415,35 @@ mod tests {
             if var.contains("HEADERS") {
                 assert!(!err.to_string().contains("secret123"), "{err}");
             }
+        }
+    }
+
+    #[test]
+    fn logs_read_their_own_variables_and_their_own_path() {
+        let env = MapEnv::new([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "700"),
+        ]);
+        let logs = OtlpConfig::for_signal(&env, Signal::Logs).unwrap();
+        assert_eq!(logs.protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(logs.endpoint, "http://c:4318/v1/logs");
+        assert!(logs.gzip);
+        assert_eq!(logs.timeout, Some(Duration::from_millis(700)));
+        let traces = OtlpConfig::from_env(&env).unwrap();
+        assert_eq!(traces.protocol, OtlpProtocol::Grpc);
+        assert!(!traces.gzip);
+        let env = MapEnv::new([("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://c:9/logs")]);
+        let logs = OtlpConfig::for_signal(&env, Signal::Logs).unwrap();
+        assert_eq!(logs.endpoint, "http://c:9/logs");
+        for (var, value) in [
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "udp"),
+            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "bad name=x"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "c:4318"),
+        ] {
+            let err = OtlpConfig::for_signal(&MapEnv::new([(var, value)]), Signal::Logs);
+            assert_eq!(err.unwrap_err().var, var, "{value}");
         }
     }
 
