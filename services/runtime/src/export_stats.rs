@@ -21,11 +21,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use serde::{Deserialize, Serialize};
+
+use crate::telemetry::chain::{Link, SpanStep};
 
 /// Shared counters; clone the `Arc` to read them.
 #[derive(Debug, Default)]
@@ -75,45 +76,30 @@ impl std::ops::AddAssign for ExportSnapshot {
     }
 }
 
-/// Counts sampled spans as they end, then hands them to `inner` (the batch
-/// processor). A wrapper rather than a processor registered beside it, so
-/// that whatever filters spans before it (the telemetry faults) filters
-/// what is counted too; and a span is counted before it can be exported.
-#[derive(Debug)]
-pub struct CountingProcessor<P> {
-    counters: Arc<ExportCounters>,
-    inner: P,
-}
+/// Counts sampled spans as they end, then hands them to the batch
+/// processor it wraps. A link of the chain rather than a processor
+/// registered beside it, so that whatever filters spans before it (the
+/// telemetry faults) filters what is counted too; and a span is counted
+/// before it can be exported.
+pub type CountingProcessor<P> = Link<CountEnded, P>;
 
 impl<P> CountingProcessor<P> {
     pub fn new(counters: Arc<ExportCounters>, inner: P) -> Self {
-        CountingProcessor { counters, inner }
+        Link::wrap(CountEnded(counters), inner)
     }
 }
 
-impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        self.inner.on_start(span, cx);
-    }
+/// The step of [`CountingProcessor`].
+#[derive(Debug)]
+pub struct CountEnded(Arc<ExportCounters>);
 
-    fn on_end(&self, span: SpanData) {
+impl SpanStep for CountEnded {
+    fn on_end(&self, span: &mut SpanData) -> bool {
         // The batch processor exports only sampled spans; count the same.
         if span.span_context.is_sampled() {
-            self.counters.ended.fetch_add(1, Ordering::Release);
+            self.0.ended.fetch_add(1, Ordering::Release);
         }
-        self.inner.on_end(span);
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
+        true
     }
 }
 

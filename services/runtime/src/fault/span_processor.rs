@@ -2,11 +2,9 @@
 //! that edits (or discards) each finished span before the processors it wraps
 //! see it.
 //!
-//! Why a wrapper and not one more processor in the provider's list: the SDK
-//! hands every registered processor its *own copy* of the finished span, so
-//! a processor registered before the batch processor could look at a span
-//! but never change what the batch processor exports. Wrapping is the
-//! SDK's documented way to filter (see `SpanProcessor::on_end`).
+//! A link of the span processor chain ([`crate::telemetry::chain`]): the
+//! SDK gives each registered processor its own copy of a span, so only a
+//! wrapper can change what is exported.
 //!
 //! [`crate::telemetry`] wraps the counting processor of
 //! [`crate::export_stats`] together with the batch processor, so a span
@@ -14,55 +12,35 @@
 //! meaning "dropped by the full queue", and the export figures do not blame
 //! the queue for a planted fault.
 
-use std::time::Duration;
-
-use opentelemetry::Context;
 use opentelemetry::trace::{SpanKind, Status};
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_semantic_conventions::attribute as semconv;
 
 use super::telemetry::{Planted, TelemetryFault, TelemetryFaults};
+use crate::telemetry::chain::{Link, SpanStep};
 
 /// Applies the span faults of a [`TelemetryFaults`] to every finished span,
-/// then hands what is left to `inner`.
-#[derive(Debug)]
-pub struct TelemetryFaultProcessor<P> {
-    faults: TelemetryFaults,
-    inner: P,
-}
+/// then hands what is left to the processor it wraps.
+pub type TelemetryFaultProcessor<P> = Link<PlantSpanFaults, P>;
 
 impl<P> TelemetryFaultProcessor<P> {
     pub fn new(faults: TelemetryFaults, inner: P) -> Self {
-        TelemetryFaultProcessor { faults, inner }
+        Link::wrap(PlantSpanFaults { faults }, inner)
     }
 }
 
-impl<P: SpanProcessor> SpanProcessor for TelemetryFaultProcessor<P> {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        self.inner.on_start(span, cx);
-    }
+/// The step of [`TelemetryFaultProcessor`].
+#[derive(Debug)]
+pub struct PlantSpanFaults {
+    faults: TelemetryFaults,
+}
 
-    fn on_end(&self, mut span: SpanData) {
-        if let Some(planted) = self.faults.current()
-            && !apply(&planted, &mut span)
-        {
-            return;
+impl SpanStep for PlantSpanFaults {
+    fn on_end(&self, span: &mut SpanData) -> bool {
+        match self.faults.current() {
+            Some(planted) => apply(&planted, span),
+            None => true,
         }
-        self.inner.on_end(span);
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
     }
 }
 

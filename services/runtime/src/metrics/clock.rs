@@ -24,11 +24,10 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use opentelemetry::Context;
 use opentelemetry::trace::SpanId;
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SpanData;
+
+use crate::telemetry::chain::{Link, SpanStep};
 
 /// More spans than are ever open at once between their observation and
 /// their end (microseconds apart), with room to spare.
@@ -92,43 +91,31 @@ impl MeasuredTimes {
 }
 
 /// Writes the measured times onto each finished span, then hands it on.
-#[derive(Debug)]
-pub struct MeasuredTimesProcessor<P> {
-    times: &'static MeasuredTimes,
-    inner: P,
-}
+pub type MeasuredTimesProcessor<P> = Link<WriteMeasuredTimes, P>;
 
 impl<P> MeasuredTimesProcessor<P> {
     pub fn new(inner: P) -> Self {
-        MeasuredTimesProcessor {
-            times: MeasuredTimes::global(),
+        Link::wrap(
+            WriteMeasuredTimes {
+                times: MeasuredTimes::global(),
+            },
             inner,
-        }
+        )
     }
 }
 
-impl<P: SpanProcessor> SpanProcessor for MeasuredTimesProcessor<P> {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        self.inner.on_start(span, cx);
-    }
+/// The step of [`MeasuredTimesProcessor`].
+#[derive(Debug)]
+pub struct WriteMeasuredTimes {
+    times: &'static MeasuredTimes,
+}
 
-    fn on_end(&self, mut span: SpanData) {
+impl SpanStep for WriteMeasuredTimes {
+    fn on_end(&self, span: &mut SpanData) -> bool {
         if let Some(measured) = self.times.take(span.span_context.span_id()) {
             span.start_time = measured.start;
             span.end_time = measured.start + measured.elapsed;
         }
-        self.inner.on_end(span);
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
+        true
     }
 }

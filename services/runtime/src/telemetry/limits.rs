@@ -15,13 +15,11 @@
 //! to at most that many characters, on span and event attributes; other
 //! types are left alone.
 
-use std::time::Duration;
-
 use opentelemetry::trace::Event;
-use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanLimits, SpanProcessor};
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use opentelemetry_sdk::trace::{SpanData, SpanLimits};
+
+use super::chain::{Link, SpanStep};
 
 use crate::config::{ConfigError, Env, parse_var};
 
@@ -89,26 +87,24 @@ impl SpanLimitsConfig {
 }
 
 /// Cuts string attribute values to `max_chars` characters, then hands the
-/// span to `inner`.
-#[derive(Debug)]
-pub struct ValueLengthLimit<P> {
-    max_chars: Option<usize>,
-    inner: P,
-}
+/// span to the processor it wraps.
+pub type ValueLengthLimit<P> = Link<CutValues, P>;
 
 impl<P> ValueLengthLimit<P> {
     /// `None`: no limit, spans pass untouched.
     pub fn new(max_chars: Option<usize>, inner: P) -> Self {
-        ValueLengthLimit { max_chars, inner }
+        Link::wrap(CutValues { max_chars }, inner)
     }
 }
 
-impl<P: SpanProcessor> SpanProcessor for ValueLengthLimit<P> {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        self.inner.on_start(span, cx);
-    }
+/// The step of [`ValueLengthLimit`].
+#[derive(Debug)]
+pub struct CutValues {
+    max_chars: Option<usize>,
+}
 
-    fn on_end(&self, mut span: SpanData) {
+impl SpanStep for CutValues {
+    fn on_end(&self, span: &mut SpanData) -> bool {
         if let Some(max) = self.max_chars {
             cut_all(&mut span.attributes, max);
             for event in span.events.events.iter_mut() {
@@ -116,19 +112,7 @@ impl<P: SpanProcessor> SpanProcessor for ValueLengthLimit<P> {
                 cut_all(attributes, max);
             }
         }
-        self.inner.on_end(span);
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
+        true
     }
 }
 

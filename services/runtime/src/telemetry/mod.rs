@@ -19,11 +19,13 @@
 //! - `log_export.rs`: the logger provider (OTLP logs, `OTEL_BLRP_*`) and
 //!   the bridge from `tracing` events to log records; `log_console.rs` its
 //!   console exporter;
+//! - [`chain`]: the one shape of the span processor chain's links;
 //! - `limits.rs`: the span limits, and the attribute value length limit the
 //!   SDK does not apply itself.
 //!
 //! `OTEL_PROPAGATORS` is parsed and installed by [`crate::w3c::Propagators`].
 
+pub mod chain;
 mod console;
 mod exporters;
 mod limits;

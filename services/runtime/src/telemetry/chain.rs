@@ -1,0 +1,66 @@
+//! The one shape of a link in the span processor chain: a [`SpanStep`]
+//! sees each finished span, may change or drop it, and a [`Link`] hands
+//! what is left to the processor it wraps.
+//!
+//! Why wrappers and not processors registered side by side: the SDK hands
+//! every registered processor its *own copy* of a finished span, so a
+//! processor registered before the batch processor could look at a span but
+//! never change what the batch processor exports. Wrapping is the SDK's
+//! documented way to filter (see `SpanProcessor::on_end`). The chain
+//! [`super::init`] builds, outermost first: the layers' measured times
+//! (`metrics::clock`), the telemetry faults (`fault::span_processor`), the
+//! attribute value length limit (`limits.rs`), then per output the count of
+//! ended spans (`export_stats`) and the batch processor.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use opentelemetry::Context;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+
+/// What one link does to a finished span.
+pub trait SpanStep: Debug + Send + Sync {
+    /// Changes `span` in place; `false` drops it (the processors behind
+    /// never see it).
+    fn on_end(&self, span: &mut SpanData) -> bool;
+}
+
+/// `step`, then `inner`. Everything but `on_end` is passed straight through.
+#[derive(Debug)]
+pub struct Link<S, P> {
+    step: S,
+    inner: P,
+}
+
+impl<S, P> Link<S, P> {
+    /// Each link's type alias has its own `new`, which calls this.
+    pub fn wrap(step: S, inner: P) -> Self {
+        Link { step, inner }
+    }
+}
+
+impl<S: SpanStep, P: SpanProcessor> SpanProcessor for Link<S, P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: SpanData) {
+        if self.step.on_end(&mut span) {
+            self.inner.on_end(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
