@@ -12,10 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use tracemesh_harness::metrics::MetricsSnapshot;
 use tracemesh_harness::metrics::openmetrics;
-use tracemesh_harness::metrics::prometheus::{
-    self, PrometheusApi, PrometheusServer, SCRAPE_INTERVAL, ScrapeTarget,
-};
+use tracemesh_harness::metrics::prometheus::PrometheusApi;
 use tracemesh_harness::run::metrics::RunMetrics;
+use tracemesh_mesh::prometheus::{self, PrometheusServer, SCRAPE_INTERVAL, ScrapeTarget};
 use tracemesh_mesh::{AdminClient, AdminEndpoint};
 
 use crate::Failure;

@@ -119,7 +119,7 @@ const COMPARED: &[&str] = &["--run-time", "8s", "--users", "8"];
 /// and sets TRACEMESH_REQUIRE_PROMETHEUS, so there it must be); without
 /// it the run reads the services' `/metrics`, and says so.
 fn through_prometheus() -> &'static [&'static str] {
-    if tracemesh_harness::metrics::prometheus::binary_on_path().is_some() {
+    if tracemesh_mesh::prometheus::binary_on_path().is_some() {
         return &["--prometheus", "start"];
     }
     assert!(

@@ -2,8 +2,9 @@
 //! own start, signal handling and clean-up are tested (every other
 //! end-to-end test starts its mesh through the mesh library).
 //!
-//! Nothing here reads `up`'s banner: the gateway's port is chosen by the
-//! test, and the service processes are found as `up`'s children in /proc.
+//! The gateway's port is chosen by the test, and the service processes are
+//! found as `up`'s children in /proc; only the Prometheus test reads `up`'s
+//! banner, for the URL of the Prometheus it started.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -132,4 +133,115 @@ async fn services_stop_when_up_is_killed() {
         left.is_empty(),
         "orphaned services after up was killed: {left:?}"
     );
+}
+
+/// `up --prometheus start`: a real Prometheus (Debian's binary; CI installs
+/// it) scrapes the five services, keeps the exemplar of a request's sampled
+/// trace, and stops with `up`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_starts_a_prometheus_that_keeps_a_requests_exemplar() {
+    if tracemesh_mesh::prometheus::binary_on_path().is_none() {
+        assert!(
+            std::env::var_os("TRACEMESH_REQUIRE_PROMETHEUS").is_none(),
+            "TRACEMESH_REQUIRE_PROMETHEUS is set but no `prometheus` is on PATH"
+        );
+        eprintln!("skipped: no `prometheus` binary on PATH (apt-get install prometheus)");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut up = Command::new(env!("CARGO_BIN_EXE_tracemesh"))
+        .args(["up", "--gateway-port", &port.to_string()])
+        .args(["--collector-grpc-port", "0", "--collector-http-port", "0"])
+        .args(["--prometheus", "start"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tracemesh up starts");
+    let lines = {
+        let stdout = up.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        rx
+    };
+    let url = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("up prints a banner naming its prometheus");
+        if let Some(at) = line.find("prometheus at ") {
+            break line[at + "prometheus at ".len()..].trim().to_owned();
+        }
+    };
+    wait_until_up(&mut up, port).await;
+
+    // One sampled request, its trace id chosen here.
+    let trace_id = format!(
+        "{:032x}",
+        0x5eed_u128 << 64 | u128::from(std::process::id())
+    );
+    let response = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/products"))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+
+    let api = tracemesh_harness::metrics::prometheus::PrometheusApi::new(url.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    loop {
+        let exemplars = api.exemplars(now() - 600.0, now() + 60.0).await.unwrap();
+        let kept = exemplars.iter().any(|s| {
+            s.labels.get("service_name").map(String::as_str) == Some("gateway")
+                && s.exemplar
+                    .as_ref()
+                    .is_some_and(|e| e.labels.get("trace_id") == Some(&trace_id))
+        });
+        if kept {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} kept no gateway exemplar of trace {trace_id} in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        api.oldest_last_scrape(5).await.unwrap().is_some(),
+        "not all five services are scraped and up"
+    );
+
+    let prometheus: Vec<u32> = children_of(up.id())
+        .into_iter()
+        .filter(|pid| cmdline(*pid).contains("--enable-feature=exemplar-storage"))
+        .collect();
+    assert_eq!(prometheus.len(), 1, "one prometheus among up's children");
+    kill(Pid::from_raw(up.id() as i32), Signal::SIGTERM).unwrap();
+    let status = up.wait().unwrap();
+    assert!(status.success(), "tracemesh up exited with {status}");
+    let left = wait_until_all_gone(&prometheus, Duration::from_secs(10));
+    assert!(left.is_empty(), "prometheus outlived up: {left:?}");
 }

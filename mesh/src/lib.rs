@@ -14,8 +14,10 @@
 //!   (SIGTERM, then SIGKILL), and the guards that leave no orphan.
 //! - [`supervisor`]: report a service that exits on its own; restart it
 //!   with backoff when asked (`up --restart`).
-//! - [`admin`]: the typed admin client: faults, flush and export counters.
+//! - [`admin`]: the typed admin client: faults, flush and export counters,
+//!   metrics.
 //! - [`collector`]: the embedded collector beside a mesh.
+//! - [`prometheus`]: a real Prometheus scraping a mesh (`--prometheus start`).
 //! - [`error`]: why a mesh could not start, why an admin call failed.
 
 pub mod admin;
@@ -24,6 +26,7 @@ pub mod error;
 pub mod mesh;
 pub mod ports;
 pub mod process;
+pub mod prometheus;
 pub mod supervisor;
 
 pub use admin::{AdminClient, AdminEndpoint};

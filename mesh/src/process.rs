@@ -91,7 +91,7 @@ fn start_process(spec: &ChildSpec) -> std::io::Result<tokio::process::Child> {
 
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn ask_for_sigterm_when_parent_dies(command: &mut Command) {
+pub(crate) fn ask_for_sigterm_when_parent_dies(command: &mut Command) {
     // SAFETY: the closure runs in the child between fork and exec, where only
     // async-signal-safe calls are allowed; prctl(2) is one, and the closure
     // touches no memory of the parent.
@@ -103,7 +103,7 @@ fn ask_for_sigterm_when_parent_dies(command: &mut Command) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn ask_for_sigterm_when_parent_dies(_command: &mut Command) {}
+pub(crate) fn ask_for_sigterm_when_parent_dies(_command: &mut Command) {}
 
 impl Child {
     /// The process id, while it runs.

@@ -137,15 +137,7 @@ pub async fn check_exemplars(input: &ExemplarInput<'_>, source: &dyn TraceSource
     }
     verdict.figure("exemplars_failed", failures.len());
     verdict.figure("exemplars_before_the_run", earlier);
-    for failure in failures.iter().take(QUOTED) {
-        verdict.fail(failure.clone());
-    }
-    if failures.len() > QUOTED {
-        verdict.fail(format!(
-            "... and {} more exemplars like these",
-            failures.len() - QUOTED
-        ));
-    }
+    fail_quoting(&mut verdict, &failures, "exemplars like these");
 
     // Every series with sampled traffic can be reached from its metrics.
     let all_with_exemplar: BTreeSet<&Series> = input.exemplars.iter().map(|e| &e.series).collect();
@@ -178,18 +170,20 @@ pub async fn check_exemplars(input: &ExemplarInput<'_>, source: &dyn TraceSource
     let good: BTreeSet<&Series> = resolved.iter().map(|e| &e.series).collect();
     verdict.figure("series_with_a_good_exemplar", good.len());
     verdict.figure("series_without_sampled_traffic", without_sampled_traffic);
-    for dead_end in dead_ends.iter().take(QUOTED) {
-        verdict.fail(dead_end.clone());
-    }
-    if dead_ends.len() > QUOTED {
-        verdict.fail(format!(
-            "... and {} more series without an exemplar",
-            dead_ends.len() - QUOTED
-        ));
-    }
+    fail_quoting(&mut verdict, &dead_ends, "series without an exemplar");
     ExemplarCheck {
         verdict: verdict.finish(),
         resolved,
+    }
+}
+
+/// Fails `verdict` with the first [`QUOTED`] reasons, then a count of the rest.
+fn fail_quoting(verdict: &mut Verdict, reasons: &[String], rest: &str) {
+    for reason in reasons.iter().take(QUOTED) {
+        verdict.fail(reason.clone());
+    }
+    if reasons.len() > QUOTED {
+        verdict.fail(format!("... and {} more {rest}", reasons.len() - QUOTED));
     }
 }
 
