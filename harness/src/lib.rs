@@ -51,6 +51,7 @@ pub mod scenario;
 pub mod sources;
 pub mod stats;
 pub mod store;
+pub mod traceql;
 pub mod trace;
 
 pub use collector::{CollectorConfig, RunningCollector};
