@@ -28,7 +28,7 @@ if ! [[ $SECONDS_PER_TARGET =~ ^[1-9][0-9]*$ ]]; then
     echo "fuzz.sh: seconds per target must be a positive integer, not '$SECONDS_PER_TARGET'" >&2
     exit 2
 fi
-ALL_TARGETS=(traceparent baggage otlp_protobuf otlp_json scenario expected_tree)
+ALL_TARGETS=(traceparent baggage otlp_protobuf otlp_json scenario expected_tree traceql)
 read -r -a TARGETS <<<"${FUZZ_TARGETS:-${ALL_TARGETS[*]}}"
 # No sanitizer by default: the project denies unsafe code, so ASan would
 # mostly slow the parsers down (about 2x) on a small machine; panics, stack

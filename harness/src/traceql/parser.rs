@@ -346,7 +346,7 @@ impl Parser {
             if field.ty != Ty::Any && !field.ty.is_numeric() {
                 return Err(syntax(
                     field.column,
-                    format!("{name}() needs a number, found a {}", field.ty.name()),
+                    format!("{name}() needs a number, found {}", field.ty.a()),
                 ));
             }
             if !references_span(&field.field) {
@@ -474,8 +474,8 @@ impl Parser {
                     return Err(syntax(
                         field.column,
                         format!(
-                            "a spanset filter needs a condition (true or false), found a {} expression",
-                            field.ty.name()
+                            "a spanset filter needs a condition (true or false), found {} expression",
+                            field.ty.a()
                         ),
                     ));
                 }
@@ -544,7 +544,7 @@ impl Parser {
                 if operand.ty != Ty::Any && operand.ty != Ty::Bool {
                     return Err(syntax(
                         token.column,
-                        format!("`!` needs a boolean, found a {}", operand.ty.name()),
+                        format!("`!` needs a boolean, found {}", operand.ty.a()),
                     ));
                 }
                 self.unary(Field::Not(Box::new(operand.field)), Ty::Bool, operand.height, token.column)
@@ -569,7 +569,7 @@ impl Parser {
                 if operand.ty != Ty::Any && !operand.ty.is_numeric() {
                     return Err(syntax(
                         token.column,
-                        format!("`-` needs a number, found a {}", operand.ty.name()),
+                        format!("`-` needs a number, found {}", operand.ty.a()),
                     ));
                 }
                 let ty = operand.ty;
@@ -737,9 +737,9 @@ impl Parser {
             return Err(syntax(
                 column,
                 format!(
-                    "`{text}` between a {} and a {}: both sides must be of one type",
-                    lhs.ty.name(),
-                    rhs.ty.name()
+                    "`{text}` between {} and {}: both sides must be of one type",
+                    lhs.ty.a(),
+                    rhs.ty.a()
                 ),
             ));
         }
@@ -747,7 +747,7 @@ impl Parser {
             if !op_allows(op, ty) {
                 return Err(syntax(
                     column,
-                    format!("`{text}` cannot be applied to a {}", ty.name()),
+                    format!("`{text}` cannot be applied to {}", ty.a()),
                 ));
             }
         }
@@ -774,7 +774,7 @@ impl Parser {
         if lhs.ty != Ty::Any && lhs.ty != Ty::Str {
             return Err(syntax(
                 column,
-                format!("`{text}` needs a string on its left, found a {}", lhs.ty.name()),
+                format!("`{text}` needs a string on its left, found {}", lhs.ty.a()),
             ));
         }
         let Field::Static(Static::Str(source)) = rhs.field else {
@@ -871,4 +871,190 @@ fn scoped_intrinsic(scope: &str, name: &str) -> Option<Intrinsic> {
         ("span", "childCount") => Intrinsic::ChildCount,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parse tree with every operation parenthesised.
+    fn render(field: &Field) -> String {
+        match field {
+            Field::Static(Static::Int(i)) => i.to_string(),
+            Field::Static(s) => format!("{s:?}"),
+            Field::Intrinsic(i) => format!("{i:?}"),
+            Field::Attribute { name, .. } => format!(".{name}"),
+            Field::Binary { op, lhs, rhs } => {
+                format!("({} {op:?} {})", render(lhs), render(rhs))
+            }
+            Field::Regex { lhs, pattern, .. } => format!("({} =~ {})", render(lhs), pattern.source),
+            Field::Not(f) => format!("!{}", render(f)),
+            Field::Neg(f) => format!("-{}", render(f)),
+            Field::Exists { field, exists } => format!("({} exists={exists})", render(field)),
+        }
+    }
+
+    fn filter(text: &str) -> String {
+        let pipeline = parse(text).unwrap();
+        match pipeline.stages.as_slice() {
+            [Stage::Spanset(SpansetExpr::Filter(field))] => render(field),
+            other => panic!("not one filter: {other:?}"),
+        }
+    }
+
+    fn shape(expr: &SpansetExpr) -> String {
+        match expr {
+            SpansetExpr::Filter(_) => "F".into(),
+            SpansetExpr::Op { op, lhs, rhs } => format!("({} {op:?} {})", shape(lhs), shape(rhs)),
+            SpansetExpr::Pipeline(p) => format!("P{}", p.stages.len()),
+        }
+    }
+
+    fn spansets(text: &str) -> String {
+        match parse(text).unwrap().stages.as_slice() {
+            [Stage::Spanset(expr)] => shape(expr),
+            other => panic!("not one spanset stage: {other:?}"),
+        }
+    }
+
+    /// (column, message) of a syntax error.
+    fn syntax_error(text: &str) -> (usize, String) {
+        let e = parse(text).unwrap_err();
+        assert!(!e.unsupported, "{text}: {e}");
+        (e.column, e.message)
+    }
+
+    /// (column, message) of a refusal.
+    fn refused(text: &str) -> (usize, String) {
+        let e = parse(text).unwrap_err();
+        assert!(e.unsupported, "{text}: {e}");
+        (e.column, e.message)
+    }
+
+    #[test]
+    fn field_precedence_follows_tempo() {
+        // && and || share one level, left-associative
+        assert_eq!(filter("{ .a || .b && .c }"), "((.a Or .b) And .c)");
+        assert_eq!(filter("{ .a + .b * .c = 1 }"), "((.a Add (.b Mul .c)) Eq 1)");
+        assert_eq!(filter("{ .a ^ .b ^ .c = 1 }"), "((.a Pow (.b Pow .c)) Eq 1)");
+        assert_eq!(filter("{ .a - .b - .c = 1 }"), "(((.a Sub .b) Sub .c) Eq 1)");
+        assert_eq!(filter("{ !.a && .b }"), "(!.a And .b)");
+        assert_eq!(filter("{ (.a || .b) && .c }"), "((.a Or .b) And .c)");
+        assert_eq!(filter("{ .x > -1 }"), "(.x Gt -1)");
+        assert_eq!(filter("{ .x != nil }"), "(.x exists=true)");
+        assert_eq!(filter("{ nil = .x }"), "(.x exists=false)");
+        assert_eq!(filter("{ name =~ \"a.*\" }"), "(Name =~ a.*)");
+        assert_eq!(filter("{ span:duration > 1s }"), "(Duration Gt Duration(1000000000))");
+        assert_eq!(filter("{ trace:rootService = \"a\" }"), "(RootServiceName Eq Str(\"a\"))");
+    }
+
+    #[test]
+    fn spanset_precedence_follows_tempo() {
+        assert_eq!(spansets("{ } && { } >> { }"), "(F And (F Structural(Descendant, Plain) F))");
+        assert_eq!(spansets("{ } >> { } || { }"), "((F Structural(Descendant, Plain) F) Or F)");
+        assert_eq!(spansets("{ } > { } ~ { }"), "((F Structural(Child, Plain) F) Structural(Sibling, Plain) F)");
+        assert_eq!(spansets("{ } !~ { }"), "(F Structural(Sibling, Not) F)");
+        assert_eq!(spansets("{ } &<< { }"), "(F Structural(Ancestor, Union) F)");
+        assert_eq!(spansets("({ } | count() > 1) && { }"), "(P2 And F)");
+        assert_eq!(spansets("(({ }))"), "F");
+    }
+
+    #[test]
+    fn pipelines_parse_into_stages() {
+        let p = parse("{ } | by(resource.service.name) | count() >= 2 | coalesce() | select(span.a, name)").unwrap();
+        assert_eq!(p.stages.len(), 5);
+        assert!(matches!(
+            &p.stages[2],
+            Stage::Scalar(ScalarFilter { aggregate: Aggregate::Count, op: BinOp::Ge, value }) if *value == 2.0
+        ));
+        let p = parse("{ } | avg(duration) > 1.5ms").unwrap();
+        assert!(matches!(
+            &p.stages[1],
+            Stage::Scalar(ScalarFilter { aggregate: Aggregate::Avg(_), op: BinOp::Gt, value }) if *value == 1_500_000.0
+        ));
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_offending_token() {
+        assert_eq!(
+            syntax_error(""),
+            (1, "expected a spanset filter `{ ... }`, found the end of the query".into())
+        );
+        assert_eq!(
+            syntax_error("{ name = }"),
+            (10, "expected a value, an intrinsic or an attribute, found `}`".into())
+        );
+        assert_eq!(
+            syntax_error("{ name = \"x\""),
+            (13, "expected `}` to close the spanset filter, found the end of the query".into())
+        );
+        assert_eq!(
+            syntax_error("{ name = 200 }"),
+            (8, "`=` between a string and an integer: both sides must be of one type".into())
+        );
+        assert_eq!(syntax_error("{ foo = 1 }").0, 3);
+        assert!(syntax_error("{ foo = 1 }").1.contains("`span.foo`"));
+        assert_eq!(
+            syntax_error("{ } | count() >"),
+            (16, "an aggregate is compared with a number or a duration, found the end of the query".into())
+        );
+        assert_eq!(syntax_error("{ } | nope()").0, 7);
+        assert_eq!(syntax_error("{ name =~ \"(\" }").0, 11);
+        assert_eq!(
+            syntax_error("{ 1 }"),
+            (3, "a spanset filter needs a condition (true or false), found an integer expression".into())
+        );
+        assert_eq!(
+            syntax_error("{ } }"),
+            (5, "expected an operator, `|` or the end of the query, found `}`".into())
+        );
+        assert_eq!(syntax_error("{ duration = nil }").0, 12);
+        assert_eq!(syntax_error("{ span:foo = 1 }"), (8, "unknown intrinsic `span:foo`".into()));
+        assert_eq!(syntax_error("{ kind = ok }").0, 8);
+        assert_eq!(syntax_error("{ status > error }").0, 10);
+        assert_eq!(syntax_error("{ .a =~ .b }").0, 9);
+        assert_eq!(syntax_error("{ } | count() > \"x\"").0, 17);
+        assert_eq!(syntax_error("{ } | avg(name) > 1").0, 11);
+        assert_eq!(syntax_error("{ } | by(1)").0, 10);
+        assert_eq!(syntax_error("coalesce()").0, 1);
+        assert_eq!(syntax_error("{ .a } >> ").0, 11);
+        assert_eq!(syntax_error("{ .a >> .b }").0, 6);
+    }
+
+    #[test]
+    fn unsupported_features_are_named() {
+        let cases = [
+            ("{ } | rate()", 7, "rate()"),
+            ("{ } | quantile_over_time(duration, .9)", 7, "quantile_over_time()"),
+            ("{ } with(sample=true)", 5, "with(...)"),
+            ("{ parent.foo = 1 }", 3, "`parent.`"),
+            ("{ event.name = \"x\" }", 3, "`event.`"),
+            ("{ link.foo = 1 }", 3, "`link.`"),
+            ("{ instrumentation.name = \"x\" }", 3, "`instrumentation.`"),
+            ("{ event:name = \"x\" }", 3, "`event:`"),
+            ("{ parent = nil }", 3, "`parent`"),
+            ("({ } | count()) > ({ } | count())", 15, "two pipelines"),
+            ("{ } | count() + 1 > 2", 15, "arithmetic"),
+            ("{ } | count() > count()", 17, "another aggregate"),
+        ];
+        for (text, column, feature) in cases {
+            let (got_column, message) = refused(text);
+            assert_eq!(got_column, column, "{text}: {message}");
+            assert!(message.contains(feature), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let parens = format!("{}{{ }}{}", "(".repeat(500), ")".repeat(500));
+        assert!(refused(&parens).1.contains("nested"));
+        let chain = format!("{{ {} }}", vec![".a = 1"; 500].join(" || "));
+        assert!(refused(&chain).1.contains("nested"));
+        let spansets = vec!["{ }"; 500].join(" && ");
+        assert!(refused(&spansets).1.contains("nested"));
+        let nots = format!("{{ {}true }}", "!".repeat(500));
+        assert!(refused(&nots).1.contains("nested"));
+        // well within the limit
+        parse(&format!("{{ {} }}", vec![".a = 1"; 100].join(" || "))).unwrap();
+    }
 }

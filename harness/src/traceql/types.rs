@@ -41,6 +41,13 @@ impl Ty {
         }
     }
 
+    /// The name with its article: "an integer", "a string".
+    pub fn a(self) -> String {
+        let name = self.name();
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        format!("{article} {name}")
+    }
+
     pub fn of_static(value: &Static) -> Ty {
         match value {
             Static::Str(_) => Ty::Str,
