@@ -97,7 +97,10 @@ pub enum Aggregate {
 pub enum Field {
     Static(Static),
     Intrinsic(Intrinsic),
-    Attribute { scope: Scope, name: String },
+    Attribute {
+        scope: Scope,
+        name: String,
+    },
     Binary {
         op: BinOp,
         lhs: Box<Field>,
@@ -114,7 +117,10 @@ pub enum Field {
     /// `-field`
     Neg(Box<Field>),
     /// `field != nil` (exists) or `field = nil` (does not).
-    Exists { field: Box<Field>, exists: bool },
+    Exists {
+        field: Box<Field>,
+        exists: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

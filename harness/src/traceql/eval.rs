@@ -124,7 +124,10 @@ fn run_pipeline(pipeline: &Pipeline, view: &TraceView, mut sets: Vec<Set>) -> Ve
                 .into_iter()
                 .filter_map(|set| scalar_filter(filter, view, set))
                 .collect(),
-            Stage::By(field) => sets.iter().flat_map(|set| group(field, view, set)).collect(),
+            Stage::By(field) => sets
+                .iter()
+                .flat_map(|set| group(field, view, set))
+                .collect(),
             Stage::Coalesce => {
                 let mut spans: Vec<usize> = sets.into_iter().flat_map(|s| s.spans).collect();
                 spans.sort_unstable();

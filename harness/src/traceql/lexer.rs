@@ -33,7 +33,10 @@ pub enum TokenKind {
     Ident(String),
     /// `span.key`, `resource.key`, `.key`, ...: the scope as written
     /// (empty for `.key`) and the attribute's name, quotes resolved.
-    Attribute { scope: String, name: String },
+    Attribute {
+        scope: String,
+        name: String,
+    },
     /// `span:`, `trace:`, ...: the scope of the intrinsic that follows.
     ScopeColon(String),
     /// An operator or punctuation, as written.
@@ -160,7 +163,11 @@ impl Lexer {
             return token(TokenKind::Ident(word));
         }
         for op in OPERATORS {
-            if op.chars().enumerate().all(|(i, o)| self.peek_at(i) == Some(o)) {
+            if op
+                .chars()
+                .enumerate()
+                .all(|(i, o)| self.peek_at(i) == Some(o))
+            {
                 self.pos += op.chars().count();
                 return token(TokenKind::Op(op));
             }
@@ -481,10 +488,7 @@ mod tests {
             kinds(r#"span."foo bar"="#)[..2],
             [attr("span", "foo bar"), TokenKind::Op("=")]
         );
-        assert_eq!(
-            kinds(r#"span.a."b\"c""#)[0],
-            attr("span", "a.b\"c")
-        );
+        assert_eq!(kinds(r#"span.a."b\"c""#)[0], attr("span", "a.b\"c"));
         assert_eq!(kinds("event.name")[0], attr("event", "name"));
     }
 
@@ -562,8 +566,14 @@ mod tests {
 
     #[test]
     fn errors_point_at_their_column() {
-        assert_eq!(err(r#"{ name = "abc }"#), (10, "unterminated string".into()));
-        assert_eq!(err("{ name = `abc }"), (10, "unterminated raw string".into()));
+        assert_eq!(
+            err(r#"{ name = "abc }"#),
+            (10, "unterminated string".into())
+        );
+        assert_eq!(
+            err("{ name = `abc }"),
+            (10, "unterminated raw string".into())
+        );
         assert_eq!(err("{ a # b }").0, 5);
         assert_eq!(
             err("{ span. = 1 }"),

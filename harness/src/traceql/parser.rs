@@ -181,7 +181,9 @@ fn spanset_op(op: &str) -> Option<(SpansetOp, u8)> {
 }
 
 fn comparison(op: &str) -> Option<BinOp> {
-    field_op(op).map(|(op, _)| op).filter(|op| op.is_comparison())
+    field_op(op)
+        .map(|(op, _)| op)
+        .filter(|op| op.is_comparison())
 }
 
 fn references_span(field: &Field) -> bool {
@@ -507,8 +509,7 @@ impl Parser {
     fn field_expr(&mut self, min_prec: u8) -> Result<Parsed, QueryError> {
         self.enter()?;
         let mut lhs = self.field_prefix()?;
-        loop {
-            let Some(op) = self.peek_op() else { break };
+        while let Some(op) = self.peek_op() {
             if let Some(negated) = regex_op(op) {
                 if 2 < min_prec {
                     break;
@@ -547,7 +548,12 @@ impl Parser {
                         format!("`!` needs a boolean, found {}", operand.ty.a()),
                     ));
                 }
-                self.unary(Field::Not(Box::new(operand.field)), Ty::Bool, operand.height, token.column)
+                self.unary(
+                    Field::Not(Box::new(operand.field)),
+                    Ty::Bool,
+                    operand.height,
+                    token.column,
+                )
             }
             TokenKind::Op("-") => {
                 self.advance();
@@ -573,13 +579,24 @@ impl Parser {
                     ));
                 }
                 let ty = operand.ty;
-                self.unary(Field::Neg(Box::new(operand.field)), ty, operand.height, token.column)
+                self.unary(
+                    Field::Neg(Box::new(operand.field)),
+                    ty,
+                    operand.height,
+                    token.column,
+                )
             }
             _ => self.field_primary(),
         }
     }
 
-    fn unary(&self, field: Field, ty: Ty, height: usize, column: usize) -> Result<Parsed, QueryError> {
+    fn unary(
+        &self,
+        field: Field,
+        ty: Ty,
+        height: usize,
+        column: usize,
+    ) -> Result<Parsed, QueryError> {
         if height + 1 > MAX_NESTING {
             return Err(too_deep(column));
         }
@@ -625,12 +642,9 @@ impl Parser {
                     return leaf(Field::Intrinsic(i), Ty::of_intrinsic(i));
                 }
                 match word.as_str() {
-                    "parent" | "nestedSetLeft" | "nestedSetRight" | "nestedSetParent" => {
-                        Err(unsupported(
-                            column,
-                            format!("the `{word}` intrinsic is not supported"),
-                        ))
-                    }
+                    "parent" | "nestedSetLeft" | "nestedSetRight" | "nestedSetParent" => Err(
+                        unsupported(column, format!("the `{word}` intrinsic is not supported")),
+                    ),
                     _ => Err(syntax(
                         column,
                         format!(
@@ -935,24 +949,48 @@ mod tests {
     fn field_precedence_follows_tempo() {
         // && and || share one level, left-associative
         assert_eq!(filter("{ .a || .b && .c }"), "((.a Or .b) And .c)");
-        assert_eq!(filter("{ .a + .b * .c = 1 }"), "((.a Add (.b Mul .c)) Eq 1)");
-        assert_eq!(filter("{ .a ^ .b ^ .c = 1 }"), "((.a Pow (.b Pow .c)) Eq 1)");
-        assert_eq!(filter("{ .a - .b - .c = 1 }"), "(((.a Sub .b) Sub .c) Eq 1)");
+        assert_eq!(
+            filter("{ .a + .b * .c = 1 }"),
+            "((.a Add (.b Mul .c)) Eq 1)"
+        );
+        assert_eq!(
+            filter("{ .a ^ .b ^ .c = 1 }"),
+            "((.a Pow (.b Pow .c)) Eq 1)"
+        );
+        assert_eq!(
+            filter("{ .a - .b - .c = 1 }"),
+            "(((.a Sub .b) Sub .c) Eq 1)"
+        );
         assert_eq!(filter("{ !.a && .b }"), "(!.a And .b)");
         assert_eq!(filter("{ (.a || .b) && .c }"), "((.a Or .b) And .c)");
         assert_eq!(filter("{ .x > -1 }"), "(.x Gt -1)");
         assert_eq!(filter("{ .x != nil }"), "(.x exists=true)");
         assert_eq!(filter("{ nil = .x }"), "(.x exists=false)");
         assert_eq!(filter("{ name =~ \"a.*\" }"), "(Name =~ a.*)");
-        assert_eq!(filter("{ span:duration > 1s }"), "(Duration Gt Duration(1000000000))");
-        assert_eq!(filter("{ trace:rootService = \"a\" }"), "(RootServiceName Eq Str(\"a\"))");
+        assert_eq!(
+            filter("{ span:duration > 1s }"),
+            "(Duration Gt Duration(1000000000))"
+        );
+        assert_eq!(
+            filter("{ trace:rootService = \"a\" }"),
+            "(RootServiceName Eq Str(\"a\"))"
+        );
     }
 
     #[test]
     fn spanset_precedence_follows_tempo() {
-        assert_eq!(spansets("{ } && { } >> { }"), "(F And (F Structural(Descendant, Plain) F))");
-        assert_eq!(spansets("{ } >> { } || { }"), "((F Structural(Descendant, Plain) F) Or F)");
-        assert_eq!(spansets("{ } > { } ~ { }"), "((F Structural(Child, Plain) F) Structural(Sibling, Plain) F)");
+        assert_eq!(
+            spansets("{ } && { } >> { }"),
+            "(F And (F Structural(Descendant, Plain) F))"
+        );
+        assert_eq!(
+            spansets("{ } >> { } || { }"),
+            "((F Structural(Descendant, Plain) F) Or F)"
+        );
+        assert_eq!(
+            spansets("{ } > { } ~ { }"),
+            "((F Structural(Child, Plain) F) Structural(Sibling, Plain) F)"
+        );
         assert_eq!(spansets("{ } !~ { }"), "(F Structural(Sibling, Not) F)");
         assert_eq!(spansets("{ } &<< { }"), "(F Structural(Ancestor, Union) F)");
         assert_eq!(spansets("({ } | count() > 1) && { }"), "(P2 And F)");
@@ -961,7 +999,10 @@ mod tests {
 
     #[test]
     fn pipelines_parse_into_stages() {
-        let p = parse("{ } | by(resource.service.name) | count() >= 2 | coalesce() | select(span.a, name)").unwrap();
+        let p = parse(
+            "{ } | by(resource.service.name) | count() >= 2 | coalesce() | select(span.a, name)",
+        )
+        .unwrap();
         assert_eq!(p.stages.len(), 5);
         assert!(matches!(
             &p.stages[2],
@@ -978,38 +1019,64 @@ mod tests {
     fn syntax_errors_point_at_the_offending_token() {
         assert_eq!(
             syntax_error(""),
-            (1, "expected a spanset filter `{ ... }`, found the end of the query".into())
+            (
+                1,
+                "expected a spanset filter `{ ... }`, found the end of the query".into()
+            )
         );
         assert_eq!(
             syntax_error("{ name = }"),
-            (10, "expected a value, an intrinsic or an attribute, found `}`".into())
+            (
+                10,
+                "expected a value, an intrinsic or an attribute, found `}`".into()
+            )
         );
         assert_eq!(
             syntax_error("{ name = \"x\""),
-            (13, "expected `}` to close the spanset filter, found the end of the query".into())
+            (
+                13,
+                "expected `}` to close the spanset filter, found the end of the query".into()
+            )
         );
         assert_eq!(
             syntax_error("{ name = 200 }"),
-            (8, "`=` between a string and an integer: both sides must be of one type".into())
+            (
+                8,
+                "`=` between a string and an integer: both sides must be of one type".into()
+            )
         );
         assert_eq!(syntax_error("{ foo = 1 }").0, 3);
         assert!(syntax_error("{ foo = 1 }").1.contains("`span.foo`"));
         assert_eq!(
             syntax_error("{ } | count() >"),
-            (16, "an aggregate is compared with a number or a duration, found the end of the query".into())
+            (
+                16,
+                "an aggregate is compared with a number or a duration, found the end of the query"
+                    .into()
+            )
         );
         assert_eq!(syntax_error("{ } | nope()").0, 7);
         assert_eq!(syntax_error("{ name =~ \"(\" }").0, 11);
         assert_eq!(
             syntax_error("{ 1 }"),
-            (3, "a spanset filter needs a condition (true or false), found an integer expression".into())
+            (
+                3,
+                "a spanset filter needs a condition (true or false), found an integer expression"
+                    .into()
+            )
         );
         assert_eq!(
             syntax_error("{ } }"),
-            (5, "expected an operator, `|` or the end of the query, found `}`".into())
+            (
+                5,
+                "expected an operator, `|` or the end of the query, found `}`".into()
+            )
         );
         assert_eq!(syntax_error("{ duration = nil }").0, 12);
-        assert_eq!(syntax_error("{ span:foo = 1 }"), (8, "unknown intrinsic `span:foo`".into()));
+        assert_eq!(
+            syntax_error("{ span:foo = 1 }"),
+            (8, "unknown intrinsic `span:foo`".into())
+        );
         assert_eq!(syntax_error("{ kind = ok }").0, 8);
         assert_eq!(syntax_error("{ status > error }").0, 10);
         assert_eq!(syntax_error("{ .a =~ .b }").0, 9);
@@ -1025,7 +1092,11 @@ mod tests {
     fn unsupported_features_are_named() {
         let cases = [
             ("{ } | rate()", 7, "rate()"),
-            ("{ } | quantile_over_time(duration, .9)", 7, "quantile_over_time()"),
+            (
+                "{ } | quantile_over_time(duration, .9)",
+                7,
+                "quantile_over_time()",
+            ),
             ("{ } with(sample=true)", 5, "with(...)"),
             ("{ parent.foo = 1 }", 3, "`parent.`"),
             ("{ event.name = \"x\" }", 3, "`event.`"),

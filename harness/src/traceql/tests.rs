@@ -76,7 +76,14 @@ fn failed_trace() -> Vec<SpanRecord> {
             ])),
         )
         .error(charge, "timeout");
-    let pay = t.span(Some(charge), "payment", "POST /v1/charges", Server, 12.0, 108.0);
+    let pay = t.span(
+        Some(charge),
+        "payment",
+        "POST /v1/charges",
+        Server,
+        12.0,
+        108.0,
+    );
     t.attr(pay, "fault.injected", true)
         .attr(pay, "foo bar", "quoted")
         .error(pay, "timeout");
@@ -101,23 +108,47 @@ fn cases() -> Vec<(&'static str, char, Vec<Vec<usize>>)> {
         ("{ }", 'f', one(&[0, 1, 2, 3, 4])),
         (r#"{ name = "SELECT users" }"#, 'c', one(&[3])),
         (r#"{ span:name = `POST` }"#, 'c', one(&[12])),
-        (r#"{ span.db.system.name = "sqlite" }"#, 'c', one(&[3, 6, 11, 15])),
-        (r#"{ resource.service.name = "inventory" }"#, 'c', one(&[8, 9, 10, 11])),
+        (
+            r#"{ span.db.system.name = "sqlite" }"#,
+            'c',
+            one(&[3, 6, 11, 15]),
+        ),
+        (
+            r#"{ resource.service.name = "inventory" }"#,
+            'c',
+            one(&[8, 9, 10, 11]),
+        ),
         (r#"{ .service.name = "payment" }"#, 'c', one(&[13, 14])),
         ("{ kind = server }", 'c', one(&[0, 2, 5, 8, 13])),
         ("{ span:kind = internal }", 'c', one(&[9, 10, 14])),
         ("{ kind = consumer }", 'c', none()),
         // 10 lasts exactly 15ms: not more than 15ms
         ("{ duration > 15ms }", 'c', one(&[0, 4, 5, 7, 8])),
-        ("{ span:duration >= 15ms && kind = internal }", 'c', one(&[10])),
+        (
+            "{ span:duration >= 15ms && kind = internal }",
+            'c',
+            one(&[10]),
+        ),
         ("{ duration < 1.5ms }", 'c', one(&[6, 9])),
         ("{ duration > 1ms * 20 }", 'c', one(&[0, 4, 5, 7])),
-        ("{ span.http.response.status_code = 201 }", 'c', one(&[0, 12, 13])),
+        (
+            "{ span.http.response.status_code = 201 }",
+            'c',
+            one(&[0, 12, 13]),
+        ),
         // a string literal never equals an int attribute
         (r#"{ span.http.response.status_code = "201" }"#, 'c', none()),
         // an int attribute against a float literal compares numerically
-        ("{ span.http.response.status_code > 200.5 }", 'c', one(&[0, 12, 13])),
-        ("{ span.http.response.status_code >= 500 }", 'f', one(&[0, 2])),
+        (
+            "{ span.http.response.status_code > 200.5 }",
+            'c',
+            one(&[0, 12, 13]),
+        ),
+        (
+            "{ span.http.response.status_code >= 500 }",
+            'f',
+            one(&[0, 2]),
+        ),
         ("{ status = error }", 'f', one(&[0, 1, 2, 3])),
         ("{ span:status = ok }", 'f', one(&[4])),
         ("{ status != error }", 'c', one(ALL_OK)),
@@ -132,12 +163,20 @@ fn cases() -> Vec<(&'static str, char, Vec<Vec<usize>>)> {
             one(&[0, 3, 6, 9, 10, 11, 12, 13, 14, 15]),
         ),
         (r#"{ rootName = "POST /api/checkout" }"#, 'c', one(ALL_OK)),
-        (r#"{ trace:rootService = "gateway" && name = "POST" }"#, 'c', one(&[12])),
+        (
+            r#"{ trace:rootService = "gateway" && name = "POST" }"#,
+            'c',
+            one(&[12]),
+        ),
         (r#"{ rootServiceName = "order" }"#, 'c', none()),
         ("{ traceDuration > 100ms }", 'c', none()),
         ("{ trace:duration > 100ms }", 'f', one(&[0, 1, 2, 3, 4])),
         ("{ span.retry.count != nil }", 'f', one(&[2])),
-        ("{ span.retry.count = nil && kind = client }", 'f', one(&[4])),
+        (
+            "{ span.retry.count = nil && kind = client }",
+            'f',
+            one(&[4]),
+        ),
         (r#"{ span."foo bar" = "quoted" }"#, 'f', one(&[3])),
         (r#"{ .region = "eu" }"#, 'f', one(&[3])),
         (r#"{ span.region = "eu" }"#, 'f', none()),
@@ -148,24 +187,44 @@ fn cases() -> Vec<(&'static str, char, Vec<Vec<usize>>)> {
         (r#"{ span.peer.tags != "c" }"#, 'f', one(&[2])),
         (r#"{ span.peer.tags != "a" }"#, 'f', none()),
         ("{ span:childCount > 2 }", 'c', one(&[5, 8])),
-        (r#"{ !(kind = client) && resource.service.name = "order" }"#, 'c', one(&[5])),
+        (
+            r#"{ !(kind = client) && resource.service.name = "order" }"#,
+            'c',
+            one(&[5]),
+        ),
         // && and || share a level: (a || b) && server
-        (r#"{ name = "a" || name = "SELECT users" && kind = server }"#, 'c', none()),
+        (
+            r#"{ name = "a" || name = "SELECT users" && kind = server }"#,
+            'c',
+            none(),
+        ),
         (
             r#"{ kind = server && (name =~ ".*checkout" || name =~ ".*charges") }"#,
             'c',
             one(&[0, 13]),
         ),
         // structural operators return the right-hand side's spans
-        (r#"{ resource.service.name = "payment" } >> { kind = internal }"#, 'c', one(&[14])),
+        (
+            r#"{ resource.service.name = "payment" } >> { kind = internal }"#,
+            'c',
+            one(&[14]),
+        ),
         (
             r#"{ resource.service.name = "order" } > { resource.service.name = "inventory" }"#,
             'c',
             one(&[8]),
         ),
         (r#"{ name = "warehouse.check" } ~ { }"#, 'c', one(&[9, 11])),
-        (r#"{ name = "SELECT orders" } ~ { kind = client }"#, 'c', one(&[7, 12, 15])),
-        ("{ kind = server } << { kind = client }", 'c', one(&[1, 4, 7, 12])),
+        (
+            r#"{ name = "SELECT orders" } ~ { kind = client }"#,
+            'c',
+            one(&[7, 12, 15]),
+        ),
+        (
+            "{ kind = server } << { kind = client }",
+            'c',
+            one(&[1, 4, 7, 12]),
+        ),
         (r#"{ name = "BATCH stock" } < { }"#, 'c', one(&[8])),
         (
             r#"{ resource.service.name = "user" } !>> { span.db.system.name != nil }"#,
@@ -175,9 +234,17 @@ fn cases() -> Vec<(&'static str, char, Vec<Vec<usize>>)> {
         (r#"{ name = "POST" } &> { }"#, 'c', one(&[12, 13])),
         ("{ span.fault.injected = true } > { }", 'f', none()),
         // spanset && / ||: both / either matched, the union of their spans
-        ("{ status = error } && { span:status = ok }", 'f', one(&[0, 1, 2, 3, 4])),
+        (
+            "{ status = error } && { span:status = ok }",
+            'f',
+            one(&[0, 1, 2, 3, 4]),
+        ),
         (r#"{ name = "nope" } && { }"#, 'c', none()),
-        (r#"{ name = "nope" } || { kind = internal }"#, 'c', one(&[9, 10, 14])),
+        (
+            r#"{ name = "nope" } || { kind = internal }"#,
+            'c',
+            one(&[9, 10, 14]),
+        ),
         // pipelines
         ("{ kind = internal } | count() > 2", 'c', one(&[9, 10, 14])),
         ("{ kind = internal } | count() > 3", 'c', none()),
@@ -187,14 +254,22 @@ fn cases() -> Vec<(&'static str, char, Vec<Vec<usize>>)> {
             'c',
             one(&[8, 9, 10, 11]),
         ),
-        (r#"{ resource.service.name = "inventory" } | avg(duration) > 10ms"#, 'c', none()),
+        (
+            r#"{ resource.service.name = "inventory" } | avg(duration) > 10ms"#,
+            'c',
+            none(),
+        ),
         (
             "{ kind = client } | max(duration) = 37ms",
             'c',
             one(&[1, 3, 4, 6, 7, 11, 12, 15]),
         ),
         ("{ } | min(duration) < 1.5ms", 'c', one(ALL_OK)),
-        ("{ } | sum(span.http.response.status_code) = 603", 'c', one(ALL_OK)),
+        (
+            "{ } | sum(span.http.response.status_code) = 603",
+            'c',
+            one(ALL_OK),
+        ),
         (
             "{ } | by(resource.service.name)",
             'c',
@@ -216,14 +291,22 @@ fn cases() -> Vec<(&'static str, char, Vec<Vec<usize>>)> {
             'c',
             one(&[5, 6, 7, 8, 9, 10, 11, 12, 15]),
         ),
-        ("{ kind = server } | select(span.http.route, name)", 'c', one(&[0, 2, 5, 8, 13])),
+        (
+            "{ kind = server } | select(span.http.route, name)",
+            'c',
+            one(&[0, 2, 5, 8, 13]),
+        ),
         ("{ kind = server } | { duration > 30ms }", 'c', one(&[0, 5])),
         (
             r#"({ kind = server } | count() > 4) && { name = "POST" }"#,
             'c',
             one(&[0, 2, 5, 8, 12, 13]),
         ),
-        (r#"({ kind = server } | count() > 5) && { name = "POST" }"#, 'c', none()),
+        (
+            r#"({ kind = server } | count() > 5) && { name = "POST" }"#,
+            'c',
+            none(),
+        ),
     ]
 }
 
@@ -255,7 +338,10 @@ fn aggregates_are_reported_with_the_spanset() {
             .map(|s| s.aggregate)
             .collect()
     };
-    assert_eq!(aggregate("{ kind = internal } | count() > 2"), vec![Some(3.0)]);
+    assert_eq!(
+        aggregate("{ kind = internal } | count() > 2"),
+        vec![Some(3.0)]
+    );
     assert_eq!(
         aggregate(r#"{ resource.service.name = "inventory" } | avg(duration) > 9ms"#),
         vec![Some(9_375_000.0)]
@@ -274,15 +360,89 @@ fn an_empty_trace_matches_nothing() {
 
 /// Pieces of TraceQL, valid and not, to assemble at random.
 const VOCABULARY: &[&str] = &[
-    "{", "}", "(", ")", "|", "&&", "||", "!", "=", "!=", ">", ">=", "<", "<=", "=~", "!~", ">>",
-    "<<", "~", "!>", "&>>", "+", "-", "*", "/", "%", "^", ",", "name", "status", "kind",
-    "duration", "rootName", "rootServiceName", "traceDuration", "statusMessage", "span:name",
-    "span:duration", "trace:rootService", "span:childCount", "span.http.response.status_code",
-    "resource.service.name", ".service.name", "span.\"a b\"", "span.", "parent.x", "event:name",
-    "ok", "error", "unset", "server", "client", "internal", "nil", "true", "false", "200", "1.5",
-    "-3", "100ms", "1h30m", "2µs", "\"SELECT.*\"", "\"(\"", "`raw`", "\"unterminated", "count()",
-    "avg(duration)", "min(", "max", "sum(span.x)", "by(name)", "coalesce()", "select(name)",
-    "rate()", "with(x=1)", "0", "99999999999999999999", "é", "\\", "&", "#", ".",
+    "{",
+    "}",
+    "(",
+    ")",
+    "|",
+    "&&",
+    "||",
+    "!",
+    "=",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "=~",
+    "!~",
+    ">>",
+    "<<",
+    "~",
+    "!>",
+    "&>>",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "^",
+    ",",
+    "name",
+    "status",
+    "kind",
+    "duration",
+    "rootName",
+    "rootServiceName",
+    "traceDuration",
+    "statusMessage",
+    "span:name",
+    "span:duration",
+    "trace:rootService",
+    "span:childCount",
+    "span.http.response.status_code",
+    "resource.service.name",
+    ".service.name",
+    "span.\"a b\"",
+    "span.",
+    "parent.x",
+    "event:name",
+    "ok",
+    "error",
+    "unset",
+    "server",
+    "client",
+    "internal",
+    "nil",
+    "true",
+    "false",
+    "200",
+    "1.5",
+    "-3",
+    "100ms",
+    "1h30m",
+    "2µs",
+    "\"SELECT.*\"",
+    "\"(\"",
+    "`raw`",
+    "\"unterminated",
+    "count()",
+    "avg(duration)",
+    "min(",
+    "max",
+    "sum(span.x)",
+    "by(name)",
+    "coalesce()",
+    "select(name)",
+    "rate()",
+    "with(x=1)",
+    "0",
+    "99999999999999999999",
+    "é",
+    "\\",
+    "&",
+    "#",
+    ".",
 ];
 
 fn random_query(rng: &mut StdRng) -> String {
@@ -300,8 +460,16 @@ fn random_query(rng: &mut StdRng) -> String {
 /// A query built from the grammar, so most of them parse and run.
 fn grammatical_query(rng: &mut StdRng) -> String {
     const FIELDS: &[&str] = &[
-        "name", "duration", "status", "kind", "span.http.response.status_code", ".region",
-        "resource.service.name", "span.peer.tags", "traceDuration", "span:childCount",
+        "name",
+        "duration",
+        "status",
+        "kind",
+        "span.http.response.status_code",
+        ".region",
+        "resource.service.name",
+        "span.peer.tags",
+        "traceDuration",
+        "span:childCount",
     ];
     const OPS: &[&str] = &["=", "!=", ">", ">=", "<", "<=", "=~", "!~"];
     const VALUES: &[&str] = &[
@@ -309,8 +477,13 @@ fn grammatical_query(rng: &mut StdRng) -> String {
     ];
     const SPANSET_OPS: &[&str] = &["&&", "||", ">", ">>", "<", "<<", "~", "!>>", "&>", "!~"];
     const STAGES: &[&str] = &[
-        "count() > 1", "avg(duration) > 1ms", "max(span.http.response.status_code) >= 0",
-        "by(resource.service.name)", "coalesce()", "select(name)", "{ kind = client }",
+        "count() > 1",
+        "avg(duration) > 1ms",
+        "max(span.http.response.status_code) >= 0",
+        "by(resource.service.name)",
+        "coalesce()",
+        "select(name)",
+        "{ kind = client }",
     ];
     let pick = |rng: &mut StdRng, from: &[&str]| from[rng.random_range(0..from.len())].to_owned();
     let filter = |rng: &mut StdRng| {
@@ -319,7 +492,12 @@ fn grammatical_query(rng: &mut StdRng) -> String {
             if i > 0 {
                 text.push_str(if rng.random_bool(0.5) { " && " } else { " || " });
             }
-            text.push_str(&format!("{} {} {}", pick(rng, FIELDS), pick(rng, OPS), pick(rng, VALUES)));
+            text.push_str(&format!(
+                "{} {} {}",
+                pick(rng, FIELDS),
+                pick(rng, OPS),
+                pick(rng, VALUES)
+            ));
         }
         text.push_str(" }");
         text
@@ -346,9 +524,7 @@ fn thousands_of_generated_inputs_never_panic() {
         } else if round % 4 == 3 {
             // arbitrary characters, some multi-byte
             (0..rng.random_range(0..40))
-                .map(|_| {
-                    char::from_u32(rng.random_range(0..0x3000)).unwrap_or('x')
-                })
+                .map(|_| char::from_u32(rng.random_range(0..0x3000)).unwrap_or('x'))
                 .collect()
         } else {
             random_query(&mut rng)

@@ -44,7 +44,11 @@ impl Ty {
     /// The name with its article: "an integer", "a string".
     pub fn a(self) -> String {
         let name = self.name();
-        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         format!("{article} {name}")
     }
 

@@ -160,7 +160,10 @@ fn intrinsic_value<'a>(intrinsic: Intrinsic, trace: &TraceView<'a>, index: usize
         Intrinsic::Kind => Value::Kind(span.kind),
         Intrinsic::ChildCount => Value::Int(trace.child_count[index] as i64),
         Intrinsic::SpanId => Value::Str(&span.span_id),
-        Intrinsic::ParentId => span.parent_span_id.as_deref().map_or(Value::Nil, Value::Str),
+        Intrinsic::ParentId => span
+            .parent_span_id
+            .as_deref()
+            .map_or(Value::Nil, Value::Str),
         Intrinsic::TraceId => Value::Str(&span.trace_id),
         Intrinsic::RootName => root.map_or(Value::Nil, |r| Value::Str(&r.name)),
         Intrinsic::RootServiceName => root.map_or(Value::Nil, |r| Value::Str(&r.service_name)),
@@ -214,9 +217,7 @@ fn compare(op: BinOp, lhs: Value, rhs: Value) -> bool {
     let ordering = match (lhs, rhs) {
         (Value::Str(l), Value::Str(r)) => Some(l.cmp(r)),
         (Value::Int(l) | Value::Duration(l), Value::Int(r) | Value::Duration(r)) => Some(l.cmp(&r)),
-        (Value::Bool(l), Value::Bool(r)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
-            Some(l.cmp(&r))
-        }
+        (Value::Bool(l), Value::Bool(r)) if matches!(op, BinOp::Eq | BinOp::Ne) => Some(l.cmp(&r)),
         (Value::Status(l), Value::Status(r)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
             Some(if l == r {
                 Ordering::Equal
@@ -224,11 +225,13 @@ fn compare(op: BinOp, lhs: Value, rhs: Value) -> bool {
                 Ordering::Less
             })
         }
-        (Value::Kind(l), Value::Kind(r)) if matches!(op, BinOp::Eq | BinOp::Ne) => Some(if l == r {
-            Ordering::Equal
-        } else {
-            Ordering::Less
-        }),
+        (Value::Kind(l), Value::Kind(r)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+            Some(if l == r {
+                Ordering::Equal
+            } else {
+                Ordering::Less
+            })
+        }
         _ => match (lhs.as_f64(), rhs.as_f64()) {
             (Some(l), Some(r)) => l.partial_cmp(&r),
             _ => None,
