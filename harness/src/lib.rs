@@ -51,8 +51,8 @@ pub mod scenario;
 pub mod sources;
 pub mod stats;
 pub mod store;
-pub mod traceql;
 pub mod trace;
+pub mod traceql;
 
 pub use collector::{CollectorConfig, RunningCollector};
 pub use model::SpanRecord;
