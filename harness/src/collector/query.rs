@@ -1,26 +1,34 @@
 //! A read-only subset of Tempo's HTTP query API over the store, so `curl`,
-//! scripts written for Tempo, or Grafana's Tempo data source can read what
-//! the harness received.
+//! scripts written for Tempo, or Grafana's Tempo data source (connection
+//! test, trace view, TraceQL and tag search, query editor autocomplete) can
+//! read what the harness received.
 //!
 //! Shapes follow the Tempo HTTP API docs (grafana/tempo
-//! `docs/sources/tempo/api_docs/_index.md`, Tempo 2.x):
+//! `docs/sources/tempo/api_docs/_index.md`); the tests hold them against the
+//! docs' example responses (`harness/tests/fixtures/tempo_docs/`).
 //!
-//! | Endpoint                        | Answer                                              |
-//! |---------------------------------|-----------------------------------------------------|
-//! | `GET /ready`                    | 200 `ready`                                         |
-//! | `GET /api/echo`                 | 200 `echo`                                          |
-//! | `GET /api/traces/{id}`          | `{"batches":[ResourceSpans]}` (v1)                  |
-//! | `GET /api/v2/traces/{id}`       | `{"trace":{"resourceSpans":[...]}}`                 |
-//! | `GET /api/search?tags=..`       | `{"traces":[{traceID, rootServiceName, ..}],"metrics":{..}}` |
-//! | `GET /api/stats` (ours)         | [`StoreStats`](crate::store::StoreStats) plus [`IngestCounters`](super::IngestCounters) |
+//! | Endpoint                             | Answer                                                    |
+//! |--------------------------------------|-----------------------------------------------------------|
+//! | `GET /ready`                         | 200 `ready`                                               |
+//! | `GET /api/echo`                      | 200 `echo` (Grafana's connection test)                    |
+//! | `GET /api/status/buildinfo`          | `{version, revision, branch, buildDate, buildUser, goVersion}`: our version, the Go build's fields empty |
+//! | `GET /api/traces/{id}`               | `{"batches":[ResourceSpans]}` (v1)                        |
+//! | `GET /api/v2/traces/{id}`            | `{"trace":{"resourceSpans":[...]}}`                       |
+//! | `GET /api/search?q=..`               | TraceQL: `{"traces":[{traceID, .., spanSet, spanSets}],"metrics":{..}}` (`search_traceql.rs`; `limit`, `spss`, `start`, `end`) |
+//! | `GET /api/search?tags=..`            | `{"traces":[{traceID, rootServiceName, ..}],"metrics":{..}}` (`minDuration`, `maxDuration`, `limit`, `start`, `end`) |
+//! | `GET /api/search/tags`, `/api/v2/search/tags` | `{"tagNames":[..]}`, `{"scopes":[{name, tags}]}` (`tags_api.rs`) |
+//! | `GET /api/search/tag/{tag}/values`, `/api/v2/search/tag/{tag}/values` | `{"tagValues":["a"]}`, `{"tagValues":[{type, value}]}` |
+//! | `GET /api/stats` (ours)              | [`StoreStats`](crate::store::StoreStats) plus [`IngestCounters`](super::IngestCounters) |
+//! | `/api/metrics/query_range`, `/api/metrics/query`, `/api/metrics/summary`, `/api/overrides` | 501 `{"error": ".. is not supported by the embedded store; use Tempo"}` |
+//! | `/tempopb.StreamingQuerier/*`        | gRPC UNIMPLEMENTED: Grafana's streaming search (turn streaming off) |
 //!
 //! Trace JSON uses Tempo's encoding (base64 ids, enum names): see
 //! `tempo_json.rs`. With `Accept: application/protobuf` the trace endpoints
 //! answer protobuf as Tempo does (v1: `tempopb.Trace`, v2:
 //! `tempopb.TraceByIDResponse`), which is what Grafana's Tempo backend asks for.
-//! Unknown ids answer 404, malformed ids 400, both with `{"error": ".."}`.
-//! Not implemented: TraceQL (`q=`, answered 400 rather than ignored), tag
-//! name/value listing, metrics.
+//! Unknown ids answer 404, malformed ids and parameters 400, a TraceQL
+//! query refused by `traceql::parse` 400 with its column, all with
+//! `{"error": ".."}`.
 
 use axum::Json;
 use axum::Router;
