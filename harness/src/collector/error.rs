@@ -19,6 +19,10 @@ pub enum ApiError {
     /// A Content-Type or Content-Encoding we do not speak.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A Tempo feature the embedded store does not serve (501), so a client
+    /// written for Tempo learns why rather than meeting a bare 404.
+    #[error("{0} is not supported by the embedded store; use Tempo")]
+    NotImplemented(String),
     /// Our bug, not the client's.
     #[error("internal error: {0}")]
     Internal(String),
@@ -31,6 +35,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

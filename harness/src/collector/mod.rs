@@ -5,8 +5,10 @@
 //! - `grpc.rs`: OTLP/gRPC `TraceService` (port 4317 by convention).
 //! - `http.rs`: OTLP/HTTP `POST /v1/traces`, protobuf or JSON, gzip.
 //! - `query.rs`: Tempo's query API (`/api/traces/..`, `/api/search`, ...),
-//!   with `query_params.rs` (Go durations, logfmt) and `tempo_json.rs`
-//!   (Tempo's JSON rendering of traces).
+//!   with `query_params.rs` (Go durations, logfmt, limits, windows),
+//!   `tempo_json.rs` (Tempo's JSON rendering of traces),
+//!   `search_traceql.rs` (`/api/search?q=`) and `tags_api.rs` (tag names
+//!   and values).
 //! - `ingest.rs`: what both receivers do with a request.
 //! - `logs.rs`: OTLP logs, gRPC `LogsService` and `POST /v1/logs`, through
 //!   the same gates, and `GET /api/logs/{trace_id}`.
@@ -30,6 +32,8 @@ mod limits;
 mod logs;
 mod query;
 mod query_params;
+mod search_traceql;
+mod tags_api;
 mod tempo_json;
 
 pub use error::ApiError;

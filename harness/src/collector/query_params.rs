@@ -1,8 +1,65 @@
-//! Parsers for the two non-trivial formats in Tempo's search parameters:
-//! Go durations (`minDuration=1.5s`) and logfmt tags
-//! (`tags=service.name=order http.route="/a b"`).
+//! Parsers for Tempo's query parameters: the two non-trivial formats, Go
+//! durations (`minDuration=1.5s`) and logfmt tags
+//! (`tags=service.name=order http.route="/a b"`), and the numbers and time
+//! window every search endpoint takes, each refused with a 400 naming the
+//! parameter.
 
 use std::time::Duration;
+
+use super::error::ApiError;
+use crate::store::TraceWindow;
+
+fn bad(name: &str, error: String) -> ApiError {
+    ApiError::BadRequest(format!("parameter {name}: {error}"))
+}
+
+/// An optional whole number (`limit`, `spss`, `start`, `end`); empty means absent.
+pub(super) fn count_param(name: &str, value: Option<&str>) -> Result<Option<u64>, ApiError> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|e| bad(name, format!("{v:?}: {e}")))
+        })
+        .transpose()
+}
+
+/// An optional Go duration (`minDuration`, `maxDuration`).
+pub(super) fn duration_param(
+    name: &str,
+    value: Option<&str>,
+) -> Result<Option<Duration>, ApiError> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| parse_go_duration(v).map_err(|e| bad(name, e)))
+        .transpose()
+}
+
+/// A `limit`: absent or 0 is 0, which each endpoint reads as its default.
+pub(super) fn limit_param(value: Option<&str>) -> Result<usize, ApiError> {
+    let limit = count_param("limit", value)?.unwrap_or(0);
+    Ok(usize::try_from(limit).unwrap_or(usize::MAX))
+}
+
+/// `start` and `end` (unix seconds) as a window with no duration bounds.
+pub(super) fn window_params(
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<TraceWindow, ApiError> {
+    Ok(TraceWindow {
+        start_unix_secs: count_param("start", start)?,
+        end_unix_secs: count_param("end", end)?,
+        ..TraceWindow::default()
+    })
+}
+
+/// `tags` (logfmt); absent is none.
+pub(super) fn tags_param(value: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    value
+        .map(|tags| parse_logfmt_tags(tags).map_err(|e| bad("tags", e)))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
 
 /// Parses a Go `time.ParseDuration` string: one or more `<decimal><unit>`
 /// pairs, units `ns`, `us` (or `µs`/`μs`), `ms`, `s`, `m`, `h`; `"0"` alone is

@@ -2,7 +2,10 @@
 //!
 //! - `mod.rs` (this file): [`TraceStore`] itself — insert with validation,
 //!   the per-trace index, the memory bound with counted eviction, and lookups.
-//! - `search.rs`: Tempo-style search ([`SearchQuery`] -> [`TraceSummary`]).
+//! - `search.rs`: Tempo-style search ([`SearchQuery`] -> [`TraceSummary`]),
+//!   and [`TraceStore::scan_newest_first`], the one walk every search shares.
+//! - `tags.rs`: tag names and typed values ([`TagRef`] -> [`TypedValue`]),
+//!   bounded by [`MAX_TAG_SCAN_SPANS`] and [`MAX_TAG_LIMIT`].
 //! - `wait.rs`: async waits that tests use instead of sleeping
 //!   ([`TraceStore::wait_until`], [`TraceStore::wait_for_quiet`]).
 //! - `logs.rs`: [`LogStore`], the OTLP log records by trace id, bounded by
@@ -18,11 +21,19 @@
 
 mod logs;
 mod search;
+mod tags;
 mod wait;
 
 pub use logs::{DEFAULT_MAX_LOG_RECORDS, LogInsertOutcome, LogStore, LogStoreStats};
 
-pub use search::{DEFAULT_SEARCH_LIMIT, ROOT_SPAN_NOT_YET_RECEIVED, SearchQuery, TraceSummary};
+pub use search::{
+    DEFAULT_SEARCH_LIMIT, ROOT_SPAN_NOT_YET_RECEIVED, ScanMetrics, SearchQuery, TraceSummary,
+    TraceWindow, effective_limit, status_name, tag_value,
+};
+pub use tags::{
+    INTRINSIC_TAGS, Intrinsic, MAX_TAG_LIMIT, MAX_TAG_SCAN_SPANS, TagNames, TagRef, TagValues,
+    TypedValue, kind_name,
+};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -1,6 +1,9 @@
 //! Trace search with the semantics of Tempo's tag-based search, so the
-//! `/api/search` endpoint and harness code agree on what "matches" means.
+//! `/api/search` endpoint and harness code agree on what "matches" means,
+//! and the one walk over the store ([`TraceStore::scan_newest_first`]) that
+//! the TraceQL search and the tag listings share.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -57,66 +60,156 @@ pub struct TraceSummary {
     pub span_count: usize,
 }
 
+/// The trace-level conditions every search shares: Tempo's `start`/`end`
+/// window and trace duration bounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TraceWindow {
+    pub min_duration: Option<Duration>,
+    pub max_duration: Option<Duration>,
+    /// Only traces that overlap `[start, end]`, unix seconds.
+    pub start_unix_secs: Option<u64>,
+    pub end_unix_secs: Option<u64>,
+}
+
+impl SearchQuery {
+    pub fn window(&self) -> TraceWindow {
+        TraceWindow {
+            min_duration: self.min_duration,
+            max_duration: self.max_duration,
+            start_unix_secs: self.start_unix_secs,
+            end_unix_secs: self.end_unix_secs,
+        }
+    }
+}
+
+impl TraceWindow {
+    fn admits(&self, summary: &TraceSummary) -> bool {
+        within_duration(summary, self) && within_window(summary, self)
+    }
+}
+
+/// What one scan looked at: the `metrics` of Tempo's answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanMetrics {
+    pub inspected_traces: usize,
+    pub inspected_spans: usize,
+    /// The stored (protobuf) size of the inspected spans.
+    pub inspected_bytes: u64,
+}
+
 impl TraceStore {
     /// Traces matching `query`, most recent start first.
     pub fn search(&self, query: &SearchQuery) -> Vec<TraceSummary> {
-        let limit = if query.limit == 0 {
-            DEFAULT_SEARCH_LIMIT
-        } else {
-            query.limit
-        };
+        let limit = effective_limit(query.limit);
         let wanted: Vec<(&str, String)> = query
             .tags
             .iter()
             .map(|(k, v)| (k.as_str(), v.to_lowercase()))
             .collect();
+        let mut hits = Vec::new();
+        self.scan_newest_first(&query.window(), |summary, spans| {
+            if wanted.is_empty() || spans.iter().any(|s| span_matches(s, &wanted)) {
+                hits.push(summary.clone());
+            }
+            if hits.len() >= limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        hits
+    }
 
-        let state = self.lock();
-        let mut hits: Vec<TraceSummary> = state
-            .traces
-            .iter()
-            .filter(|(_, trace)| {
-                trace
-                    .spans
-                    .iter()
-                    .any(|s| wanted.is_empty() || span_matches(&s.record(), &wanted))
-            })
-            .map(|(id, trace)| summarize(id, trace))
-            .filter(|summary| within_duration(summary, query) && within_window(summary, query))
-            .collect();
-        drop(state);
-
-        // Newest first, like Tempo; trace id breaks ties so results are stable.
-        hits.sort_by(|a, b| {
+    /// Hands `visit` each trace inside `window` with its spans, most recent
+    /// start first (trace id breaks ties, so results are stable), until it
+    /// breaks. Every search walks the store this one way.
+    ///
+    /// The lock is held to summarize the traces, then once per trace to
+    /// decode its spans, never while `visit` runs: a slow query (TraceQL over
+    /// every trace) does not hold up the receivers.
+    pub fn scan_newest_first(
+        &self,
+        window: &TraceWindow,
+        mut visit: impl FnMut(&TraceSummary, &[SpanRecord]) -> ControlFlow<()>,
+    ) -> ScanMetrics {
+        let mut candidates: Vec<TraceSummary> = {
+            let state = self.lock();
+            state
+                .traces
+                .iter()
+                .map(|(id, trace)| summarize(id, trace))
+                .filter(|summary| window.admits(summary))
+                .collect()
+        };
+        candidates.sort_by(|a, b| {
             b.start_unix_nanos
                 .cmp(&a.start_unix_nanos)
                 .then(a.trace_id.cmp(&b.trace_id))
         });
-        hits.truncate(limit);
-        hits
+        let mut metrics = ScanMetrics::default();
+        for summary in &candidates {
+            // Evicted since the summaries were taken: nothing to inspect.
+            let Some((spans, bytes)) = self.decoded(&summary.trace_id) else {
+                continue;
+            };
+            metrics.inspected_traces += 1;
+            metrics.inspected_spans += spans.len();
+            metrics.inspected_bytes += bytes;
+            if visit(summary, &spans).is_break() {
+                break;
+            }
+        }
+        metrics
+    }
+
+    /// One trace's spans and their stored size, under one short lock.
+    fn decoded(&self, trace_id: &str) -> Option<(Vec<SpanRecord>, u64)> {
+        let state = self.lock();
+        let trace = state.traces.get(trace_id)?;
+        let bytes = trace.spans.iter().map(|s| s.encoded.len() as u64).sum();
+        Some((trace.spans.iter().map(StoredSpan::record).collect(), bytes))
+    }
+}
+
+/// 0 means Tempo's default (20).
+pub fn effective_limit(limit: usize) -> usize {
+    if limit == 0 {
+        DEFAULT_SEARCH_LIMIT
+    } else {
+        limit
     }
 }
 
 fn span_matches(span: &SpanRecord, wanted: &[(&str, String)]) -> bool {
-    wanted.iter().all(|(key, value)| span_has(span, key, value))
+    wanted.iter().all(|(key, value)| {
+        tag_value(span, key).is_some_and(|found| found.to_lowercase().contains(value))
+    })
 }
 
-fn span_has(span: &SpanRecord, key: &str, wanted_lowercase: &str) -> bool {
-    let contains = |value: &str| value.to_lowercase().contains(wanted_lowercase);
+/// The value a tag-based search (and `/api/search/tag/{tag}/values`) sees
+/// for `key` on one span: `name` and `status` (`ok`/`error`/`unset`) are the
+/// span's own fields; any other key is looked up in the span's attributes,
+/// then its resource's.
+pub fn tag_value(span: &SpanRecord, key: &str) -> Option<String> {
     match key {
-        "name" => contains(&span.name),
-        "status" => contains(match span.status.code {
-            StatusCode::Unset => "unset",
-            StatusCode::Ok => "ok",
-            StatusCode::Error => "error",
-        }),
+        "name" => Some(span.name.clone()),
+        "status" => Some(status_name(span.status.code).to_string()),
         // The record already resolved the fallback for a missing service.name.
-        SERVICE_NAME_KEY => contains(&span.service_name),
+        SERVICE_NAME_KEY => Some(span.service_name.clone()),
         _ => span
             .attributes
             .get(key)
             .or_else(|| span.resource_attributes.get(key))
-            .is_some_and(|value| contains(&value.to_string())),
+            .map(ToString::to_string),
+    }
+}
+
+/// TraceQL's and Tempo's name for a status code.
+pub fn status_name(code: StatusCode) -> &'static str {
+    match code {
+        StatusCode::Unset => "unset",
+        StatusCode::Ok => "ok",
+        StatusCode::Error => "error",
     }
 }
 
@@ -145,13 +238,13 @@ fn summarize(trace_id: &str, trace: &StoredTrace) -> TraceSummary {
     }
 }
 
-fn within_duration(summary: &TraceSummary, query: &SearchQuery) -> bool {
+fn within_duration(summary: &TraceSummary, query: &TraceWindow) -> bool {
     let duration = Duration::from_nanos(summary.duration_nanos);
     query.min_duration.is_none_or(|min| duration >= min)
         && query.max_duration.is_none_or(|max| duration <= max)
 }
 
-fn within_window(summary: &TraceSummary, query: &SearchQuery) -> bool {
+fn within_window(summary: &TraceSummary, query: &TraceWindow) -> bool {
     const NANOS_PER_SEC: u64 = 1_000_000_000;
     let trace_end = summary
         .start_unix_nanos
