@@ -33,12 +33,10 @@ pub async fn run(args: TracesArgs) -> Result<(), Failure> {
                     .into(),
             ));
         }
-        (Store::Tempo { source, .. }, Some(q)) => {
-            source
-                .search_traceql(q, limit)
-                .await
-                .map_err(|e| search_failure(&where_, e))?
-        }
+        (Store::Tempo { source, .. }, Some(q)) => source
+            .search_traceql(q, limit)
+            .await
+            .map_err(|e| search_failure(&where_, e))?,
         (_, None) => store
             .source()
             .find(&TraceQuery::default().limit(limit))

@@ -18,7 +18,10 @@ const MIN_WIDTH: usize = 40;
 /// The store chosen, with the flag that chose it for messages.
 pub enum Store {
     /// The embedded collector or a Tempo: both serve Tempo's API.
-    Tempo { flag: &'static str, source: TempoSource },
+    Tempo {
+        flag: &'static str,
+        source: TempoSource,
+    },
     Jaeger(JaegerSource),
 }
 

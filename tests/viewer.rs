@@ -42,7 +42,10 @@ async fn trace_traces_and_the_web_page_show_a_real_checkout() {
         .await;
     assert_eq!(status, 201, "{body}");
     let (status, body, declined) = mesh
-        .checkout(&client, checkout_body("u-1001", "KEY-001", 1, DECLINED_CARD))
+        .checkout(
+            &client,
+            checkout_body("u-1001", "KEY-001", 1, DECLINED_CARD),
+        )
         .await;
     assert_eq!(status, 402, "{body}");
     let spans = mesh.wait_for_trace(&good, &SERVICES).await;
@@ -75,14 +78,24 @@ async fn terminal_waterfall(collector: &str, trace_id: &str, view: &TraceView) {
     assert!(lines[2].contains("POST /api/checkout"), "{stdout}");
 
     let output = tracemesh(
-        &["trace", trace_id, "--collector", collector, "-a", "--resource"],
+        &[
+            "trace",
+            trace_id,
+            "--collector",
+            collector,
+            "-a",
+            "--resource",
+        ],
         &[("NO_COLOR", "1"), ("COLUMNS", "60")],
     )
     .await;
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("http.route = /api/checkout"), "{stdout}");
-    assert!(stdout.contains("resource service.name = payment"), "{stdout}");
+    assert!(
+        stdout.contains("resource service.name = payment"),
+        "{stdout}"
+    );
     for line in stdout.lines() {
         assert!(line.chars().count() <= 60, "{line:?}");
     }
@@ -124,13 +137,20 @@ async fn cli_mistakes(collector: &str) {
     let output = tracemesh(&["trace", absent, "--collector", collector], &[]).await;
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("not found") && stderr.contains(collector), "{stderr}");
+    assert!(
+        stderr.contains("not found") && stderr.contains(collector),
+        "{stderr}"
+    );
 
     let output = tracemesh(&["trace", absent, "--tempo", "localhost:3200"], &[]).await;
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).1.contains("--tempo"));
 
-    let output = tracemesh(&["traces", "--jaeger", "http://127.0.0.1:16686", "{ }"], &[]).await;
+    let output = tracemesh(
+        &["traces", "--jaeger", "http://127.0.0.1:16686", "{ }"],
+        &[],
+    )
+    .await;
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("Jaeger"), "{stderr}");
@@ -145,7 +165,10 @@ async fn cli_mistakes(collector: &str) {
 async fn web_page(collector: &str, trace_id: &str, view: &TraceView) {
     let dir = tempfile::tempdir().unwrap();
     let index = chromium_dom(&format!("{collector}/"), dir.path()).await;
-    assert!(index.contains(&format!("href=\"/trace/{trace_id}\"")), "{index}");
+    assert!(
+        index.contains(&format!("href=\"/trace/{trace_id}\"")),
+        "{index}"
+    );
 
     let page = format!("{collector}/trace/{trace_id}");
     let dom = chromium_dom(&page, dir.path()).await;
@@ -154,7 +177,11 @@ async fn web_page(collector: &str, trace_id: &str, view: &TraceView) {
     for ((service, name), span) in rows.iter().zip(&view.waterfall.spans) {
         assert_eq!(service, &span.service);
         let shown = name.trim_end_matches('…');
-        assert!(span.name.starts_with(shown), "{name:?} is not {:?}", span.name);
+        assert!(
+            span.name.starts_with(shown),
+            "{name:?} is not {:?}",
+            span.name
+        );
     }
     assert_eq!(
         dom.matches("<details class=\"span\"").count(),
@@ -233,8 +260,14 @@ async fn chromium_dom(url: &str, profile: &Path) -> String {
     let output = run_browser(command).await;
     let dom = String::from_utf8_lossy(&output.stdout).into_owned();
     let body = between(&dom, "<body", ">");
-    assert!(!body.contains("data-page-error"), "page error on {url}: {body}");
-    assert!(body.contains("data-rendered=\"ok\""), "{url} did not finish rendering: {dom}");
+    assert!(
+        !body.contains("data-page-error"),
+        "page error on {url}: {body}"
+    );
+    assert!(
+        body.contains("data-rendered=\"ok\""),
+        "{url} did not finish rendering: {dom}"
+    );
     dom
 }
 
@@ -254,7 +287,11 @@ async fn screenshot(url: &str, dir: &Path) -> (u32, u32) {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     assert_eq!(&png[12..16], b"IHDR");
     let be = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
-    assert!(png.len() > 10_000, "a blank image is smaller: {} bytes", png.len());
+    assert!(
+        png.len() > 10_000,
+        "a blank image is smaller: {} bytes",
+        png.len()
+    );
     (be(16), be(20))
 }
 

@@ -54,8 +54,8 @@ pub mod scenario;
 pub mod sources;
 pub mod stats;
 pub mod store;
-pub mod traceql;
 pub mod trace;
+pub mod traceql;
 pub mod view;
 
 pub use collector::{CollectorConfig, RunningCollector};

@@ -17,7 +17,6 @@
 //! [`markup`].
 
 use std::fmt::Write;
-use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -25,7 +24,6 @@ use axum::http::StatusCode as HttpStatus;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use tracemesh_runtime::time_format::rfc3339_utc;
 
 use crate::logs::waterfall_logs;
 use crate::model::{AttrValue, SpanRecord, StatusCode, normalize_trace_id};
@@ -35,7 +33,7 @@ use crate::report::html::waterfall::{log_table, waterfall_chart};
 use crate::report::html::{CSS, ON_ERROR_SCRIPT, RENDERED_SCRIPT};
 use crate::report::outcome::ms;
 use crate::store::{LogStore, SearchQuery, TraceStore};
-use crate::view::{TraceRow, TraceView};
+use crate::view::{TraceRow, TraceView, start_time as time_of};
 
 const VIEWER_CSS: &str = include_str!("viewer.css");
 /// How many traces the front page lists.
@@ -64,10 +62,9 @@ async fn index(State(state): State<ViewerState>, Query(params): Query<IndexParam
     let q = params.q.unwrap_or_default();
     let query = q.trim();
     let mut body = String::new();
-    let _ = write!(
+    let _ = writeln!(
         body,
-        r#"<form class="search" method="get" action="/"><input type="text" name="q" value="{}" placeholder="TraceQL, e.g. {{ status = error }}" aria-label="TraceQL query"><button type="submit">Search</button></form>
-"#,
+        r#"<form class="search" method="get" action="/"><input type="text" name="q" value="{}" placeholder="TraceQL, e.g. {{ status = error }}" aria-label="TraceQL query"><button type="submit">Search</button></form>"#,
         markup(query)
     );
     let (status, rows) = if query.is_empty() {
@@ -75,7 +72,10 @@ async fn index(State(state): State<ViewerState>, Query(params): Query<IndexParam
             limit: LIST_LIMIT,
             ..SearchQuery::default()
         });
-        (HttpStatus::OK, Ok(hits.iter().map(TraceRow::from).collect()))
+        (
+            HttpStatus::OK,
+            Ok(hits.iter().map(TraceRow::from).collect()),
+        )
     } else {
         match search_traceql(&state.store, query, LIST_LIMIT) {
             Ok(rows) => (HttpStatus::OK, Ok(rows)),
@@ -106,7 +106,10 @@ async fn index(State(state): State<ViewerState>, Query(params): Query<IndexParam
             let _ = writeln!(
                 body,
                 r#"<p class="error">{}</p>"#,
-                markup(&format!("{query}\n{}^\n{error}", " ".repeat(error.column.saturating_sub(1))))
+                markup(&format!(
+                    "{query}\n{}^\n{error}",
+                    " ".repeat(error.column.saturating_sub(1))
+                ))
             );
         }
     }
@@ -174,13 +177,20 @@ async fn trace_page(State(state): State<ViewerState>, Path(raw_id): Path<String>
             r#"<p class="error">malformed trace id {}: expected 1 to 32 hex characters</p>"#,
             markup(&format!("{raw_id:?}"))
         );
-        return (HttpStatus::BAD_REQUEST, page("tracemesh: bad trace id", &body)).into_response();
+        return (
+            HttpStatus::BAD_REQUEST,
+            page("tracemesh: bad trace id", &body),
+        )
+            .into_response();
     };
     let Some(spans) = state.store.trace(&trace_id) else {
-        let body = format!(
-            r#"<p class="error">trace {trace_id} not found in this collector's store</p>"#
-        );
-        return (HttpStatus::NOT_FOUND, page("tracemesh: no such trace", &body)).into_response();
+        let body =
+            format!(r#"<p class="error">trace {trace_id} not found in this collector's store</p>"#);
+        return (
+            HttpStatus::NOT_FOUND,
+            page("tracemesh: no such trace", &body),
+        )
+            .into_response();
     };
     let view = match TraceView::of(&trace_id, spans) {
         Ok(view) => view,
@@ -276,9 +286,4 @@ fn page(title: &str, body: &str) -> Html<String> {
 "#,
         markup(title)
     ))
-}
-
-/// A start time to the second, UTC.
-fn time_of(unix_nanos: u64) -> String {
-    rfc3339_utc(UNIX_EPOCH + Duration::from_secs(unix_nanos / 1_000_000_000))
 }

@@ -32,7 +32,8 @@ pub(crate) const CSS: &str = include_str!("html/page.css");
 /// `<body>` so it is installed before anything else could fail.
 pub(crate) const ON_ERROR_SCRIPT: &str = r#"<script>window.onerror = function (message, source, line) { document.body.dataset.pageError = String(message) + " (line " + line + ")"; };</script>"#;
 /// Last in `<body>`: reached only if the whole page parsed and ran.
-pub(crate) const RENDERED_SCRIPT: &str = r#"<script>document.body.dataset.rendered = "ok";</script>"#;
+pub(crate) const RENDERED_SCRIPT: &str =
+    r#"<script>document.body.dataset.rendered = "ok";</script>"#;
 
 /// The report as one HTML document.
 pub fn to_html(report: &RunReport) -> String {

@@ -141,7 +141,9 @@ impl TempoSource {
 /// body (the store's and Tempo's), or `None` for any other failure.
 pub fn query_error_message(error: &SourceError) -> Option<String> {
     match error {
-        SourceError::HttpStatus { status: 400, body, .. } => {
+        SourceError::HttpStatus {
+            status: 400, body, ..
+        } => {
             // Tempo itself answers a plain-text message.
             let json: Option<Value> = serde_json::from_str(body).ok();
             match json.as_ref().and_then(|j| j.get("error")?.as_str()) {

@@ -19,6 +19,14 @@ use crate::report::model::Waterfall;
 use crate::run::figures::waterfall;
 use crate::trace::{TraceTree, TreeOptions};
 
+/// A start time to the second, UTC (`2026-11-22T10:04:05Z`): how trace
+/// lists show when a trace started.
+pub fn start_time(unix_nanos: u64) -> String {
+    tracemesh_runtime::time_format::rfc3339_utc(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_nanos / 1_000_000_000),
+    )
+}
+
 /// One trace, ready to draw: its tree, the waterfall rows, and for each row
 /// the index of its span in `tree` (for attributes, ids, status messages).
 #[derive(Debug, Clone)]
@@ -36,7 +44,9 @@ pub enum ViewError {
     Empty { trace_id: String },
     /// A waterfall hangs from one root; a trace whose root has not arrived
     /// (or with a broken propagation hop) has none or several.
-    #[error("trace {trace_id} has {roots} root spans (one expected): its root may not have arrived yet")]
+    #[error(
+        "trace {trace_id} has {roots} root spans (one expected): its root may not have arrived yet"
+    )]
     NoSingleRoot { trace_id: String, roots: usize },
 }
 

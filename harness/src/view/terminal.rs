@@ -18,11 +18,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::time::{Duration, UNIX_EPOCH};
 
-use tracemesh_runtime::time_format::rfc3339_utc;
-
-use super::{TraceRow, TraceView};
+use super::{TraceRow, TraceView, start_time as time_of};
 use crate::model::{AttrValue, StatusCode};
 use crate::report::escape::terminal;
 use crate::report::model::WaterfallSpan;
@@ -160,7 +157,8 @@ pub fn trace_table(rows: &[TraceRow], style: Style) -> String {
             Some(false) => " ",
             None => "?",
         };
-        let plain_width = 32 + 1 + service_w + 1 + name_w + start.chars().count() + 1 + 10 + 1 + 5 + 2;
+        let plain_width =
+            32 + 1 + service_w + 1 + name_w + start.chars().count() + 1 + 10 + 1 + 5 + 2;
         let text = format!(
             "{} {} {}{} {:>10} {:>5} {}",
             row.trace_id,
@@ -222,9 +220,7 @@ impl Layout {
             .max()
             .unwrap_or(0);
         let bar_reserve = (room * 2 / 5).max(MIN_BAR);
-        let name_w = longest
-            .min(room.saturating_sub(bar_reserve))
-            .max(MIN_NAME);
+        let name_w = longest.min(room.saturating_sub(bar_reserve)).max(MIN_NAME);
         let bar_w = room.saturating_sub(name_w).max(MIN_BAR);
         Layout {
             width,
@@ -275,7 +271,10 @@ impl Layout {
         } else {
             name
         };
-        let service = pad(&cut(&terminal(&span.service), self.service_w), self.service_w);
+        let service = pad(
+            &cut(&terminal(&span.service), self.service_w),
+            self.service_w,
+        );
         let bar = bar(span, end_ms, self.bar_w);
         let bar_color = if span.error {
             RED
@@ -452,11 +451,6 @@ fn pad(text: &str, width: usize) -> String {
     format!("{text:<width$}")
 }
 
-/// A start time to the second, UTC.
-fn time_of(unix_nanos: u64) -> String {
-    rfc3339_utc(UNIX_EPOCH + Duration::from_secs(unix_nanos / 1_000_000_000))
-}
-
 /// A trace duration as people read it (`45.0 ms`).
 fn fmt_nanos_short(nanos: u64) -> String {
     ms(nanos_to_ms(nanos))
@@ -497,7 +491,14 @@ mod tests {
     #[test]
     fn rows_follow_the_tree_with_indented_names() {
         let view = checkout_view();
-        let text = waterfall(&view, Style { width: 120, color: false }, Detail::default());
+        let text = waterfall(
+            &view,
+            Style {
+                width: 120,
+                color: false,
+            },
+            Detail::default(),
+        );
         let rows = span_rows(&text);
         assert_eq!(rows.len(), view.waterfall.spans.len(), "{text}");
         let name_w = Layout::new(&view.waterfall.spans, 120).name_w;
@@ -505,7 +506,10 @@ mod tests {
             let indented = format!("{}{}", "  ".repeat(span.depth), span.name);
             let cell: String = row.chars().skip(MARKS + 1).take(name_w).collect();
             let cell = cell.trim_end();
-            match cell.strip_suffix('…').or_else(|| cell.split_once('…').map(|(a, _)| a)) {
+            match cell
+                .strip_suffix('…')
+                .or_else(|| cell.split_once('…').map(|(a, _)| a))
+            {
                 // Cut: what is shown is the indented name's start or end.
                 Some(kept) => assert!(indented.starts_with(kept), "{row}"),
                 None => assert_eq!(cell, indented, "{row}"),
@@ -526,14 +530,31 @@ mod tests {
     fn print_checkout() {
         for width in [120, 60] {
             println!("{}", render(width, true, Detail::default()));
-            println!("{}", render(width, false, Detail { attributes: true, resource: false }));
+            println!(
+                "{}",
+                render(
+                    width,
+                    false,
+                    Detail {
+                        attributes: true,
+                        resource: false
+                    }
+                )
+            );
         }
     }
 
     #[test]
     fn critical_path_error_and_fault_are_marked() {
         let view = checkout_view();
-        let text = waterfall(&view, Style { width: 120, color: false }, Detail::default());
+        let text = waterfall(
+            &view,
+            Style {
+                width: 120,
+                color: false,
+            },
+            Detail::default(),
+        );
         for (row, span) in span_rows(&text).iter().zip(&view.waterfall.spans) {
             let marks: Vec<char> = row.chars().take(MARKS).collect();
             assert_eq!(marks[0] == '*', span.critical, "{row}");
@@ -545,14 +566,24 @@ mod tests {
             .into_iter()
             .find(|r| r.contains("POST /v1/charges"))
             .unwrap();
-        assert!(charge[..MARKS].contains('!') && charge[..MARKS].contains('^'), "{charge}");
+        assert!(
+            charge[..MARKS].contains('!') && charge[..MARKS].contains('^'),
+            "{charge}"
+        );
         assert!(text.contains(LEGEND));
     }
 
     #[test]
     fn fits_120_and_60_columns_without_wrapping() {
         for width in [120, 60] {
-            let text = render(width, false, Detail { attributes: true, resource: true });
+            let text = render(
+                width,
+                false,
+                Detail {
+                    attributes: true,
+                    resource: true,
+                },
+            );
             for line in text.lines() {
                 assert!(line.chars().count() <= width, "{width}: {line:?}");
             }
@@ -564,8 +595,17 @@ mod tests {
             assert!(row.contains(BAR), "{row}");
         }
         // The start column is gone, duration and self stay.
-        assert!(!narrow.lines().nth(1).unwrap().contains("start"), "{narrow}");
-        assert!(render(120, false, Detail::default()).lines().nth(1).unwrap().contains("start"));
+        assert!(
+            !narrow.lines().nth(1).unwrap().contains("start"),
+            "{narrow}"
+        );
+        assert!(
+            render(120, false, Detail::default())
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains("start")
+        );
     }
 
     #[test]
@@ -579,12 +619,22 @@ mod tests {
     #[test]
     fn no_escape_codes_without_colour_and_colours_with_it() {
         for width in [120, 60] {
-            let plain = render(width, false, Detail { attributes: true, resource: true });
+            let plain = render(
+                width,
+                false,
+                Detail {
+                    attributes: true,
+                    resource: true,
+                },
+            );
             assert!(!plain.contains('\x1b'), "{plain}");
         }
         let coloured = render(120, true, Detail::default());
         assert!(coloured.contains("\x1b[34m"), "gateway is blue: {coloured}");
-        assert!(coloured.contains("\x1b[31m"), "the error is red: {coloured}");
+        assert!(
+            coloured.contains("\x1b[31m"),
+            "the error is red: {coloured}"
+        );
         // Without its escapes, the coloured output is the plain one.
         let stripped = strip_ansi(&coloured);
         assert_eq!(stripped, render(120, false, Detail::default()));
@@ -592,20 +642,46 @@ mod tests {
 
     #[test]
     fn attributes_show_under_their_span_with_a() {
-        let text = render(120, false, Detail { attributes: true, resource: false });
+        let text = render(
+            120,
+            false,
+            Detail {
+                attributes: true,
+                resource: false,
+            },
+        );
         let lines: Vec<&str> = text.lines().collect();
-        let at = lines.iter().position(|l| l.contains("POST /v1/charges")).unwrap();
+        let at = lines
+            .iter()
+            .position(|l| l.contains("POST /v1/charges"))
+            .unwrap();
         let under: Vec<&str> = lines[at + 1..]
             .iter()
             .take_while(|l| l.starts_with("    "))
             .copied()
             .collect();
-        assert!(under.iter().any(|l| l.contains("http.route = /v1/charges")), "{text}");
+        assert!(
+            under.iter().any(|l| l.contains("http.route = /v1/charges")),
+            "{text}"
+        );
         assert!(under.iter().any(|l| l.contains("status = error")), "{text}");
-        assert!(under.iter().any(|l| l.contains("injected fault = error")), "{text}");
+        assert!(
+            under.iter().any(|l| l.contains("injected fault = error")),
+            "{text}"
+        );
         assert!(!text.contains("resource service.name"), "{text}");
-        let with_resource = render(120, false, Detail { attributes: true, resource: true });
-        assert!(with_resource.contains("resource service.name = payment"), "{with_resource}");
+        let with_resource = render(
+            120,
+            false,
+            Detail {
+                attributes: true,
+                resource: true,
+            },
+        );
+        assert!(
+            with_resource.contains("resource service.name = payment"),
+            "{with_resource}"
+        );
         assert!(!render(120, false, Detail::default()).contains("http.route"));
     }
 
@@ -616,7 +692,17 @@ mod tests {
         let mut spans = trace.into_spans();
         spans[1].name = "\x1b[31mred".into();
         let view = TraceView::of(&format!("{:032x}", 0xdef), spans).unwrap();
-        let text = waterfall(&view, Style { width: 120, color: false }, Detail { attributes: true, resource: false });
+        let text = waterfall(
+            &view,
+            Style {
+                width: 120,
+                color: false,
+            },
+            Detail {
+                attributes: true,
+                resource: false,
+            },
+        );
         assert!(!text.contains('\x1b'), "{text:?}");
     }
 
@@ -632,19 +718,43 @@ mod tests {
             error: Some(error),
         };
         let rows = [row(1, false), row(2, true)];
-        let wide = trace_table(&rows, Style { width: 120, color: false });
+        let wide = trace_table(
+            &rows,
+            Style {
+                width: 120,
+                color: false,
+            },
+        );
         assert!(wide.contains("2023-11-14T22:13:20Z"), "{wide}");
         let lines: Vec<&str> = wide.lines().collect();
-        assert!(lines[1].starts_with(&rows[0].trace_id) && !lines[1].ends_with('!'), "{wide}");
-        assert!(lines[2].ends_with('!') && lines[2].contains("45.0 ms"), "{wide}");
+        assert!(
+            lines[1].starts_with(&rows[0].trace_id) && !lines[1].ends_with('!'),
+            "{wide}"
+        );
+        assert!(
+            lines[2].ends_with('!') && lines[2].contains("45.0 ms"),
+            "{wide}"
+        );
         for width in [120, 60] {
-            let text = trace_table(&rows, Style { width, color: false });
+            let text = trace_table(
+                &rows,
+                Style {
+                    width,
+                    color: false,
+                },
+            );
             assert!(!text.contains('\x1b'));
             for line in text.lines() {
                 assert!(line.chars().count() <= width, "{width}: {line:?}");
             }
         }
-        let coloured = trace_table(&rows, Style { width: 120, color: true });
+        let coloured = trace_table(
+            &rows,
+            Style {
+                width: 120,
+                color: true,
+            },
+        );
         assert_eq!(strip_ansi(&coloured), wide);
     }
 
