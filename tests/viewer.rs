@@ -196,8 +196,13 @@ async fn web_page(collector: &str, trace_id: &str, view: &TraceView) {
     assert_eq!(answer.status(), 400);
     assert!(answer.text().await.unwrap().contains("column "));
 
-    let (width, height) = screenshot(&page, dir.path()).await;
-    assert_eq!((width, height), (1200, 900));
+    for (url, name) in [
+        (page.as_str(), "trace"),
+        (&format!("{collector}/"), "index"),
+    ] {
+        let (width, height) = screenshot(url, name, dir.path()).await;
+        assert_eq!((width, height), (1200, 900), "{url}");
+    }
 }
 
 /// `(service, name)` of each waterfall row, from the SVG's label texts.
@@ -271,18 +276,20 @@ async fn chromium_dom(url: &str, profile: &Path) -> String {
     dom
 }
 
-/// Screenshots `url` at 1200x900 and returns the PNG's size from its header.
-async fn screenshot(url: &str, dir: &Path) -> (u32, u32) {
-    let path = dir.join("trace.png");
+/// Screenshots `url` at 1200x900 and returns the PNG's size from its
+/// header. `TRACEMESH_KEEP_SCREENSHOTS=<dir>` keeps it there as `<name>.png`,
+/// to look at.
+async fn screenshot(url: &str, name: &str, dir: &Path) -> (u32, u32) {
+    let path = dir.join(format!("{name}.png"));
     let mut command = chromium();
     command
-        .arg(format!("--user-data-dir={}", dir.join("shot").display()))
+        .arg(format!("--user-data-dir={}", dir.join(name).display()))
         .arg(format!("--screenshot={}", path.display()))
         .args(["--window-size=1200,900", url]);
     run_browser(command).await;
     let png = std::fs::read(&path).expect("a screenshot");
-    if let Ok(keep) = std::env::var("TRACEMESH_KEEP_SCREENSHOT") {
-        std::fs::copy(&path, keep).unwrap();
+    if let Ok(keep) = std::env::var("TRACEMESH_KEEP_SCREENSHOTS") {
+        std::fs::copy(&path, Path::new(&keep).join(format!("{name}.png"))).unwrap();
     }
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     assert_eq!(&png[12..16], b"IHDR");

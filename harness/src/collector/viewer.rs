@@ -217,7 +217,11 @@ async fn trace_page(State(state): State<ViewerState>, Path(raw_id): Path<String>
     body.push_str(&waterfall_chart(&waterfall, &colors));
     body.push_str("\n<h2>Spans</h2>\n");
     for row in 0..view.rows.len() {
-        body.push_str(&span_details(view.span(row), &waterfall.spans[row]));
+        body.push_str(&span_details(
+            view.span(row),
+            &waterfall.spans[row],
+            &colors,
+        ));
     }
     body.push_str("<h2>Log lines</h2>\n");
     body.push_str(&log_table(&waterfall));
@@ -225,10 +229,15 @@ async fn trace_page(State(state): State<ViewerState>, Path(raw_id): Path<String>
 }
 
 /// One span's attributes, folded: `<details>` opens without a script.
-fn span_details(span: &SpanRecord, row: &crate::report::model::WaterfallSpan) -> String {
+fn span_details(
+    span: &SpanRecord,
+    row: &crate::report::model::WaterfallSpan,
+    colors: &ServiceColors,
+) -> String {
     let mut html = format!(
-        r#"<details class="span"><summary>{}<b>{}</b> {} <span class="muted">{} · {} · self {}{}</span></summary><table>"#,
+        r#"<details class="span"><summary>{}<b style="color: {}">{}</b> {} <span class="muted">{} · {} · self {}{}</span></summary><table>"#,
         "&nbsp;&nbsp;".repeat(row.depth),
+        colors.of(&span.service_name),
         markup(&span.service_name),
         markup(&span.name),
         markup(&row.kind),
