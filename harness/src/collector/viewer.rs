@@ -296,3 +296,72 @@ fn page(title: &str, body: &str) -> Html<String> {
         markup(title)
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+
+    use super::*;
+    use crate::store::tests::{batch, trace_hex};
+
+    const EVIL: &str = "<script>alert(1)</script>";
+
+    /// A store holding one trace whose service and span name are markup.
+    fn state() -> ViewerState {
+        let store = TraceStore::new(1_000);
+        let mut spans = batch("<b>svc</b>", &[(7, 1)]);
+        spans.scope_spans[0].spans[0].name = EVIL.into();
+        store.insert(vec![spans]);
+        ViewerState {
+            store,
+            logs: LogStore::new(100),
+        }
+    }
+
+    async fn html(response: Response) -> (u16, String) {
+        let status = response.status().as_u16();
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn store_text_is_escaped_on_both_pages() {
+        let (status, list) = html(index(State(state()), Query(IndexParams::default())).await).await;
+        assert_eq!(status, 200);
+        assert!(
+            list.contains(&format!("href=\"/trace/{}\"", trace_hex(7))),
+            "{list}"
+        );
+        let (status, page) = html(trace_page(State(state()), Path(trace_hex(7))).await).await;
+        assert_eq!(status, 200);
+        for text in [list, page] {
+            assert!(!text.contains(EVIL) && !text.contains("<b>svc"), "{text}");
+            assert!(text.contains("&lt;script&gt;") && text.contains("dataset.rendered"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_id_is_400_and_an_absent_trace_404() {
+        let (status, page) = html(trace_page(State(state()), Path("<zz>".into())).await).await;
+        assert_eq!(status, 400);
+        assert!(
+            page.contains("malformed trace id") && !page.contains("<zz>"),
+            "{page}"
+        );
+        let (status, page) = html(trace_page(State(state()), Path(trace_hex(9))).await).await;
+        assert_eq!(status, 404);
+        assert!(page.contains("not found"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_query_shows_its_column_and_keeps_the_text() {
+        let params = IndexParams {
+            q: Some("{ \"<q>\" ".into()),
+        };
+        let (status, page) = html(index(State(state()), Query(params)).await).await;
+        assert_eq!(status, 400);
+        assert!(page.contains("column "), "{page}");
+        // Back in the search box, escaped, so the user can fix it.
+        assert!(page.contains("value=\"{ &quot;&lt;q&gt;&quot;\""), "{page}");
+    }
+}
