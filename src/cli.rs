@@ -40,6 +40,58 @@ pub enum Command {
     /// Print one trace's log lines from every service, in time order, from a
     /// run's report directory or from the embedded collector.
     Logs(LogsArgs),
+    /// Print one trace as a waterfall: the span tree, services, bars, start,
+    /// duration and self time, critical path, errors and injected faults.
+    Trace(TraceArgs),
+    /// List the latest traces, optionally those a TraceQL query matches.
+    Traces(TracesArgs),
+}
+
+/// Where `trace` and `traces` read: the embedded collector unless
+/// `--tempo` or `--jaeger` says otherwise.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("store").args(["collector", "tempo", "jaeger"])))]
+pub struct StoreArgs {
+    /// The embedded collector's HTTP URL (it serves Tempo's API).
+    #[arg(long, default_value = "http://127.0.0.1:4318")]
+    pub collector: String,
+    /// A Tempo's HTTP API (`http://localhost:3200`).
+    #[arg(long)]
+    pub tempo: Option<String>,
+    /// A Jaeger's query API (`http://localhost:16686`), read through api_v3.
+    #[arg(long)]
+    pub jaeger: Option<String>,
+}
+
+/// `tracemesh trace <trace-id>`.
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// The trace id: 1 to 32 hex digits.
+    pub trace_id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Show each span's attributes (and status message) under it.
+    #[arg(short, long)]
+    pub attributes: bool,
+    /// Show each span's resource attributes under it.
+    #[arg(long)]
+    pub resource: bool,
+}
+
+/// `tracemesh traces [QUERY]`.
+#[derive(Debug, Clone, Args)]
+pub struct TracesArgs {
+    /// A TraceQL query, e.g. `{ status = error }` (Tempo and the collector).
+    #[arg(conflicts_with = "query_flag")]
+    pub query: Option<String>,
+    /// The same TraceQL query, as a flag.
+    #[arg(long = "query", id = "query_flag", value_name = "TRACEQL")]
+    pub query_flag: Option<String>,
+    /// At most this many traces, newest first.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `tracemesh logs <trace-id>`: exactly one source.

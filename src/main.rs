@@ -15,6 +15,10 @@
 //! - `tracemesh probe <url>` is the container health check ([`probe_cmd`]).
 //! - `tracemesh logs <trace-id>` prints one trace's log lines from every
 //!   service ([`logs_cmd`]).
+//! - `tracemesh trace <trace-id>` prints one trace as a waterfall
+//!   ([`trace_cmd`]); `tracemesh traces [QUERY]` lists the latest traces
+//!   ([`traces_cmd`]); both read the store `--collector`, `--tempo` or
+//!   `--jaeger` names ([`view_source`]).
 //!
 //! The services themselves live in the library crates under `services/`;
 //! this binary only parses flags and calls them ([`cli`] has every flag).
@@ -26,7 +30,10 @@ mod probe_cmd;
 mod run_cmd;
 mod run_metrics;
 mod service_cmd;
+mod trace_cmd;
+mod traces_cmd;
 mod up;
+mod view_source;
 
 use std::process::ExitCode;
 
@@ -71,6 +78,8 @@ fn main() -> ExitCode {
             }
             cli::Command::Probe(args) => probe_cmd::run(args).await,
             cli::Command::Logs(args) => logs_cmd::run(args).await,
+            cli::Command::Trace(args) => trace_cmd::run(args).await,
+            cli::Command::Traces(args) => traces_cmd::run(args).await,
         }
     });
     match result {

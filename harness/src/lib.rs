@@ -32,6 +32,9 @@
 //! - [`run`]: a load run's analysis: every check, and the report.
 //! - [`scenario`]: fault scenario files (which faults, and what the run
 //!   must then report).
+//! - [`view`]: a trace and a trace list laid out for people: the terminal
+//!   waterfall and table (`tracemesh trace`, `tracemesh traces`); the
+//!   collector's web page (`collector/viewer.rs`) draws the same view.
 //! - [`stats`]: the one nearest-rank percentile, for the report, the checks
 //!   and the benches.
 //!
@@ -53,6 +56,7 @@ pub mod stats;
 pub mod store;
 pub mod trace;
 pub mod traceql;
+pub mod view;
 
 pub use collector::{CollectorConfig, RunningCollector};
 pub use model::SpanRecord;

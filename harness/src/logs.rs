@@ -190,19 +190,28 @@ pub fn attach_run_logs(waterfalls: &mut [Waterfall], report_dir: &Path) -> io::R
         Err(e) => return Err(e),
     };
     for waterfall in waterfalls {
-        waterfall.logs = lines_of_trace(&text, &waterfall.trace_id)
-            .iter()
-            .map(|line| WaterfallLog {
-                offset_ms: (line.time_unix_nano as f64 - waterfall.start_unix_nanos as f64) / 1e6,
-                service: line.service.clone(),
-                level: line.severity.clone(),
-                message: line.body.clone(),
-                fields: line.fields_text(),
-                span_id: line.span_id.clone(),
-            })
-            .collect();
+        waterfall.logs = waterfall_logs(
+            &lines_of_trace(&text, &waterfall.trace_id),
+            waterfall.start_unix_nanos,
+        );
     }
     Ok(())
+}
+
+/// Log lines as a waterfall's, offset from the trace's start (the report's
+/// and the collector page's log table).
+pub fn waterfall_logs(lines: &[LogLine], start_unix_nanos: u64) -> Vec<WaterfallLog> {
+    lines
+        .iter()
+        .map(|line| WaterfallLog {
+            offset_ms: (line.time_unix_nano as f64 - start_unix_nanos as f64) / 1e6,
+            service: line.service.clone(),
+            level: line.severity.clone(),
+            message: line.body.clone(),
+            fields: line.fields_text(),
+            span_id: line.span_id.clone(),
+        })
+        .collect()
 }
 
 /// Time order; lines logged in the same microsecond keep their order.

@@ -15,6 +15,8 @@
 //! - `limits.rs`: what one request may cost (body size, gzip, nesting,
 //!   attribute value length) and the `attributes_truncated` counter; its
 //!   table lists every limit and the status each one answers with.
+//! - `viewer.rs`: a web page over the store (`/` the latest traces and a
+//!   TraceQL search, `/trace/{id}` a waterfall), with `viewer.css`.
 //! - `forward.rs`: optional tap to an upstream OTLP/gRPC endpoint.
 //! - `error.rs`: the HTTP error type (`{"error": ".."}` bodies).
 //!
@@ -35,6 +37,7 @@ mod query_params;
 mod search_traceql;
 mod tags_api;
 mod tempo_json;
+mod viewer;
 
 pub use error::ApiError;
 pub use forward::{ForwardStats, Forwarder};
@@ -182,6 +185,7 @@ impl Collector {
         http::router(self.ingest_state())
             .merge(logs::router(self.ingest_state()))
             .merge(query::router(self.store.clone(), self.stats.clone()))
+            .merge(viewer::router(self.store.clone(), self.logs.clone()))
     }
 
     /// Serves both listeners until `shutdown` completes, then stops both

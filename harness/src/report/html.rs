@@ -13,10 +13,10 @@
 
 mod baseline;
 mod charts;
-mod colors;
+pub(crate) mod colors;
 mod exemplar;
 mod svg;
-mod waterfall;
+pub(crate) mod waterfall;
 
 use std::fmt::Write;
 
@@ -26,13 +26,14 @@ use super::outcome::{Outcome, SamplingFigures, ms};
 use crate::checks::Verdict;
 use colors::ServiceColors;
 
-const CSS: &str = include_str!("html/page.css");
+pub(crate) const CSS: &str = include_str!("html/page.css");
 
 /// Records any script error on `<body>` for the headless check; first in
 /// `<body>` so it is installed before anything else could fail.
-const ON_ERROR_SCRIPT: &str = r#"<script>window.onerror = function (message, source, line) { document.body.dataset.pageError = String(message) + " (line " + line + ")"; };</script>"#;
+pub(crate) const ON_ERROR_SCRIPT: &str = r#"<script>window.onerror = function (message, source, line) { document.body.dataset.pageError = String(message) + " (line " + line + ")"; };</script>"#;
 /// Last in `<body>`: reached only if the whole page parsed and ran.
-const RENDERED_SCRIPT: &str = r#"<script>document.body.dataset.rendered = "ok";</script>"#;
+pub(crate) const RENDERED_SCRIPT: &str =
+    r#"<script>document.body.dataset.rendered = "ok";</script>"#;
 
 /// The report as one HTML document.
 pub fn to_html(report: &RunReport) -> String {

@@ -29,7 +29,7 @@ mod tempo;
 pub use embedded::EmbeddedSource;
 pub use jaeger::JaegerSource;
 pub use otlp_json::records_from_resource_spans;
-pub use tempo::TempoSource;
+pub use tempo::{TempoSource, query_error_message};
 
 use std::time::Duration;
 

@@ -99,6 +99,31 @@ impl TraceSource for TempoSource {
 
     async fn find(&self, query: &TraceQuery) -> Result<Vec<TraceHit>, SourceError> {
         let url = self.search_url(query)?;
+        self.search_at(url).await
+    }
+}
+
+impl TempoSource {
+    /// `GET /api/search?q=<TraceQL>&limit=`: the traces a TraceQL query
+    /// matches, newest first. Tempo answers the same `traces` list as the
+    /// tag search (each hit also has `spanSets`, not read here). A query
+    /// Tempo refuses is [`SourceError::HttpStatus`] 400 whose body is
+    /// `{"error": "..."}` (see [`query_error_message`]).
+    pub async fn search_traceql(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<TraceHit>, SourceError> {
+        let mut url = endpoint(&self.base_url, "/api/search")?;
+        url.query_pairs_mut().append_pair("q", query);
+        if limit > 0 {
+            url.query_pairs_mut()
+                .append_pair("limit", &limit.to_string());
+        }
+        self.search_at(url).await
+    }
+
+    async fn search_at(&self, url: Url) -> Result<Vec<TraceHit>, SourceError> {
         let Some(body) = get(&self.client, &url).await? else {
             // 404 on the search endpoint means no such API, not "no traces".
             return Err(SourceError::HttpStatus {
@@ -109,6 +134,24 @@ impl TraceSource for TempoSource {
         };
         let json = parse_json(&url, &body)?;
         search_hits(&json).map_err(|reason| malformed(&url, reason))
+    }
+}
+
+/// The message of a refused query: the `error` of a 400 `{"error": ".."}`
+/// body (the store's and Tempo's), or `None` for any other failure.
+pub fn query_error_message(error: &SourceError) -> Option<String> {
+    match error {
+        SourceError::HttpStatus {
+            status: 400, body, ..
+        } => {
+            // Tempo itself answers a plain-text message.
+            let json: Option<Value> = serde_json::from_str(body).ok();
+            match json.as_ref().and_then(|j| j.get("error")?.as_str()) {
+                Some(message) => Some(message.to_owned()),
+                None => Some(body.clone()),
+            }
+        }
+        _ => None,
     }
 }
 

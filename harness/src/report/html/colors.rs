@@ -32,7 +32,6 @@ pub struct ServiceColors {
 impl ServiceColors {
     /// Colours for every service named anywhere in `report`.
     pub fn for_report(report: &RunReport) -> ServiceColors {
-        let mut colors: BTreeMap<String, &'static str> = BTreeMap::new();
         let named = report
             .attribution
             .iter()
@@ -44,6 +43,12 @@ impl ServiceColors {
                     .iter()
                     .flat_map(|w| w.spans.iter().map(|s| s.service.as_str())),
             );
+        ServiceColors::for_services(named)
+    }
+
+    /// Colours for these services (the collector's page: one trace's).
+    pub fn for_services<'a>(named: impl Iterator<Item = &'a str>) -> ServiceColors {
+        let mut colors: BTreeMap<String, &'static str> = BTreeMap::new();
         for service in named {
             colors.entry(service.to_string()).or_insert("");
         }
