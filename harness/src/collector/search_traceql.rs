@@ -18,15 +18,11 @@
 //! Tempo returns what the query fetched. The trace fields come from the same
 //! summary the tag-based search answers (`store::search`).
 
-use std::ops::ControlFlow;
-
 use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::model::{AttrValue, SERVICE_NAME_KEY, SpanRecord};
-use crate::store::{
-    TraceStore, TraceSummary, TraceWindow, effective_limit, kind_name, status_name,
-};
+use crate::store::{TraceStore, TraceSummary, TraceWindow, kind_name, status_name};
 use crate::traceql::{self, Query, QueryError, SpanSet};
 
 /// Tempo's default spans per spanset.
@@ -47,23 +43,15 @@ pub struct TraceqlSearch {
 /// (or uses what the engine does not support) is a 400 naming its column.
 pub fn traceql_search(store: &TraceStore, search: &TraceqlSearch) -> Result<Value, ApiError> {
     let query = traceql::parse(&search.query).map_err(query_error)?;
-    let limit = effective_limit(search.limit);
     let spss = match search.spans_per_spanset {
         0 => DEFAULT_SPANS_PER_SPANSET,
         n => n,
     };
-    let mut traces = Vec::new();
-    let metrics = store.scan_newest_first(&search.window, |summary, spans| {
-        let sets = query.evaluate(spans);
-        if !sets.is_empty() {
-            traces.push(trace_hit(summary, spans, &sets, &query, spss));
-        }
-        if traces.len() >= limit {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    });
+    let (hits, metrics) = store.traceql(&query, &search.window, search.limit);
+    let traces: Vec<Value> = hits
+        .iter()
+        .map(|hit| trace_hit(&hit.summary, &hit.spans, &hit.sets, &query, spss))
+        .collect();
     Ok(json!({
         "traces": traces,
         "metrics": {

@@ -32,7 +32,7 @@ use crate::report::html::colors::ServiceColors;
 use crate::report::html::waterfall::{log_table, waterfall_chart};
 use crate::report::html::{CSS, ON_ERROR_SCRIPT, RENDERED_SCRIPT};
 use crate::report::outcome::ms;
-use crate::store::{LogStore, SearchQuery, TraceStore};
+use crate::store::{LogStore, SearchQuery, TraceStore, TraceWindow};
 use crate::view::{TraceRow, TraceView, start_time as time_of};
 
 const VIEWER_CSS: &str = include_str!("viewer.css");
@@ -116,31 +116,18 @@ async fn index(State(state): State<ViewerState>, Query(params): Query<IndexParam
     (status, page("tracemesh traces", &body)).into_response()
 }
 
-/// The traces `query` (TraceQL) matches, newest first.
-///
-/// To be replaced by the query API's TraceQL search (`/api/search?q=`,
-/// `collector/query.rs` and the store's search) once it is merged: one
-/// search, one meaning. Until then it is that search in miniature: parse
-/// once, match every stored trace, keep the newest.
+/// The newest traces `query` matches: the same search as the API's
+/// `/api/search?q=` (`TraceStore::traceql`).
 fn search_traceql(
     store: &TraceStore,
     query: &str,
     limit: usize,
 ) -> Result<Vec<TraceRow>, crate::traceql::QueryError> {
     let parsed = crate::traceql::parse(query)?;
-    let all = store.search(&SearchQuery {
-        limit: usize::MAX,
-        ..SearchQuery::default()
-    });
-    Ok(all
+    let (hits, _) = store.traceql(&parsed, &TraceWindow::default(), limit);
+    Ok(hits
         .iter()
-        .filter(|hit| {
-            store
-                .trace(&hit.trace_id)
-                .is_some_and(|spans| parsed.matches(&spans))
-        })
-        .take(limit)
-        .map(TraceRow::from)
+        .map(|hit| TraceRow::from(&hit.summary))
         .collect())
 }
 

@@ -28,7 +28,7 @@ pub use logs::{DEFAULT_MAX_LOG_RECORDS, LogInsertOutcome, LogStore, LogStoreStat
 
 pub use search::{
     DEFAULT_SEARCH_LIMIT, ROOT_SPAN_NOT_YET_RECEIVED, ScanMetrics, SearchQuery, TraceSummary,
-    TraceWindow, effective_limit, status_name, tag_value,
+    TraceWindow, TraceqlHit, effective_limit, status_name, tag_value,
 };
 pub use tags::{
     INTRINSIC_TAGS, Intrinsic, MAX_TAG_LIMIT, MAX_TAG_SCAN_SPANS, TagNames, TagRef, TagValues,

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{StoredSpan, StoredTrace, TraceStore};
 use crate::model::{SERVICE_NAME_KEY, SpanRecord, StatusCode};
+use crate::traceql::{Query, SpanSet};
 
 /// Tempo's default result count for `/api/search`.
 pub const DEFAULT_SEARCH_LIMIT: usize = 20;
@@ -172,6 +173,46 @@ impl TraceStore {
 }
 
 /// 0 means Tempo's default (20).
+/// One trace a TraceQL query matched.
+#[derive(Debug, Clone)]
+pub struct TraceqlHit {
+    pub summary: TraceSummary,
+    pub spans: Vec<SpanRecord>,
+    /// What the query returned for it (never empty).
+    pub sets: Vec<SpanSet>,
+}
+
+impl TraceStore {
+    /// The newest traces in `window` that `query` matches, at most `limit`
+    /// (0: the default), with what the scan inspected. The API's TraceQL
+    /// search and the collector's page both search this one way.
+    pub fn traceql(
+        &self,
+        query: &Query,
+        window: &TraceWindow,
+        limit: usize,
+    ) -> (Vec<TraceqlHit>, ScanMetrics) {
+        let limit = effective_limit(limit);
+        let mut hits = Vec::new();
+        let metrics = self.scan_newest_first(window, |summary, spans| {
+            let sets = query.evaluate(spans);
+            if !sets.is_empty() {
+                hits.push(TraceqlHit {
+                    summary: summary.clone(),
+                    spans: spans.to_vec(),
+                    sets,
+                });
+            }
+            if hits.len() >= limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        (hits, metrics)
+    }
+}
+
 pub fn effective_limit(limit: usize) -> usize {
     if limit == 0 {
         DEFAULT_SEARCH_LIMIT
