@@ -9,7 +9,7 @@
 //! Exit 2: a bad flag, a query for Jaeger, or a query the store refused
 //! (its message, with its column). Exit 1: the store cannot be reached.
 
-use tracemesh_harness::sources::{SourceError, TraceQuery, query_error_message};
+use tracemesh_harness::sources::{SourceError, TraceQuery};
 use tracemesh_harness::view::TraceRow;
 use tracemesh_harness::view::terminal::trace_table;
 
@@ -33,8 +33,9 @@ pub async fn run(args: TracesArgs) -> Result<(), Failure> {
                     .into(),
             ));
         }
-        (Store::Tempo { source, .. }, Some(q)) => source
-            .search_traceql(q, limit)
+        (_, Some(q)) => store
+            .source()
+            .find(&TraceQuery::traceql(q.as_str()).limit(limit))
             .await
             .map_err(|e| search_failure(&where_, e))?,
         (_, None) => store
@@ -63,8 +64,10 @@ pub async fn run(args: TracesArgs) -> Result<(), Failure> {
 /// A refused query is the user's to fix (exit 2, the store's message with
 /// its column); anything else is the store's failure.
 fn search_failure(where_: &str, error: SourceError) -> Failure {
-    match query_error_message(&error) {
-        Some(message) => Failure::Usage(format!("query refused by {where_}: {message}")),
-        None => Failure::Runtime(format!("{where_}: {error}")),
+    match error {
+        SourceError::QueryRefused { message, .. } => {
+            Failure::Usage(format!("query refused by {where_}: {message}"))
+        }
+        other => Failure::Runtime(format!("{where_}: {other}")),
     }
 }

@@ -9,6 +9,9 @@
 //! nothing on the span to say it was planted) fails it, naming the
 //! operation.
 //!
+//! TraceQL assertions too: the shipped checkout tree's (`>>` into payment,
+//! four SQL spans) fail on the dropped context and the lost DB span.
+//!
 //! The metric checks the same way: an exemplar naming the wrong trace or
 //! an unsampled one fails `exemplars`, a missed count `metrics_agree`. The
 //! first clean run and the unsampled-exemplar run read the metrics through
@@ -40,6 +43,8 @@ struct Case {
     check: &'static str,
     /// Each must appear in one of that check's reasons.
     names: &'static [&'static str],
+    /// Other checks that must fail too, each with a part of one reason.
+    also: &'static [(&'static str, &'static str)],
 }
 
 const CASES: &[Case] = &[
@@ -48,6 +53,10 @@ const CASES: &[Case] = &[
         prometheus: false,
         check: "orphans",
         names: &["the context was lost on the way into payment POST /v1/charges [server]"],
+        also: &[(
+            "traceql checkout-succeeds: { name = \"POST /api/checkout\" } >> { resource.service.name = \"payment\" && kind = server }",
+            "does not match",
+        )],
     },
     Case {
         scenario: "corrupt-context.yaml",
@@ -57,18 +66,24 @@ const CASES: &[Case] = &[
             "the context was lost on the way into",
             "inventory tracemesh.inventory.v1.InventoryService/Reserve [server] (",
         ],
+        also: &[],
     },
     Case {
         scenario: "lost-db-span.yaml",
         prometheus: false,
         check: "completeness",
         names: &["inventory BATCH stock: 0 of the 1 span(s) its shape needs"],
+        also: &[(
+            "traceql checkout-succeeds: { span.db.system.name = \"sqlite\" }",
+            "matches 3 span(s), not 4",
+        )],
     },
     Case {
         scenario: "lost-attribute.yaml",
         prometheus: false,
         check: "full_tree checkout-succeeds",
         names: &["INSERT orders", "db.operation.name"],
+        also: &[],
     },
     Case {
         scenario: "lost-error-status.yaml",
@@ -78,30 +93,35 @@ const CASES: &[Case] = &[
             "user tracemesh.user.v1.UserService/ValidateUser [server] answered UNAVAILABLE but its status is Unset",
             "did not end in error",
         ],
+        also: &[],
     },
     Case {
         scenario: "ignored-sampling.yaml",
         prometheus: false,
         check: "sampling.parent",
         names: &["was sent with sampled=0, yet", "from inventory"],
+        also: &[],
     },
     Case {
         scenario: "exemplar-wrong-trace.yaml",
         prometheus: false,
         check: "exemplars",
         names: &["gateway ", "exemplar names span", "which trace"],
+        also: &[],
     },
     Case {
         scenario: "exemplar-unsampled.yaml",
         prometheus: true,
         check: "exemplars",
         names: &["which the run sent unsampled: the link can never resolve"],
+        also: &[],
     },
     Case {
         scenario: "missed-count.yaml",
         prometheus: false,
         check: "metrics_agree",
         names: &["the gateway's http.server.request.duration counted"],
+        also: &[],
     },
 ];
 
@@ -247,6 +267,18 @@ async fn every_planted_telemetry_defect_fails_its_check_and_a_clean_run_passes()
             .flatten()
             .filter_map(|r| r.as_str().map(str::to_owned))
             .collect();
+        for (check, part) in case.also {
+            let verdict = all.iter().find(|v| v["check"] == *check);
+            let says = verdict
+                .map(|v| v["reasons"].to_string())
+                .unwrap_or_default();
+            if verdict.is_none_or(|v| v["passed"] != false) || !says.contains(part) {
+                problems.push(format!(
+                    "{}: {check} should fail saying {part:?}; it says {says}",
+                    case.scenario
+                ));
+            }
+        }
         for name in case.names {
             if verdict["passed"] != false || !reasons.iter().any(|r| r.contains(name)) {
                 problems.push(format!(

@@ -32,6 +32,7 @@ use tracemesh_runtime::fault::FaultConfig;
 use tracemesh_runtime::topology::Service;
 
 use crate::checks::budget::Budget;
+use crate::checks::traceql::{Outcome, TraceqlAssertion};
 
 /// The services a scenario may name.
 pub const SERVICES: [&str; 5] = ["gateway", "user", "order", "inventory", "payment"];
@@ -86,6 +87,10 @@ pub struct Expectations {
     /// Latency limits, each its own check (see [`crate::checks::budget`]).
     #[serde(default)]
     pub budgets: Vec<Budget>,
+    /// TraceQL assertions, each with `in:` naming whose traces (see
+    /// [`crate::checks::traceql`]).
+    #[serde(default)]
+    pub traceql: Vec<TraceqlAssertion>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,6 +208,18 @@ impl Scenario {
                     latency.tolerance
                 )));
             }
+        }
+        for (i, assertion) in scenario.expect.traceql.iter().enumerate() {
+            let place = format!("expect.traceql[{i}]");
+            let outcome = assertion.outcome.as_deref().ok_or_else(|| {
+                error(format!(
+                    "{place}: say whose traces with `in:` (`POST /api/checkout 201`, or `all`)"
+                ))
+            })?;
+            Outcome::parse(outcome).map_err(|e| error(format!("{place}: {e}")))?;
+            assertion
+                .validate()
+                .map_err(|e| error(format!("{place}: {e}")))?;
         }
         for (i, budget) in scenario.expect.budgets.iter().enumerate() {
             budget

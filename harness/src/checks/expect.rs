@@ -44,6 +44,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::traceql::TraceqlAssertion;
 use crate::model::{AttrValue, SpanKind, StatusCode};
 use crate::trace::label::{describe_parts, kind_label, parse_kind};
 
@@ -60,6 +61,10 @@ pub struct ExpectedTree {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     pub root: ExpectedSpan,
+    /// TraceQL assertions over every trace of this outcome
+    /// ([`super::traceql`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traceql: Vec<TraceqlAssertion>,
 }
 
 /// One expected span and, below it, its expected children.
@@ -138,6 +143,7 @@ impl ExpectedTree {
             endpoint: None,
             outcome: None,
             root,
+            traceql: Vec::new(),
         }
     }
 
@@ -213,6 +219,16 @@ impl ExpectedTree {
     /// told apart (children match by service, name and kind, so two siblings
     /// with the same three would compete for the same spans).
     pub fn validate(&self) -> Result<(), String> {
+        for (i, assertion) in self.traceql.iter().enumerate() {
+            if assertion.outcome.is_some() {
+                return Err(format!(
+                    "traceql[{i}]: `in` is for scenarios; a tree's file asserts over its own outcome"
+                ));
+            }
+            assertion
+                .validate()
+                .map_err(|e| format!("traceql[{i}]: {e}"))?;
+        }
         let mut stack: Vec<(&ExpectedSpan, String)> = vec![(&self.root, "root".to_string())];
         while let Some((node, place)) = stack.pop() {
             if node.service.is_empty() || node.name.is_empty() {

@@ -19,6 +19,8 @@
 //! - [`exemplars`]: every exemplar names a sampled trace and the span of its
 //!   series, whose duration is its value; every series with sampled
 //!   traffic carries one.
+//! - [`traceql`]: assertions written in TraceQL (every / no trace of an
+//!   outcome matches, N spans per trace), also asked of the backend.
 //! - [`metrics_agree`]: the gateway's request counts equal the load
 //!   generator's, its latency histograms agree with the load's percentiles
 //!   to the bucket.
@@ -34,6 +36,7 @@ pub mod full_tree;
 pub mod metrics_agree;
 pub mod orphans;
 pub mod sampling;
+pub mod traceql;
 pub mod verdict;
 
 pub use verdict::Verdict;

@@ -20,6 +20,8 @@
 //! - `dominant_operation` (when the scenario names one).
 //! - `budget ...` (one per budget of the scenario) and `baseline` (with
 //!   `--baseline`): see [`super::latency`].
+//! - `traceql <outcome>: <query>`: the TraceQL assertions of the expected
+//!   trees' files and of the scenario; see [`super::traceql`].
 //! - `exemplars` and `metrics_agree` (when the run read metrics): see
 //!   [`super::metrics`].
 
@@ -204,6 +206,17 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
     if trees_by_expectation.is_empty() {
         verdicts.push(Verdict::new("full_tree").finish());
     }
+    verdicts.extend(
+        super::traceql::verdicts(&super::traceql::TraceqlInput {
+            by_expectation: &trees_by_expectation,
+            scenario: &input.scenario.expect.traceql,
+            requests,
+            found: &found,
+            source: input.source,
+            window: input.window_unix_secs,
+        })
+        .await,
+    );
     explained.figure("unexpected_sampled", explained.examined);
     explained.figure("unexpected_unsampled", unverifiable);
     // No unexpected answer at all is the best outcome, not a vacuous one.

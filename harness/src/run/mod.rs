@@ -9,6 +9,8 @@
 //!   and endpoint; budgets and the `--baseline` comparison.
 //! - [`metrics`]: the run's metrics before and after, the `exemplars` and
 //!   `metrics_agree` verdicts, and the exemplar the report follows.
+//! - [`traceql`]: the TraceQL assertions of the expected trees' files and
+//!   of the scenario.
 //! - [`settle`]: after the load, wait until the traces are in and measure
 //!   each one's readiness.
 
@@ -18,5 +20,6 @@ pub mod figures;
 pub mod latency;
 pub mod metrics;
 pub mod settle;
+pub mod traceql;
 
 pub use analyse::{RunInput, analyse};

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 
 use super::{SourceError, TraceHit, TraceQuery, TraceSource, trace_key};
 use crate::model::{SERVICE_NAME_KEY, SpanRecord};
-use crate::store::{SearchQuery, TraceStore};
+use crate::store::{SearchQuery, TraceStore, TraceSummary, TraceWindow};
+use crate::traceql;
 
 #[derive(Debug, Clone)]
 pub struct EmbeddedSource {
@@ -32,6 +33,19 @@ impl TraceSource for EmbeddedSource {
     }
 
     async fn find(&self, query: &TraceQuery) -> Result<Vec<TraceHit>, SourceError> {
+        if let Some(text) = &query.traceql {
+            let parsed = traceql::parse(text).map_err(|e| SourceError::QueryRefused {
+                source_name: self.describe(),
+                message: e.to_string(),
+            })?;
+            let window = TraceWindow {
+                start_unix_secs: query.start_unix_secs,
+                end_unix_secs: query.end_unix_secs,
+                ..TraceWindow::default()
+            };
+            let (hits, _) = self.store.traceql(&parsed, &window, query.limit);
+            return Ok(hits.into_iter().map(|hit| hit_of(hit.summary)).collect());
+        }
         // The store's search already has Tempo's tag semantics; service and
         // span name are just two more tags on the same span.
         let mut tags = Vec::new();
@@ -49,15 +63,16 @@ impl TraceSource for EmbeddedSource {
             limit: query.limit,
             ..SearchQuery::default()
         });
-        Ok(hits
-            .into_iter()
-            .map(|hit| TraceHit {
-                trace_id: hit.trace_id,
-                root_service_name: hit.root_service_name,
-                root_span_name: hit.root_span_name,
-                start_unix_nanos: hit.start_unix_nanos,
-                duration_nanos: hit.duration_nanos,
-            })
-            .collect())
+        Ok(hits.into_iter().map(hit_of).collect())
+    }
+}
+
+fn hit_of(summary: TraceSummary) -> TraceHit {
+    TraceHit {
+        trace_id: summary.trace_id,
+        root_service_name: summary.root_service_name,
+        root_span_name: summary.root_span_name,
+        start_unix_nanos: summary.start_unix_nanos,
+        duration_nanos: summary.duration_nanos,
     }
 }

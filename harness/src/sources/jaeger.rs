@@ -111,6 +111,12 @@ impl TraceSource for JaegerSource {
     }
 
     async fn find(&self, query: &TraceQuery) -> Result<Vec<TraceHit>, SourceError> {
+        if query.traceql.is_some() {
+            return Err(SourceError::Unsupported {
+                source_name: self.describe(),
+                what: "evaluate TraceQL (its API has none; read the traces from Tempo)".into(),
+            });
+        }
         let url = self.search_url(query)?;
         // 404 is how the gateway says "no traces matched".
         let spans = self.fetch_spans(&url).await?.unwrap_or_default();

@@ -29,7 +29,7 @@ mod tempo;
 pub use embedded::EmbeddedSource;
 pub use jaeger::JaegerSource;
 pub use otlp_json::records_from_resource_spans;
-pub use tempo::{TempoSource, query_error_message};
+pub use tempo::TempoSource;
 
 use std::time::Duration;
 
@@ -77,9 +77,22 @@ pub struct TraceQuery {
     pub end_unix_secs: Option<u64>,
     /// At most this many results; 0 means the backend's default.
     pub limit: usize,
+    /// A TraceQL query, evaluated by the backend itself, instead of the
+    /// service, span name and attribute conditions (which must then be
+    /// empty: Tempo refuses `q` and `tags` together). A backend without
+    /// TraceQL (Jaeger) answers [`SourceError::Unsupported`].
+    pub traceql: Option<String>,
 }
 
 impl TraceQuery {
+    /// Traces a TraceQL query matches.
+    pub fn traceql(query: impl Into<String>) -> TraceQuery {
+        TraceQuery {
+            traceql: Some(query.into()),
+            ..TraceQuery::default()
+        }
+    }
+
     /// Traces with a span of `service`.
     pub fn service(service: impl Into<String>) -> TraceQuery {
         TraceQuery {
@@ -151,6 +164,16 @@ pub enum SourceError {
     /// A success status with a body we cannot read as the documented format.
     #[error("{url} sent a malformed response: {reason}")]
     Malformed { url: String, reason: String },
+    /// The backend cannot answer this kind of question at all.
+    #[error("{source_name} cannot {what}")]
+    Unsupported { source_name: String, what: String },
+    /// The backend's own query engine refused the query (a TraceQL syntax
+    /// error or feature), with its message (which names the column).
+    #[error("{source_name} refused the query: {message}")]
+    QueryRefused {
+        source_name: String,
+        message: String,
+    },
 }
 
 /// The store's key form of a trace id, or the error every source returns for

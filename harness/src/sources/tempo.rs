@@ -64,6 +64,9 @@ impl TempoSource {
             if !tags.is_empty() {
                 params.append_pair("tags", &tags.join(" "));
             }
+            if let Some(q) = &query.traceql {
+                params.append_pair("q", q);
+            }
             if query.limit > 0 {
                 params.append_pair("limit", &query.limit.to_string());
             }
@@ -97,32 +100,24 @@ impl TraceSource for TempoSource {
         Ok((!records.is_empty()).then_some(records))
     }
 
+    /// Tag search, or with `traceql` Tempo's TraceQL search (same `traces`
+    /// list; each hit's `spanSets` are not read here). A query Tempo refuses
+    /// (400 `{"error": ".."}`) is [`SourceError::QueryRefused`].
     async fn find(&self, query: &TraceQuery) -> Result<Vec<TraceHit>, SourceError> {
         let url = self.search_url(query)?;
-        self.search_at(url).await
+        match self.search_at(url).await {
+            Err(e) if query.traceql.is_some() && query_error_message(&e).is_some() => {
+                Err(SourceError::QueryRefused {
+                    source_name: self.describe(),
+                    message: query_error_message(&e).unwrap_or_default(),
+                })
+            }
+            other => other,
+        }
     }
 }
 
 impl TempoSource {
-    /// `GET /api/search?q=<TraceQL>&limit=`: the traces a TraceQL query
-    /// matches, newest first. Tempo answers the same `traces` list as the
-    /// tag search (each hit also has `spanSets`, not read here). A query
-    /// Tempo refuses is [`SourceError::HttpStatus`] 400 whose body is
-    /// `{"error": "..."}` (see [`query_error_message`]).
-    pub async fn search_traceql(
-        &self,
-        query: &str,
-        limit: usize,
-    ) -> Result<Vec<TraceHit>, SourceError> {
-        let mut url = endpoint(&self.base_url, "/api/search")?;
-        url.query_pairs_mut().append_pair("q", query);
-        if limit > 0 {
-            url.query_pairs_mut()
-                .append_pair("limit", &limit.to_string());
-        }
-        self.search_at(url).await
-    }
-
     async fn search_at(&self, url: Url) -> Result<Vec<TraceHit>, SourceError> {
         let Some(body) = get(&self.client, &url).await? else {
             // 404 on the search endpoint means no such API, not "no traces".
@@ -139,7 +134,7 @@ impl TempoSource {
 
 /// The message of a refused query: the `error` of a 400 `{"error": ".."}`
 /// body (the store's and Tempo's), or `None` for any other failure.
-pub fn query_error_message(error: &SourceError) -> Option<String> {
+fn query_error_message(error: &SourceError) -> Option<String> {
     match error {
         SourceError::HttpStatus {
             status: 400, body, ..
