@@ -251,6 +251,10 @@ fn cases() -> Vec<Case> {
                 }
             },
         ),
+        // gRPC's percent-encoded grpc-message, decoded on the span.
+        case(r#"{ statusMessage = "no user u-9999" }"#, Matches, |t| {
+            t.filter(|s| s.status.message == "no user u-9999")
+        }),
         case(r#"{ statusMessage = "Payment Required" }"#, Matches, |t| {
             t.filter(|s| s.status.message == "Payment Required")
         }),
