@@ -144,11 +144,7 @@ where
             match inner.call(req).instrument(call.span().clone()).await {
                 Ok(res) => {
                     if let Some(code) = grpc_span::grpc_status(res.headers()) {
-                        let message = res
-                            .headers()
-                            .get("grpc-message")
-                            .and_then(|m| m.to_str().ok())
-                            .map(str::to_owned);
+                        let message = grpc_span::grpc_message(res.headers());
                         // Observed and ended here, as `call` drops.
                         call.record_status(code, message.as_deref());
                         return Ok(res.map(|b| TracedBody::new(b, None)));

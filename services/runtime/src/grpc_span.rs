@@ -44,6 +44,35 @@ pub fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
     raw.parse::<i32>().ok().map(tonic::Code::from)
 }
 
+/// The `grpc-message` in a header map, percent-decoded: gRPC percent-encodes
+/// it on the wire ("no%20user%20u-9999"), and the span's status message
+/// should read as the status was written (TraceQL's `statusMessage`). Not
+/// `tonic::Status::from_header_map`: it panics on a malformed
+/// `grpc-status-details-bin`, which a peer controls.
+pub fn grpc_message(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get("grpc-message")?.as_bytes();
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            raw[i],
+            raw.get(i + 1).copied().and_then(hex),
+            raw.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                bytes.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                bytes.push(byte);
+                i += 1;
+            }
+        }
+    }
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// Which side of the call a span is on; the error rules differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -241,8 +270,8 @@ where
                     && let Some(mut span) = this.span.take()
                 {
                     let code = grpc_status(trailers).unwrap_or(tonic::Code::Unknown);
-                    let message = trailers.get("grpc-message").and_then(|m| m.to_str().ok());
-                    span.record_status(code, message);
+                    let message = grpc_message(trailers);
+                    span.record_status(code, message.as_deref());
                 }
             }
             Poll::Ready(Some(Err(e))) => {
@@ -271,6 +300,21 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn grpc_message_is_percent_decoded() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(super::grpc_message(&headers), None);
+        headers.insert(
+            "grpc-message",
+            "no%20user%20u-9999%3A%20caf%C3%A9%zz%4".parse().unwrap(),
+        );
+        // A malformed escape is kept as written.
+        assert_eq!(
+            super::grpc_message(&headers).as_deref(),
+            Some("no user u-9999: café%zz%4")
+        );
+    }
+
     use super::*;
 
     #[test]
