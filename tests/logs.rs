@@ -8,9 +8,8 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Output;
 
-use common::{Export, GOOD_CARD, Mesh, checkout_body};
+use common::{Export, GOOD_CARD, Mesh, checkout_body, output_text as text, tracemesh};
 use tracemesh_harness::SpanRecord;
 use tracemesh_harness::logs::LogLine;
 
@@ -54,21 +53,6 @@ fn assert_tied_to_spans(records: &[LogLine], spans: &[SpanRecord]) {
     }
 }
 
-async fn tracemesh(args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_tracemesh"))
-        .args(args)
-        .output()
-        .await
-        .expect("tracemesh runs")
-}
-
-fn text(output: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_reach_the_collector_over_grpc_and_tracemesh_logs_prints_them() {
     let _turn = common::one_load_at_a_time().await;
@@ -87,12 +71,15 @@ async fn logs_reach_the_collector_over_grpc_and_tracemesh_logs_prints_them() {
     }
 
     // From the collector: one line per record, in the same order.
-    let output = tracemesh(&[
-        "logs",
-        &trace_id,
-        "--collector",
-        &mesh.collector.http_endpoint(),
-    ])
+    let output = tracemesh(
+        &[
+            "logs",
+            &trace_id,
+            "--collector",
+            &mesh.collector.http_endpoint(),
+        ],
+        &[],
+    )
     .await;
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
@@ -109,7 +96,11 @@ async fn logs_reach_the_collector_over_grpc_and_tracemesh_logs_prints_them() {
     // From a run's report directory: the same `services.log` file.
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(mesh.log_path(), dir.path().join("services.log")).unwrap();
-    let output = tracemesh(&["logs", &trace_id, "--dir", dir.path().to_str().unwrap()]).await;
+    let output = tracemesh(
+        &["logs", &trace_id, "--dir", dir.path().to_str().unwrap()],
+        &[],
+    )
+    .await;
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     assert_eq!(stdout.lines().count(), stderr_lines.len(), "{stdout}");
@@ -168,7 +159,7 @@ async fn tracemesh_logs_mistakes_exit_2_naming_the_flag() {
         (vec!["logs", id, "--dir", &empty], "services.log"),
         (vec!["logs", id, "--collector", "ftp://x"], "--collector"),
     ] {
-        let output = tracemesh(&args).await;
+        let output = tracemesh(&args, &[]).await;
         let (_, stderr) = text(&output);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(named), "{args:?}: {stderr}");

@@ -11,26 +11,10 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::{DECLINED_CARD, GOOD_CARD, Mesh, checkout_body};
+use common::{DECLINED_CARD, GOOD_CARD, Mesh, checkout_body, output_text as text, tracemesh};
 use tracemesh_harness::view::TraceView;
 
 const SERVICES: [&str; 5] = ["gateway", "user", "order", "inventory", "payment"];
-
-async fn tracemesh(args: &[&str], env: &[(&str, &str)]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_tracemesh"))
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .await
-        .expect("tracemesh runs")
-}
-
-fn text(output: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_traces_and_the_web_page_show_a_real_checkout() {

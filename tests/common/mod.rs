@@ -14,6 +14,25 @@ use tracemesh_harness::collector::{self, CollectorConfig, RunningCollector};
 pub use tracemesh_mesh::Service;
 use tracemesh_mesh::{AdminClient, Event, MeshOptions, Supervisor};
 
+/// `tracemesh <args>` (this build's binary), with `env` added to its
+/// environment; what it printed and how it exited.
+pub async fn tracemesh(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_tracemesh"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("tracemesh runs")
+}
+
+/// A command's stdout and stderr, as text.
+pub fn output_text(output: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// An async lock: it is held across awaits (a tokio mutex does not poison,
 /// so a failed test does not stop the next one).
 static ONE_MESH_UNDER_LOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

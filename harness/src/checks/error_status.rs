@@ -28,6 +28,7 @@ use tracemesh_runtime::grpc_span::{self, Side};
 use super::Verdict;
 use crate::model::{SpanKind, SpanRecord, StatusCode};
 use crate::trace::TraceTree;
+use crate::trace::label::kind_label;
 
 /// The check's name in verdicts.
 pub const CHECK: &str = "error_status";
@@ -62,7 +63,7 @@ pub fn check_error_status<'a>(traces: impl IntoIterator<Item = &'a TraceTree>) -
                     tree.trace_id(),
                     span.service_name,
                     span.name,
-                    kind_name(span.kind)
+                    kind_label(span.kind)
                 ));
             }
         }
@@ -84,7 +85,7 @@ pub fn check_error_status<'a>(traces: impl IntoIterator<Item = &'a TraceTree>) -
                 .map(|i| tree.span(i))
                 .filter(|s| matches!(s.kind, SpanKind::Server | SpanKind::Client))
                 .filter(|s| s.status.code != StatusCode::Error)
-                .map(|s| format!("{} {} [{}]", s.service_name, s.name, kind_name(s.kind)))
+                .map(|s| format!("{} {} [{}]", s.service_name, s.name, kind_label(s.kind)))
                 .collect();
             if !silent.is_empty() {
                 broken_paths += 1;
@@ -176,7 +177,7 @@ fn status_problem(span: &SpanRecord, answer: &Answer, failed: bool) -> Option<St
             "answered {}, which is not an error for a {} span, yet it is marked failed \
              (status {:?}{})",
             answer.describe(),
-            kind_name(span.kind),
+            kind_label(span.kind),
             span.status.code,
             if has_type { ", error.type set" } else { "" }
         )),
@@ -186,8 +187,4 @@ fn status_problem(span: &SpanRecord, answer: &Answer, failed: bool) -> Option<St
 /// A span that carries an injected error.
 fn injected_error(span: &SpanRecord) -> bool {
     span.injected_fault() == Some(attr::FAULT_KIND_ERROR)
-}
-
-fn kind_name(kind: SpanKind) -> &'static str {
-    crate::trace::label::kind_label(kind)
 }

@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::model::{AttrValue, SERVICE_NAME_KEY, SpanRecord};
-use crate::store::{TraceStore, TraceSummary, TraceWindow, kind_name, status_name};
+use crate::store::{TraceStore, TraceSummary, TraceWindow, status_name};
+use crate::trace::label::kind_label;
 use crate::traceql::{self, Query, QueryError, SpanSet};
 
 /// Tempo's default spans per spanset.
@@ -120,7 +121,7 @@ fn search_span(span: &SpanRecord, query_text: &str) -> Value {
     }
     let intrinsics = [
         ("status", status_name(span.status.code).to_string()),
-        ("kind", kind_name(span.kind).to_string()),
+        ("kind", kind_label(span.kind).to_string()),
         ("statusMessage", span.status.message.clone()),
     ];
     for (name, value) in intrinsics {

@@ -32,7 +32,7 @@ pub use search::{
 };
 pub use tags::{
     INTRINSIC_TAGS, Intrinsic, MAX_TAG_LIMIT, MAX_TAG_SCAN_SPANS, TagNames, TagRef, TagValues,
-    TypedValue, kind_name,
+    TypedValue,
 };
 
 use std::collections::{HashMap, VecDeque};

@@ -16,7 +16,8 @@ use std::ops::ControlFlow;
 
 use super::search::{ScanMetrics, TraceWindow, status_name, tag_value};
 use super::{ROOT_SPAN_NOT_YET_RECEIVED, TraceStore, TraceSummary};
-use crate::model::{AttrValue, SpanKind, SpanRecord};
+use crate::model::{AttrValue, SpanRecord};
+use crate::trace::label::kind_label;
 use crate::traceql::Query;
 
 /// Spans one tag request may inspect.
@@ -255,7 +256,7 @@ fn typed_value(tag: &TagRef, summary: &TraceSummary, span: &SpanRecord) -> Optio
             Intrinsic::Name => string(&span.name),
             Intrinsic::Status => keyword(status_name(span.status.code)),
             Intrinsic::StatusMessage => string(&span.status.message),
-            Intrinsic::Kind => keyword(kind_name(span.kind)),
+            Intrinsic::Kind => keyword(kind_label(span.kind)),
             Intrinsic::RootName => string(&summary.root_span_name),
             Intrinsic::RootServiceName => string(&summary.root_service_name),
             Intrinsic::Duration | Intrinsic::TraceDuration => None,
@@ -277,18 +278,6 @@ fn typed_attribute(value: &AttrValue) -> Option<TypedValue> {
         kind,
         value: value.to_string(),
     })
-}
-
-/// TraceQL's name for a span kind.
-pub fn kind_name(kind: SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Unspecified => "unspecified",
-        SpanKind::Internal => "internal",
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-    }
 }
 
 #[cfg(test)]
