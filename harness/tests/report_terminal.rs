@@ -152,9 +152,26 @@ fn many_checks_still_fit_and_every_failure_is_kept() {
     }
     assert!(text.contains("✗ completeness"), "{text}");
     assert!(
-        text.contains("passed and 0 more failed not shown"),
+        text.contains("passed not shown (see verdict.json)"),
         "{text}"
     );
+}
+
+#[test]
+fn passed_checks_share_lines_when_one_each_would_not_fit() {
+    let mut report = realistic_report();
+    for i in 0..14 {
+        let mut v = Verdict::new(format!("traceql outcome_{i}"));
+        v.examine();
+        report.verdicts.push(v.finish());
+    }
+    let text = summary(&report, false);
+    assert_fits_one_screen(&text);
+    for i in 0..14 {
+        assert!(text.contains(&format!("✓ traceql outcome_{i}")), "{text}");
+    }
+    assert!(text.contains("✗ completeness"), "{text}");
+    assert!(!text.contains("not shown"), "{text}");
 }
 
 #[test]

@@ -150,14 +150,12 @@ fn sampling(report: &RunReport, paint: Paint) -> String {
 fn exemplar(report: &RunReport) -> Option<String> {
     report.exemplar_jump.as_ref().map(|j| {
         escape::terminal(&format!(
-            "Exemplar  slowest: {} {} bucket le={} s, {} -> trace {} span {} ({})",
-            j.service,
-            j.series,
-            j.bucket_s.1,
+            "Exemplar  slowest {} (bucket le={} s): {} {} -> trace {}",
             ms(j.value_ms),
-            j.trace_id,
-            j.span_id,
-            j.span_name
+            j.bucket_s.1,
+            j.service,
+            j.span_name,
+            j.trace_id
         ))
     })
 }
@@ -279,13 +277,35 @@ fn checks(report: &RunReport, paint: Paint, room: usize) -> Vec<String> {
     if report.verdicts.len() <= room {
         return report.verdicts.iter().map(line).collect();
     }
-    let shown_room = room.saturating_sub(1);
+    // Too many for a line each: every failure keeps its line (with its
+    // reason), the passed checks share lines.
     let failed: Vec<_> = report.verdicts.iter().filter(|v| !v.passed).collect();
+    let mut lines: Vec<String> = failed.iter().map(|v| line(v)).collect();
+    let mut row = String::from(" ");
+    for v in report.verdicts.iter().filter(|v| v.passed) {
+        let item = format!(" {} {}", paint.mark(true), escape::terminal(&v.check));
+        if row.len() > 1 && visible_width(&row) + visible_width(&item) > MAX_COLUMNS {
+            lines.push(std::mem::replace(&mut row, String::from(" ")));
+        }
+        row.push_str(&item);
+    }
+    if row.len() > 1 {
+        lines.push(row);
+    }
+    if lines.len() <= room {
+        return lines;
+    }
+    let shown_room = room.saturating_sub(1);
     let mut lines: Vec<String> = failed.iter().take(shown_room).map(|v| line(v)).collect();
     let hidden_failed = failed.len() - lines.len();
     let passed = report.verdicts.len() - failed.len();
+    let more_failed = if hidden_failed > 0 {
+        format!(" and {hidden_failed} more failed")
+    } else {
+        String::new()
+    };
     lines.push(format!(
-        "  … {passed} passed and {hidden_failed} more failed not shown (see verdict.json)"
+        "  … {passed} passed{more_failed} not shown (see verdict.json)"
     ));
     lines
 }
