@@ -90,6 +90,17 @@ fn a_minimal_bench_measures_every_part_and_rewrites_the_results_table() {
             .any(|r| r[1].contains(needle) && r[2].chars().any(|c| c.is_ascii_digit()))
     };
     assert!(measured("throughput lost to tracing"), "{stdout}");
+    for shape in ["open loop at", "closed loop,"] {
+        let ratio = rows
+            .iter()
+            .find(|r| r[1].starts_with("services' CPU per checkout") && r[1].contains(shape));
+        assert!(
+            ratio.is_some_and(|r| !r[3].is_empty()),
+            "{shape}:\n{stdout}"
+        );
+    }
+    assert!(measured("load generator"), "{stdout}");
+    assert!(measured("collector process CPU"), "{stdout}");
     assert!(measured("hops per checkout"), "{stdout}");
     assert!(measured("OTEL_BSP_SCHEDULE_DELAY=5000"), "{stdout}");
     assert!(measured("OTEL_BSP_SCHEDULE_DELAY=500 "), "{stdout}");
@@ -138,7 +149,8 @@ fn usage_mistakes_exit_2_naming_the_flag() {
     let no_markers = dir.path().join("plain.md");
     std::fs::write(&no_markers, "# no markers here\n").unwrap();
     let missing_dir = dir.path().join("nope").join("out.md");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
+        (&["--rate", "0"], "--rate"),
         (&["--only", "everything"], "--only"),
         (&["--rounds", "0"], "--rounds"),
         (&["--clients", "many"], "--clients"),

@@ -58,7 +58,15 @@ pub fn traced_env(
     collector: &tracemesh_harness::RunningCollector,
     delay_ms: u64,
 ) -> Vec<(String, String)> {
-    let mut env = tracemesh_mesh::collector::telemetry_env(collector);
+    always_on(
+        tracemesh_mesh::collector::telemetry_env(collector),
+        delay_ms,
+    )
+}
+
+/// `env` (pointing at a collector) plus every span sampled and the
+/// exporter's schedule delay `delay_ms`.
+pub fn always_on(mut env: Vec<(String, String)>, delay_ms: u64) -> Vec<(String, String)> {
     env.extend([
         ("OTEL_TRACES_SAMPLER".to_owned(), "always_on".to_owned()),
         ("OTEL_BSP_SCHEDULE_DELAY".to_owned(), delay_ms.to_string()),

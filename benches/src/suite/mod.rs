@@ -2,7 +2,8 @@
 //! (a benchmark, not a test: it measures and reports; it asserts nothing).
 //!
 //! Parts (`--only` picks one):
-//! 1. overhead: checkouts at saturation, traced at 100% vs OTEL_SDK_DISABLED;
+//! 1. overhead: the services' CPU per checkout, traced at 100% vs
+//!    OTEL_SDK_DISABLED, at a fixed offered rate and at saturation;
 //! 2. efficiency: checkouts x hops vs one axum hello-world hop;
 //! 3. ingest: the collector on one core, saturated and at 10,000 spans/s;
 //! 4. readiness: answer to complete trace, at two exporter delays.
@@ -12,9 +13,12 @@
 //! (BENCHMARKS.md) between its markers.
 //!
 //! Where each part lives:
-//! - `mesh_load.rs`: overhead (the traced mesh against the same mesh with
-//!   `OTEL_SDK_DISABLED=true`) and efficiency (checkouts times hops against
-//!   an axum hello world), in alternating rounds;
+//! - `mesh_load.rs`: the rounds of overhead (the traced mesh against the
+//!   same mesh with `OTEL_SDK_DISABLED=true`) and efficiency (checkouts
+//!   times hops against an axum hello world), alternating;
+//! - `overhead.rs`: CPU per checkout from `/proc`, its ratios and rows;
+//! - `collector_process.rs`: `tracemesh collector` as its own process, so
+//!   its CPU is apart from the load generator's;
 //! - `readiness.rs`: from the gateway's answer to the trace being complete
 //!   in the store, at two exporter schedule delays;
 //! - `ingest.rs`: the collector as its own process on one core: spans per
@@ -33,9 +37,11 @@
 //! meshes it starts and the collector it measures are that binary's own
 //! subcommands.
 
+pub mod collector_process;
 pub mod ingest;
 pub mod mesh;
 pub mod mesh_load;
+pub mod overhead;
 pub mod readiness;
 pub mod report;
 
@@ -84,6 +90,10 @@ pub struct BenchArgs {
     /// Concurrent clients of the closed loop (overhead, efficiency).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub clients: u64,
+    /// Offered checkouts per second of the overhead part's open loop: well
+    /// below what the untraced mesh serves on 2 cores (~800/s).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100000))]
+    pub rate: u64,
     /// Run one part only.
     #[arg(long, value_enum)]
     pub only: Option<Part>,
@@ -125,22 +135,24 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         std::fs::create_dir_all(&logs)
             .map_err(|e| BenchError::Runtime(format!("cannot create {}: {e}", logs.display())))?;
         eprintln!("bench: the services' logs go to {}", logs.display());
+    }
+    if args.runs(Part::Overhead) || args.runs(Part::Efficiency) {
+        // Its own collector process: this process is the load generator,
+        // and its CPU is measured apart from the collector's.
+        let settings = LoadSettings {
+            rounds,
+            round,
+            clients: args.clients as usize,
+            rate: args.rate as f64,
+            overhead: args.runs(Part::Overhead),
+            efficiency: args.runs(Part::Efficiency),
+        };
+        mesh_load::run(settings, &logs, &mut results).await?;
+    }
+    if args.runs(Part::Readiness) {
         let collector =
             collector::start(CollectorConfig::ephemeral(), "(ephemeral)", "(ephemeral)").await?;
-        let mut outcome = Ok(());
-        if args.runs(Part::Overhead) || args.runs(Part::Efficiency) {
-            let settings = LoadSettings {
-                rounds,
-                round,
-                clients: args.clients as usize,
-                overhead: args.runs(Part::Overhead),
-                efficiency: args.runs(Part::Efficiency),
-            };
-            outcome = mesh_load::run(settings, &collector, &logs, &mut results).await;
-        }
-        if outcome.is_ok() && args.runs(Part::Readiness) {
-            outcome = readiness::run(rounds, round, &collector, &logs, &mut results).await;
-        }
+        let outcome = readiness::run(rounds, round, &collector, &logs, &mut results).await;
         collector::stop(collector).await;
         outcome?;
     }
@@ -149,11 +161,12 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     }
 
     let context = format!(
-        "`tracemesh bench --rounds {} --round-secs {} --clients {}{}` on {} ({} cores, {} memory); \
+        "`tracemesh bench --rounds {} --round-secs {} --clients {} --rate {}{}` on {} ({} cores, {} memory); \
          load average {} before, {} after; {:.0} s.",
         args.rounds,
         args.round_secs,
         args.clients,
+        args.rate,
         args.only
             .map(|p| format!(
                 " --only {}",

@@ -1,0 +1,113 @@
+//! `tracemesh collector` as its own process on free ports, for the mesh
+//! parts: its CPU time is then its own in `/proc`, apart from the bench
+//! process's (the load generator's), and the services' exports cross a
+//! real socket to another process, as in a deployment.
+//!
+//! (The ingest part starts its collector the same way, pinned to a core;
+//! it keeps its own copy in `ingest.rs`, which another change owns.)
+
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::suite::BenchError;
+
+/// The collector process; killed when dropped.
+pub struct CollectorProcess {
+    _child: tokio::process::Child,
+    pub pid: u32,
+    /// `http://127.0.0.1:<port>` of OTLP/gRPC.
+    pub grpc: String,
+    /// `http://127.0.0.1:<port>` of OTLP/HTTP and the query API.
+    pub http: String,
+}
+
+fn free_port() -> Result<u16, BenchError> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| BenchError::Runtime(format!("cannot find a free port: {e}")))
+}
+
+impl CollectorProcess {
+    /// Starts this executable's `collector` subcommand and waits until it
+    /// answers `/ready`.
+    pub async fn start() -> Result<CollectorProcess, BenchError> {
+        let (grpc_port, http_port) = (free_port()?, free_port()?);
+        let exe = std::env::current_exe()
+            .map_err(|e| BenchError::Runtime(format!("cannot find this executable: {e}")))?;
+        let child = tokio::process::Command::new(exe)
+            .args(["collector", "--grpc-port", &grpc_port.to_string()])
+            .args(["--http-port", &http_port.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| BenchError::Runtime(format!("cannot start `tracemesh collector`: {e}")))?;
+        let process = CollectorProcess {
+            pid: child.id().unwrap_or_default(),
+            _child: child,
+            grpc: format!("http://127.0.0.1:{grpc_port}"),
+            http: format!("http://127.0.0.1:{http_port}"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if client
+                .get(format!("{}/ready", process.http))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(process);
+            }
+            if Instant::now() > deadline {
+                return Err(BenchError::Runtime(
+                    "`tracemesh collector` did not answer within 20 s".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The environment that makes a service export to this collector over
+    /// OTLP/gRPC (traces and logs, as `tracemesh_mesh::collector::telemetry_env`).
+    pub fn telemetry_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), self.grpc.clone()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL".to_owned(), "grpc".to_owned()),
+        ]
+    }
+
+    /// Spans the store has received so far (`/api/stats`).
+    pub async fn spans_received(&self) -> Result<u64, BenchError> {
+        let stats: serde_json::Value = reqwest::get(format!("{}/api/stats", self.http))
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| BenchError::Runtime(format!("cannot read the collector's stats: {e}")))?
+            .json()
+            .await
+            .map_err(|e| BenchError::Runtime(format!("the collector's stats are not JSON: {e}")))?;
+        Ok(stats["spans_received"].as_u64().unwrap_or_default())
+    }
+
+    /// Waits until `spans_received` has not moved for `quiet` (the services'
+    /// exporters have sent what they held), or `limit` passes.
+    pub async fn wait_for_quiet(&self, quiet: Duration, limit: Duration) -> u64 {
+        let deadline = Instant::now() + limit;
+        let mut last = self.spans_received().await.unwrap_or_default();
+        let mut since = Instant::now();
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = self.spans_received().await.unwrap_or(last);
+            if now != last {
+                (last, since) = (now, Instant::now());
+            } else if since.elapsed() >= quiet {
+                break;
+            }
+        }
+        last
+    }
+}
