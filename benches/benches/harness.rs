@@ -1,17 +1,19 @@
 //! The harness's hot paths: what the embedded collector does per export
-//! (protobuf decode, store insert) and what the checks do per trace (tree
-//! assembly, self time, critical path), for a trace the size of a few
-//! checkouts (50 spans) and a very large one (10,000 spans).
+//! (protobuf decode, store insert), what reading the store back costs (one
+//! trace by id, TraceQL and tag searches over a full store), and what the
+//! checks do per trace (tree assembly, self time, critical path), for a
+//! trace the size of a few checkouts (50 spans) and a very large one
+//! (10,000 spans).
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-use tracemesh_benches::otlp::{SPANS_PER_CHECKOUT, checkout_request};
+use tracemesh_benches::otlp::{SPANS_PER_CHECKOUT, checkout_request, checkout_request_failing};
 use tracemesh_harness::SpanRecord;
 use tracemesh_harness::checks::attribution::{TraceAttribution, critical_path, self_times};
 use tracemesh_harness::model::SpanKind;
-use tracemesh_harness::store::TraceStore;
+use tracemesh_harness::store::{SearchQuery, TraceStore, TraceWindow};
 use tracemesh_harness::trace::synthetic::{CheckoutDelays, SyntheticTrace, checkout};
 use tracemesh_harness::trace::{TraceTree, TreeOptions};
 
@@ -64,6 +66,74 @@ fn ingest(c: &mut Criterion) {
             |resource_spans| full.insert(resource_spans),
             BatchSize::SmallInput,
         )
+    });
+    group.finish();
+}
+
+/// Spans in the store the read benches query: the steady run's bound in
+/// `tracemesh bench` (100,000 spans, 6,250 checkouts).
+const FULL_STORE_SPANS: usize = 100_000;
+/// One checkout in this many is a declined payment (errors on its payment
+/// path), so an error search finds its 20 hits a few hundred traces deep.
+const FAILING_EVERY: u64 = 20;
+
+/// Reading the store back, as the query API does per request, from a store
+/// holding 100,000 spans of checkout traces (OTLP as the mesh sends it).
+/// Spans are stored encoded, so every read decodes what it looks at; a
+/// search first summarizes every trace (newest first), then decodes traces
+/// until it has its 20 hits or has seen them all.
+fn reads(c: &mut Criterion) {
+    let store = TraceStore::new(FULL_STORE_SPANS);
+    let mut first = 0u64;
+    while store.total_spans() < FULL_STORE_SPANS {
+        let request = checkout_request_failing(first, CHECKOUTS_PER_EXPORT, Some(FAILING_EVERY));
+        store.insert(request.resource_spans);
+        first += CHECKOUTS_PER_EXPORT as u64;
+    }
+    let ids = store.trace_ids();
+    let middle = ids[ids.len() / 2].clone();
+    let window = TraceWindow::default();
+
+    let mut group = c.benchmark_group("store read (100k spans)");
+    // A search over the whole store takes milliseconds: fewer samples keep
+    // `cargo bench --bench harness` to a few minutes.
+    group.sample_size(20);
+    group.bench_function("get trace (16 spans)", |b| {
+        b.iter(|| store.trace(black_box(&middle)).expect("stored"))
+    });
+    let queries = [
+        (
+            "traceql service and error (20 hits)",
+            r#"{ resource.service.name = "payment" && status = error }"#,
+        ),
+        (
+            "traceql structural (20 hits)",
+            r#"{ resource.service.name = "gateway" } >> { name = "provider.authorize" && status = error }"#,
+        ),
+        (
+            "traceql no match (scans all)",
+            r#"{ resource.service.name = "payment" && duration > 1h }"#,
+        ),
+    ];
+    for (label, text) in queries {
+        let query = tracemesh_harness::traceql::parse(text).expect("a valid query");
+        let (hits, _) = store.traceql(&query, &window, 0);
+        let expected = if label.contains("no match") { 0 } else { 20 };
+        assert_eq!(hits.len(), expected, "{text}");
+        group.bench_function(label, |b| {
+            b.iter(|| store.traceql(black_box(&query), &window, 0))
+        });
+    }
+    let tags = SearchQuery {
+        tags: vec![
+            ("service.name".to_owned(), "payment".to_owned()),
+            ("status".to_owned(), "error".to_owned()),
+        ],
+        ..SearchQuery::default()
+    };
+    assert_eq!(store.search(&tags).len(), 20);
+    group.bench_function("tag search service and error (20 hits)", |b| {
+        b.iter(|| store.search(black_box(&tags)))
     });
     group.finish();
 }
@@ -154,6 +224,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = ingest, checks
+    targets = ingest, reads, checks
 }
 criterion_main!(benches);

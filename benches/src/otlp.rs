@@ -9,7 +9,9 @@ use opentelemetry_proto::tonic::common::v1::{
     AnyValue, InstrumentationScope, KeyValue, any_value::Value,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span::SpanKind};
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, span::SpanKind, status::StatusCode,
+};
 use prost::Message;
 
 /// Spans in one checkout trace.
@@ -199,12 +201,29 @@ fn span_id(trace: u64, index: usize) -> Vec<u8> {
     id
 }
 
+/// The spans a declined payment marks as errors: the provider call, the
+/// payment server and order's client span to it, PlaceOrder on both sides,
+/// and the gateway's root.
+const FAILED_BY_DECLINE: [usize; 6] = [0, 4, 5, 12, 13, 14];
+
 /// An export request holding `checkouts` whole checkout traces, numbered
 /// from `first_trace`: `checkouts * 16` spans.
 pub fn checkout_request(first_trace: u64, checkouts: usize) -> ExportTraceServiceRequest {
+    checkout_request_failing(first_trace, checkouts, None)
+}
+
+/// [`checkout_request`] where every trace whose number is a multiple of
+/// `failing_every` is a declined payment (error status on
+/// [`FAILED_BY_DECLINE`]), for searches that look for errors.
+pub fn checkout_request_failing(
+    first_trace: u64,
+    checkouts: usize,
+    failing_every: Option<u64>,
+) -> ExportTraceServiceRequest {
     let start = 1_700_000_000_000_000_000u64;
     let mut per_service: Vec<Vec<Span>> = vec![Vec::new(); SERVICES.len()];
     for t in first_trace..first_trace + checkouts as u64 {
+        let failed = failing_every.is_some_and(|every| t % every.max(1) == 0);
         for (index, (service, parent, name, kind, shape)) in CHECKOUT.iter().enumerate() {
             let begin = start + t * 1_000_000 + index as u64 * 100_000;
             per_service[*service].push(Span {
@@ -217,6 +236,10 @@ pub fn checkout_request(first_trace: u64, checkouts: usize) -> ExportTraceServic
                 end_time_unix_nano: begin + 5_000_000 - index as u64 * 200_000,
                 attributes: attributes(*shape, name),
                 flags: 0x301,
+                status: (failed && FAILED_BY_DECLINE.contains(&index)).then(|| Status {
+                    code: StatusCode::Error as i32,
+                    message: "payment declined".to_owned(),
+                }),
                 ..Default::default()
             });
         }
@@ -248,6 +271,23 @@ pub fn encoded_checkout_request(first_trace: u64, checkouts: usize) -> bytes::By
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_declined_checkout_marks_its_payment_path_as_errors() {
+        let request = checkout_request_failing(0, 3, Some(2));
+        let errors_of = |trace: u64| {
+            request
+                .resource_spans
+                .iter()
+                .flat_map(|rs| rs.scope_spans.iter().flat_map(|ss| ss.spans.iter()))
+                .filter(|s| s.trace_id == trace_id(trace))
+                .filter(|s| s.status.as_ref().is_some_and(|st| st.code == 2))
+                .count()
+        };
+        assert_eq!(errors_of(0), FAILED_BY_DECLINE.len());
+        assert_eq!(errors_of(1), 0);
+        assert_eq!(errors_of(2), FAILED_BY_DECLINE.len());
+    }
 
     #[test]
     fn a_request_holds_sixteen_spans_per_checkout_with_distinct_ids() {

@@ -1,7 +1,9 @@
-//! A raw OTLP/gRPC client: sends protobuf bodies encoded in advance, so
-//! that measuring a collector measures the collector, not the sender's
-//! encoding. The messages are exactly what an exporter sends to
-//! `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+//! Raw OTLP clients: they send protobuf bodies encoded in advance, so that
+//! measuring a collector measures the collector, not the sender's encoding.
+//! The bodies are exactly what an exporter sends, over gRPC to
+//! `opentelemetry.proto.collector.trace.v1.TraceService/Export`
+//! ([`RawOtlpClient`]) or over HTTP as `POST /v1/traces` with
+//! `application/x-protobuf` ([`RawOtlpHttpClient`]).
 
 use std::time::Duration;
 
@@ -60,6 +62,42 @@ impl RawOtlpClient {
             .into_inner()
             .partial_success
             .map_or(0, |p| p.rejected_spans))
+    }
+}
+
+/// Sends already-encoded `ExportTraceServiceRequest`s as OTLP/HTTP protobuf;
+/// cheap to clone (clones share one connection pool, HTTP/1.1 keep-alive,
+/// as the OTel SDKs' HTTP exporters do).
+#[derive(Debug, Clone)]
+pub struct RawOtlpHttpClient {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl RawOtlpHttpClient {
+    /// `endpoint`: the collector's HTTP side (`http://127.0.0.1:4318`).
+    pub fn new(endpoint: &str) -> RawOtlpHttpClient {
+        RawOtlpHttpClient {
+            client: reqwest::Client::new(),
+            url: format!("{}/v1/traces", endpoint.trim_end_matches('/')),
+        }
+    }
+
+    /// Sends one export; `Ok(rejected spans)` once the collector answered
+    /// 200 with an `ExportTraceServiceResponse`.
+    pub async fn export(&self, body: Bytes) -> Result<i64, String> {
+        let response = self
+            .client
+            .post(&self.url)
+            .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| e.to_string())?;
+        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        let answer = ExportTraceServiceResponse::decode(bytes).map_err(|e| e.to_string())?;
+        Ok(answer.partial_success.map_or(0, |p| p.rejected_spans))
     }
 }
 
