@@ -3,8 +3,8 @@
 //! process's (the load generator's), and the services' exports cross a
 //! real socket to another process, as in a deployment.
 //!
-//! (The ingest part starts its collector the same way, pinned to a core;
-//! it keeps its own copy in `ingest.rs`, which another change owns.)
+//! The ingest part starts its collectors here too, pinned to a core with
+//! `taskset` and with a store bound.
 
 use std::net::TcpListener;
 use std::process::Stdio;
@@ -14,7 +14,7 @@ use crate::suite::BenchError;
 
 /// The collector process; killed when dropped.
 pub struct CollectorProcess {
-    _child: tokio::process::Child,
+    pub child: tokio::process::Child,
     pub pid: u32,
     /// `http://127.0.0.1:<port>` of OTLP/gRPC.
     pub grpc: String,
@@ -30,25 +30,40 @@ fn free_port() -> Result<u16, BenchError> {
 }
 
 impl CollectorProcess {
-    /// Starts this executable's `collector` subcommand and waits until it
-    /// answers `/ready`.
-    pub async fn start() -> Result<CollectorProcess, BenchError> {
+    /// Starts this executable's `collector` subcommand, pinned to `core`
+    /// (`taskset -c`) when given, with a store bound of `max_spans` when
+    /// given, and waits until it answers `/ready`.
+    pub async fn start(
+        core: Option<&str>,
+        max_spans: Option<usize>,
+    ) -> Result<CollectorProcess, BenchError> {
         let (grpc_port, http_port) = (free_port()?, free_port()?);
         let exe = std::env::current_exe()
             .map_err(|e| BenchError::Runtime(format!("cannot find this executable: {e}")))?;
-        let child = tokio::process::Command::new(exe)
+        let mut command = match core {
+            Some(core) => {
+                let mut c = tokio::process::Command::new("taskset");
+                c.args(["-c", core]).arg(exe);
+                c
+            }
+            None => tokio::process::Command::new(exe),
+        };
+        command
             .args(["collector", "--grpc-port", &grpc_port.to_string()])
             .args(["--http-port", &http_port.to_string()])
+            .args(max_spans.map(|n| format!("--max-spans={n}")))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        let child = command
             .spawn()
             .map_err(|e| BenchError::Runtime(format!("cannot start `tracemesh collector`: {e}")))?;
+        // taskset execs the collector, so the pid is the collector's.
         let process = CollectorProcess {
             pid: child.id().unwrap_or_default(),
-            _child: child,
+            child,
             grpc: format!("http://127.0.0.1:{grpc_port}"),
             http: format!("http://127.0.0.1:{http_port}"),
         };

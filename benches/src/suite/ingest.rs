@@ -26,7 +26,6 @@
 //! evicted, so every span stored starts or joins a checkout-sized trace,
 //! as in a real run, rather than piling onto old ones.
 
-use std::net::TcpListener;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,6 +36,7 @@ use crate::procfs;
 use crate::sender::{Bytes, RawOtlpClient, RawOtlpHttpClient};
 use tracemesh_harness::stats::median;
 
+use super::collector_process::CollectorProcess;
 use super::report::{Results, Row};
 use crate::suite::BenchError;
 
@@ -56,21 +56,6 @@ const MAX_RSS_BYTES: u64 = 32 * 1024 * 1024;
 /// The store bound of both runs; the steady run fills it before measuring.
 const STORE_MAX_SPANS: usize = 100_000;
 const _: () = assert!((DISTINCT_EXPORTS * SPANS_PER_EXPORT) as usize > STORE_MAX_SPANS);
-
-/// The collector process, killed when dropped.
-struct CollectorProcess {
-    child: tokio::process::Child,
-    pid: u32,
-    grpc: String,
-    http: String,
-}
-
-fn free_port() -> Result<u16, BenchError> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| BenchError::Runtime(format!("cannot find a free port: {e}")))
-}
 
 fn have_taskset() -> bool {
     std::process::Command::new("taskset")
@@ -99,62 +84,6 @@ fn own_cpus() -> Option<String> {
         .ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
     Some(text.rsplit(':').next()?.trim().to_owned())
-}
-
-/// `max_spans`: the store bound, or `None` for the shipped default.
-async fn start_collector(
-    core: Option<&str>,
-    max_spans: Option<usize>,
-) -> Result<CollectorProcess, BenchError> {
-    let (grpc_port, http_port) = (free_port()?, free_port()?);
-    let exe = std::env::current_exe()
-        .map_err(|e| BenchError::Runtime(format!("cannot find this executable: {e}")))?;
-    let mut command = match core {
-        Some(core) => {
-            let mut c = tokio::process::Command::new("taskset");
-            c.args(["-c", core]).arg(exe);
-            c
-        }
-        None => tokio::process::Command::new(exe),
-    };
-    command
-        .args(["collector", "--grpc-port", &grpc_port.to_string()])
-        .args(["--http-port", &http_port.to_string()])
-        .args(max_spans.map(|n| format!("--max-spans={n}")))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let child = command
-        .spawn()
-        .map_err(|e| BenchError::Runtime(format!("cannot start `tracemesh collector`: {e}")))?;
-    // taskset execs the collector, so the pid is the collector's.
-    let pid = child.id().unwrap_or_default();
-    let process = CollectorProcess {
-        child,
-        pid,
-        grpc: format!("http://127.0.0.1:{grpc_port}"),
-        http: format!("http://127.0.0.1:{http_port}"),
-    };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if client
-            .get(format!("{}/ready", process.http))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Ok(process);
-        }
-        if Instant::now() > deadline {
-            return Err(BenchError::Runtime(
-                "`tracemesh collector` did not answer within 20 s".into(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The counters of the collector's `/api/stats` that the bench reads.
@@ -280,7 +209,7 @@ async fn steady(
     ticks: u64,
     results: &mut Results,
 ) -> Result<(), BenchError> {
-    let mut collector = start_collector(core, Some(STORE_MAX_SPANS)).await?;
+    let mut collector = CollectorProcess::start(core, Some(STORE_MAX_SPANS)).await?;
     let idle_rss = procfs::status_bytes(collector.pid, "VmRSS").unwrap_or_default();
     let mut sender = Sender::connect(true, &collector).await?;
     // The steady traffic goes on where the fill stopped: new trace ids.
@@ -473,7 +402,7 @@ async fn saturation(
 ) -> Result<(), BenchError> {
     let mut transports = Vec::new();
     for grpc in [true, false] {
-        let collector = start_collector(core, Some(STORE_MAX_SPANS)).await?;
+        let collector = CollectorProcess::start(core, Some(STORE_MAX_SPANS)).await?;
         let sender = Sender::connect(grpc, &collector).await?;
         transports.push((collector, sender, Vec::new()));
     }

@@ -90,7 +90,7 @@ pub async fn run(
     results: &mut Results,
 ) -> Result<(), BenchError> {
     eprintln!("bench: starting `tracemesh collector` as its own process");
-    let collector = CollectorProcess::start().await?;
+    let collector = CollectorProcess::start(None, None).await?;
     eprintln!("bench: starting the traced mesh (100% sampling, OTLP/gRPC export)");
     let env = super::mesh::always_on(collector.telemetry_env(), SCHEDULE_DELAY.as_millis() as u64);
     let (mut traced, _traced_data) = super::start_mesh("traced", env, logs).await?;
