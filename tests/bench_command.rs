@@ -104,7 +104,10 @@ fn a_minimal_bench_measures_every_part_and_rewrites_the_results_table() {
     assert!(measured("hops per checkout"), "{stdout}");
     assert!(measured("OTEL_BSP_SCHEDULE_DELAY=5000"), "{stdout}");
     assert!(measured("OTEL_BSP_SCHEDULE_DELAY=500 "), "{stdout}");
-    assert!(measured("spans/s received"), "{stdout}");
+    assert!(
+        measured("spans stored per collector CPU-second"),
+        "{stdout}"
+    );
     assert!(measured("spans lost at saturation"), "{stdout}");
     assert!(measured("collector RSS"), "{stdout}");
     // A checkout crosses five services, each handling one request.
@@ -114,7 +117,13 @@ fn a_minimal_bench_measures_every_part_and_rewrites_the_results_table() {
         .unwrap();
     assert!(hops[2].starts_with("5 "), "{hops:?}");
     // The headline ratios come first.
-    for ratio in ["overhead:", "efficiency:", "ingest:", "readiness at"] {
+    for ratio in [
+        "overhead:",
+        "efficiency:",
+        "ingest OTLP/gRPC:",
+        "ingest OTLP/HTTP protobuf:",
+        "readiness at",
+    ] {
         assert!(stdout.contains(ratio), "no {ratio} line:\n{stdout}");
     }
 
