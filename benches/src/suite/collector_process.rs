@@ -96,16 +96,22 @@ impl CollectorProcess {
         ]
     }
 
-    /// Spans the store has received so far (`/api/stats`).
-    pub async fn spans_received(&self) -> Result<u64, BenchError> {
-        let stats: serde_json::Value = reqwest::get(format!("{}/api/stats", self.http))
+    /// The store's and receivers' counters (`/api/stats`).
+    pub async fn stats(&self) -> Result<serde_json::Value, BenchError> {
+        reqwest::get(format!("{}/api/stats", self.http))
             .await
             .and_then(|r| r.error_for_status())
             .map_err(|e| BenchError::Runtime(format!("cannot read the collector's stats: {e}")))?
             .json()
             .await
-            .map_err(|e| BenchError::Runtime(format!("the collector's stats are not JSON: {e}")))?;
-        Ok(stats["spans_received"].as_u64().unwrap_or_default())
+            .map_err(|e| BenchError::Runtime(format!("the collector's stats are not JSON: {e}")))
+    }
+
+    /// Spans the store has received so far.
+    pub async fn spans_received(&self) -> Result<u64, BenchError> {
+        Ok(self.stats().await?["spans_received"]
+            .as_u64()
+            .unwrap_or_default())
     }
 
     /// Waits until `spans_received` has not moved for `quiet` (the services'

@@ -94,13 +94,7 @@ struct StoreCounts {
 }
 
 async fn store_counts(collector: &CollectorProcess) -> Result<StoreCounts, BenchError> {
-    let stats: serde_json::Value = reqwest::get(format!("{}/api/stats", collector.http))
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| BenchError::Runtime(format!("cannot read the collector's stats: {e}")))?
-        .json()
-        .await
-        .map_err(|e| BenchError::Runtime(format!("the collector's stats are not JSON: {e}")))?;
+    let stats = collector.stats().await?;
     let field = |name: &str| stats[name].as_u64().unwrap_or_default();
     Ok(StoreCounts {
         received: field("spans_received"),
