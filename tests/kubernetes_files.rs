@@ -32,6 +32,7 @@
 //!     mesh's sampler ratio;
 //!   - Grafana's data sources name Services and ports that exist, and every
 //!     uid they reference is provisioned;
+//!   - every object is in the one namespace, where the short names resolve;
 //!   - every pod has CPU and memory requests and limits, requests within
 //!     limits; each PodDisruptionBudget selects a replicated Deployment and
 //!     leaves a pod to evict.
@@ -76,6 +77,11 @@ const TEMPO_RELEASE: &str = "tempo";
 /// reach by name: the prometheus-community/prometheus chart (release
 /// `prometheus`) and the grafana/loki chart (release `loki`), both on port 80.
 const OTHER_CHARTS: &[(&str, u16)] = &[("prometheus-server", 80), ("loki-gateway", 80)];
+
+/// The namespace every object lives in: pods reach each other, and the
+/// Tempo chart's Services, by short names, which resolve in their own
+/// namespace only.
+const NAMESPACE: &str = "tracemesh";
 
 /// The collector's Service and Deployment name.
 const COLLECTOR: &str = "otel-collector";
@@ -1182,9 +1188,47 @@ fn disruption_budgets_fit(setup: &Setup) -> Vec<String> {
     problems
 }
 
+/// Every object is in [`NAMESPACE`], the namespace the manifest creates,
+/// and every URL the Tempo values hold (the metrics-generator's remote
+/// write) reaches a Service there.
+fn one_namespace(setup: &Setup) -> Vec<String> {
+    let mut problems = Vec::new();
+    if setup.object("Namespace", NAMESPACE).is_none() {
+        problems.push(format!("no manifest creates namespace {NAMESPACE}"));
+    }
+    for object in setup.objects.iter().filter(|o| o.kind != "Namespace") {
+        let namespace = at(&object.body, "metadata.namespace").and_then(scalar);
+        if namespace.as_deref() != Some(NAMESPACE) {
+            problems.push(format!(
+                "{} {} ({}) is in namespace {namespace:?}, not {NAMESPACE}: its short names \
+                 would not resolve",
+                object.kind, object.name, object.file
+            ));
+        }
+    }
+    let reachable = setup.reachable();
+    let remote_writes = at(
+        &setup.values,
+        "metricsGenerator.config.storage.remote_write",
+    )
+    .map(seq)
+    .unwrap_or_default();
+    for write in remote_writes {
+        let url = write.get("url").and_then(scalar).unwrap_or_default();
+        reaches(
+            &reachable,
+            &format!("{VALUES} metrics-generator remote_write"),
+            &url,
+            &mut problems,
+        );
+    }
+    problems
+}
+
 type Check = fn(&Setup) -> Vec<String>;
 
 const CHECKS: &[(&str, Check)] = &[
+    ("one namespace", one_namespace),
     ("services follow the topology", services_follow_the_topology),
     (
         "environment agrees with compose",
@@ -1427,6 +1471,20 @@ fn every_check_reports_a_planted_mismatch() {
             "app.kubernetes.io/name: order",
             disruption_budgets_fit,
             "no pod could be evicted",
+        ),
+        (
+            grafana,
+            "namespace: tracemesh",
+            "namespace: monitoring",
+            one_namespace,
+            "is in namespace Some(\"monitoring\")",
+        ),
+        (
+            VALUES,
+            "url: http://prometheus-server:80/api/v1/write",
+            "url: http://prometheus:9090/api/v1/write",
+            one_namespace,
+            "names \"prometheus\"",
         ),
     ];
     for (file, from, to, check, reason) in cases {
