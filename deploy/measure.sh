@@ -15,7 +15,9 @@
 # received and the CPU per span; for the run, its CPU per span checked.
 #
 # Usage: deploy/measure.sh [SECONDS] [USERS]   (default 30 s, 8 users)
-# Environment: TRACEMESH_BIN (default target/release/tracemesh).
+# Environment: TRACEMESH_BIN (default target/release/tracemesh); any other
+# OTEL_* variable set by the caller reaches the services (for instance
+# OTEL_EXPORTER_OTLP_COMPRESSION=gzip).
 # Every new trace is sampled (parentbased_traceidratio at 1, --sampler-ratio
 # 1; requests the load sends with an unsampled parent stay unsampled, as the
 # checks expect): the figures are per
