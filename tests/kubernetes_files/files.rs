@@ -1,0 +1,162 @@
+//! The files under test, as text (so a test can plant a mismatch) and parsed
+//! into Kubernetes objects, the compose file and the Tempo values.
+
+use super::*;
+
+#[derive(Clone)]
+pub(crate) struct Texts {
+    pub(crate) files: BTreeMap<&'static str, String>,
+}
+
+impl Texts {
+    pub(crate) fn real() -> Texts {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let files = MANIFESTS
+            .iter()
+            .chain(&[VALUES, COMPOSE, BUILD_SCRIPT])
+            .map(|name| {
+                let text = std::fs::read_to_string(root.join(name))
+                    .unwrap_or_else(|e| panic!("cannot read {name}: {e}"));
+                (*name, text)
+            })
+            .collect();
+        Texts { files }
+    }
+
+    /// A copy with `from` replaced by `to` in `file`; panics if `from` is
+    /// absent, so a planted mismatch cannot silently plant nothing.
+    pub(crate) fn planting(&self, file: &str, from: &str, to: &str) -> Texts {
+        let mut copy = self.clone();
+        let text = copy.files.get_mut(file).expect("a known file");
+        assert!(
+            text.contains(from),
+            "{file} no longer contains {from:?}: update the planted mismatch"
+        );
+        *text = text.replacen(from, to, 1);
+        copy
+    }
+
+    pub(crate) fn text(&self, file: &str) -> &str {
+        &self.files[file]
+    }
+}
+
+/// One Kubernetes object of a manifest.
+pub(crate) struct Object {
+    pub(crate) file: &'static str,
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) body: Value,
+}
+
+/// Everything parsed: the objects, the Tempo values, the compose file.
+pub(crate) struct Setup {
+    pub(crate) objects: Vec<Object>,
+    pub(crate) values: Value,
+    pub(crate) compose: Value,
+    /// The tag build-images.sh gives the image.
+    pub(crate) built_image: String,
+}
+
+impl Setup {
+    pub(crate) fn parse(texts: &Texts) -> Setup {
+        let mut objects = Vec::new();
+        for file in MANIFESTS {
+            // `---` on a line of its own separates documents; the embedded
+            // configuration files hold none.
+            for document in texts.text(file).split("\n---\n") {
+                let body: Value = serde_yaml::from_str(document)
+                    .unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
+                if body.is_null() {
+                    continue;
+                }
+                let kind = at(&body, "kind").and_then(scalar).unwrap_or_default();
+                let name = at(&body, "metadata.name")
+                    .and_then(scalar)
+                    .unwrap_or_default();
+                objects.push(Object {
+                    file,
+                    kind,
+                    name,
+                    body,
+                });
+            }
+        }
+        let mut compose: Value = serde_yaml::from_str(texts.text(COMPOSE))
+            .unwrap_or_else(|e| panic!("{COMPOSE} is not valid YAML: {e}"));
+        compose
+            .apply_merge()
+            .unwrap_or_else(|e| panic!("{COMPOSE}: merge keys: {e}"));
+        let built_image = texts
+            .text(BUILD_SCRIPT)
+            .lines()
+            .find_map(|line| {
+                let value = line.trim().strip_prefix("image=\"")?.strip_suffix('"')?;
+                interpolation_default(value).map(str::to_owned)
+            })
+            .unwrap_or_default();
+        Setup {
+            objects,
+            values: serde_yaml::from_str(texts.text(VALUES))
+                .unwrap_or_else(|e| panic!("{VALUES} is not valid YAML: {e}")),
+            compose,
+            built_image,
+        }
+    }
+
+    pub(crate) fn object(&self, kind: &str, name: &str) -> Option<&Object> {
+        self.objects
+            .iter()
+            .find(|o| o.kind == kind && o.name == name)
+    }
+
+    pub(crate) fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Object> {
+        self.objects.iter().filter(move |o| o.kind == kind)
+    }
+
+    pub(crate) fn compose_service(&self, name: &str) -> Option<&Mapping> {
+        self.compose.get("services")?.get(name)?.as_mapping()
+    }
+
+    /// Every Service a pod can reach by name, with the ports it serves: the
+    /// manifests' own, the Tempo chart's (from the values file) and the
+    /// other charts'.
+    pub(crate) fn reachable(&self) -> BTreeMap<String, BTreeSet<u16>> {
+        let mut services: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
+        for service in self.of_kind("Service") {
+            let ports = at(&service.body, "spec.ports")
+                .map(seq)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p.get("port").and_then(Value::as_u64))
+                .filter_map(|p| u16::try_from(p).ok())
+                .collect();
+            services.insert(service.name.clone(), ports);
+        }
+        let http = tempo_http_port(&self.values);
+        let mut distributor = BTreeSet::from([http, 9095]);
+        for (protocol, port) in [("grpc", 4317), ("http", 4318)] {
+            let path = format!("traces.otlp.{protocol}.enabled");
+            if at(&self.values, &path).and_then(Value::as_bool) == Some(true) {
+                distributor.insert(port);
+            }
+        }
+        services.insert(format!("{TEMPO_RELEASE}-distributor"), distributor);
+        services.insert(
+            format!("{TEMPO_RELEASE}-query-frontend"),
+            BTreeSet::from([http, 9095]),
+        );
+        for (name, port) in OTHER_CHARTS {
+            services.insert((*name).to_owned(), BTreeSet::from([*port]));
+        }
+        services
+    }
+}
+
+/// Tempo's HTTP port in the chart: `server.httpListenPort`, 3200 unless set.
+pub(crate) fn tempo_http_port(values: &Value) -> u16 {
+    at(values, "server.httpListenPort")
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(3200)
+}
