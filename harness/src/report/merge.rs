@@ -45,8 +45,9 @@ use crate::stats::percentile;
 /// The check the merge adds: were the shards one whole load?
 pub const SHARDS_CHECK: &str = "shards";
 
-/// Integer figures that are settings, not counts: never summed.
-const NOT_COUNTS: &[&str] = &["min_samples"];
+/// Integer figures that do not add up across shards: settings, and counts
+/// of the shared mesh that every shard saw whole. Kept per shard.
+const NOT_ADDITIVE: &[&str] = &["min_samples", "traces_in_window", "backend_matched"];
 
 /// Orphans named in the merged verdict's reasons before the rest are counted.
 const LISTED: usize = 5;
@@ -459,7 +460,7 @@ pub fn merge_figures(verdicts: &[(String, &Verdict)]) -> BTreeMap<String, Value>
 /// else kept per shard (`{"0/3": .., "1/3": ..}`).
 pub fn merge_values(key: &str, values: &[(String, &Value)]) -> Value {
     let all = |test: fn(&Value) -> bool| values.iter().all(|(_, v)| test(v));
-    if !NOT_COUNTS.contains(&key) && all(|v| v.is_u64()) {
+    if !NOT_ADDITIVE.contains(&key) && all(|v| v.is_u64()) {
         return Value::from(values.iter().filter_map(|(_, v)| v.as_u64()).sum::<u64>());
     }
     if all(Value::is_object) {
@@ -858,6 +859,34 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_keeps_its_trace_ids_once_and_its_latencies_by_kind() {
+        use crate::load::RequestKind;
+        let sent = |kind, trace: u128, latency_ms| SentRequest {
+            kind,
+            traceparent: Some(crate::load::format_traceparent(trace, 1, true)),
+            traceresponse: None,
+            status: Some(200),
+            latency_ms,
+            sent_unix_nanos: 0,
+            answered_unix_nanos: 1,
+        };
+        let requests = [
+            sent(RequestKind::Checkout, 2, 30.0),
+            sent(RequestKind::BrowseProducts, 1, 5.0),
+            sent(RequestKind::Checkout, 2, 10.0),
+        ];
+        let record = ShardRecord::of(Shard::new(1, 2).unwrap(), 9, &requests, &[4.0]);
+        assert_eq!((record.index, record.count, record.base_seed), (1, 2, 9));
+        assert_eq!(
+            record.trace_ids,
+            [format!("{:032x}", 1), format!("{:032x}", 2)]
+        );
+        assert_eq!(record.latency_ms["checkout"], [30.0, 10.0]);
+        assert_eq!(record.latency_ms["browse_products"], [5.0]);
+        assert_eq!(record.readiness_ms, [4.0]);
+    }
+
+    #[test]
     fn figures_merge_counts_by_sum_and_keep_the_rest_per_shard() {
         let merge_of = |key: &str, a: Value, b: Value| {
             merge_values(key, &[("0/2".into(), &a), ("1/2".into(), &b)])
@@ -872,6 +901,10 @@ mod tests {
             json!({"complete": 7, "missing": 1})
         );
         assert_eq!(merge_of("min_samples", json!(5), json!(5)), json!(5));
+        assert_eq!(
+            merge_of("traces_in_window", json!(9), json!(8)),
+            json!({"0/2": 9, "1/2": 8})
+        );
         assert_eq!(merge_of("ratio", json!(0.5), json!(0.5)), json!(0.5));
         assert_eq!(
             merge_of("backend", json!("x"), json!("y")),
