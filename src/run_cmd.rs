@@ -16,7 +16,10 @@
 //! seed and users are its share (`tracemesh_harness::load::Shard`), the
 //! orphans check leaves the other shards' traces to `tracemesh report
 //! merge`, and against a shared mesh (`--gateway`) the mesh-wide metrics
-//! are not read, since they count every shard's requests.
+//! are not read, since they count every shard's requests. Every shard puts
+//! the scenario's faults in and takes them out when it ends, so the last
+//! shards may run their tail without faults: the checks read each trace's
+//! `fault.injected` spans, not the clock, so they still hold.
 //!
 //! Ctrl-c during the load stops it; the checks still run on what was sent
 //! and the report is marked partial (exit 1).
