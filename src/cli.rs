@@ -45,6 +45,32 @@ pub enum Command {
     Trace(TraceArgs),
     /// List the latest traces, optionally those a TraceQL query matches.
     Traces(TracesArgs),
+    /// Work on run reports: `report merge` combines the shards of a load.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// `tracemesh report ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Combine the reports of a load's shards (`run --shard I/N`) into one:
+    /// verdict.json, junit.xml, report.html and summary.txt. Exit 0 if every
+    /// check passed, 1 if one failed (a missing shard, or two shards that
+    /// started the same trace, fails the `shards` check), 2 for a directory
+    /// without a readable verdict.json, shards of different N, or one shard
+    /// given twice.
+    Merge(MergeArgs),
+}
+
+/// `tracemesh report merge DIR... [--output DIR]`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shards' report directories (each holds a verdict.json).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged report goes; by default reports/merged-<date-time>.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: Option<PathBuf>,
 }
 
 /// Where `trace` and `traces` read: the embedded collector unless
@@ -280,6 +306,12 @@ pub struct RunArgs {
     /// would join the earlier run's traces.
     #[arg(long, env = "TRACEMESH_SEED")]
     pub seed: Option<u64>,
+    /// Run shard I of a load split over N processes (0-based, `0/3`): its
+    /// seed derived from the seed and I, its share of --users (U / N, one
+    /// more for the first U % N shards, at least one). Combine the shards'
+    /// reports with `tracemesh report merge`.
+    #[arg(long, env = "TRACEMESH_SHARD", value_name = "I/N")]
+    pub shard: Option<tracemesh_harness::load::Shard>,
     /// Remove the planted bottleneck in inventory.
     #[arg(long)]
     pub fix_inventory_lock: bool,

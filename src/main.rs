@@ -19,6 +19,8 @@
 //!   ([`trace_cmd`]); `tracemesh traces [QUERY]` lists the latest traces
 //!   ([`traces_cmd`]); both read the store `--collector`, `--tempo` or
 //!   `--jaeger` names ([`view_source`]).
+//! - `tracemesh report merge DIR...` combines the reports of a load's
+//!   shards (`run --shard I/N`) into one ([`report_cmd`]).
 //!
 //! The services themselves live in the library crates under `services/`;
 //! this binary only parses flags and calls them ([`cli`] has every flag).
@@ -27,6 +29,7 @@ mod cli;
 mod collector_cmd;
 mod logs_cmd;
 mod probe_cmd;
+mod report_cmd;
 mod run_cmd;
 mod run_metrics;
 mod service_cmd;
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
             cli::Command::Logs(args) => logs_cmd::run(args).await,
             cli::Command::Trace(args) => trace_cmd::run(args).await,
             cli::Command::Traces(args) => traces_cmd::run(args).await,
+            cli::Command::Report(cli::ReportCommand::Merge(args)) => report_cmd::merge(args),
         }
     });
     match result {

@@ -12,6 +12,15 @@
 //! 6. Run every check, write the reports, print the summary.
 //! 7. Stop the mesh. Exit 0 only if every check passed.
 //!
+//! With `--shard I/N` the run is one of N processes loading one mesh: its
+//! seed and users are its share (`tracemesh_harness::load::Shard`), the
+//! orphans check leaves the other shards' traces to `tracemesh report
+//! merge`, and against a shared mesh (`--gateway`) the mesh-wide metrics
+//! are not read, since they count every shard's requests. Every shard puts
+//! the scenario's faults in and takes them out when it ends, so the last
+//! shards may run their tail without faults: the checks read each trace's
+//! `fault.injected` spans, not the clock, so they still hold.
+//!
 //! Ctrl-c during the load stops it; the checks still run on what was sent
 //! and the report is marked partial (exit 1).
 
@@ -22,7 +31,7 @@ use std::time::{Duration, SystemTime};
 use tracemesh_harness::checks::baseline::{self, Baseline, Tolerance};
 use tracemesh_harness::collector::{CollectorConfig, RunningCollector};
 use tracemesh_harness::load::{self, LoadPlan, LoadProgress};
-use tracemesh_harness::report::model::{RunSettings, SdkExportCounts};
+use tracemesh_harness::report::model::{RunSettings, SdkExportCounts, ShardRecord};
 use tracemesh_harness::report::{self, RunReport, terminal};
 use tracemesh_harness::run::settle::{self, Settled};
 use tracemesh_harness::run::{RunInput, analyse};
@@ -199,12 +208,20 @@ async fn run_embedded(job: Job<'_>) -> Result<(), Failure> {
     result
 }
 
-/// Users: the command line's, else the scenario's, else the default.
+/// Users: the command line's, else the scenario's, else the default; of
+/// those, a shard runs its share.
 fn users(args: &RunArgs, scenario: &Scenario) -> usize {
-    args.users
+    let total = args
+        .users
         .map(|u| u as usize)
         .or(scenario.load.users)
-        .unwrap_or(DEFAULT_USERS)
+        .unwrap_or(DEFAULT_USERS);
+    args.shard.map_or(total, |shard| shard.users(total))
+}
+
+/// Other shards of the same load drive the same mesh at the same time.
+fn other_shards_alongside(args: &RunArgs) -> bool {
+    args.shard.is_some_and(|shard| shard.count > 1)
 }
 
 /// Faults, load, readiness, checks, reports: the part both modes share.
@@ -216,17 +233,25 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         report_dir,
         baseline,
     } = job;
-    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let base_seed = args.seed.unwrap_or_else(fresh_seed);
+    let seed = args.shard.map_or(base_seed, |shard| shard.seed(base_seed));
     let admin = AdminClient::new(args.admin_token.clone(), ADMIN_TIMEOUT);
     apply_faults(scenario, &admin, &target.admin).await?;
-    let metrics = MetricsReader::choose(
-        args.prometheus.as_ref(),
-        &admin,
-        &target.admin,
-        args.admin_token.as_deref(),
-    )
-    .await?;
-    if metrics.is_none() {
+    // The mesh's counters count every shard's requests, not this one's.
+    let shared_mesh = other_shards_alongside(args) && target.collector.is_none();
+    let metrics = if shared_mesh {
+        eprintln!("metrics: not read (other shards load the same mesh)");
+        None
+    } else {
+        MetricsReader::choose(
+            args.prometheus.as_ref(),
+            &admin,
+            &target.admin,
+            args.admin_token.as_deref(),
+        )
+        .await?
+    };
+    if metrics.is_none() && !shared_mesh {
         eprintln!("metrics: not read (give --admin SERVICE=URL or --prometheus URL to check them)");
     }
     let metrics_window_start = run_metrics::unix_now();
@@ -247,8 +272,12 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         seed,
         goose_reports: vec![report_dir.join("goose.html"), report_dir.join("goose.json")],
     };
+    let shard = match args.shard {
+        Some(shard) => format!(" (shard {shard} of base seed {base_seed})"),
+        None => String::new(),
+    };
     eprintln!(
-        "load: {} users, {:?}, scenario {}, seed {seed} -> {}",
+        "load: {} users, {:?}, scenario {}, seed {seed}{shard} -> {}",
         plan.users, args.run_time, scenario.name, target.gateway
     );
     let live = std::io::stderr().is_terminal();
@@ -312,6 +341,10 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         },
         seed,
     };
+    // What `report merge` combines: this shard's trace ids and samples.
+    let shard_record = args
+        .shard
+        .map(|shard| ShardRecord::of(shard, base_seed, &outcome.requests, &readiness_ms));
     let mut report = analyse(RunInput {
         scenario,
         load: &outcome,
@@ -335,8 +368,10 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
             min_samples: baseline::MIN_SAMPLES,
         }),
         metrics: run_metrics,
+        other_shards_alongside: other_shards_alongside(args),
     })
     .await;
+    report.shard = shard_record;
     // The drawn traces' log lines, from the services' log file of this run.
     if let Err(e) = tracemesh_harness::logs::attach_run_logs(&mut report.waterfalls, report_dir) {
         eprintln!("warning: the report shows no log lines: {e}");

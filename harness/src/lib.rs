@@ -25,7 +25,7 @@
 //! - [`load`]: goose scenarios that drive the gateway and record every
 //!   request with its trace id.
 //! - [`report`]: the run's report, rendered for the terminal, JSON, JUnit
-//!   XML and HTML.
+//!   XML and HTML; the shards of a split load merged into one.
 //!
 //! - [`metrics`]: the services' metrics and exemplars, read from their
 //!   OpenMetrics endpoints or from a real Prometheus.

@@ -27,6 +27,10 @@ use crate::trace::label::kind_label;
 /// The check's name in verdicts.
 pub const CHECK: &str = "orphans";
 
+/// The figure listing, in a sharded run, the traces in the window that
+/// this shard did not start.
+pub const UNCLAIMED_FIGURE: &str = "unclaimed_trace_ids";
+
 /// Rows of the by-span table listed as reasons before the rest are counted.
 const LISTED: usize = 12;
 
@@ -57,6 +61,11 @@ pub struct RunWindow<'a> {
     /// last span arrived.
     pub start_unix_secs: u64,
     pub end_unix_secs: u64,
+    /// Other shards of the same load drive the mesh at the same time
+    /// (`run --shard I/N`, N > 1): a trace this run did not start may be
+    /// theirs, so it is not failed here but listed (`unclaimed_trace_ids`)
+    /// for `tracemesh report merge`, which fails those no shard started.
+    pub other_shards_alongside: bool,
 }
 
 /// Searches `source` for every trace with a span of a mesh service in the
@@ -65,7 +74,8 @@ pub struct RunWindow<'a> {
 ///
 /// Figures: `traces_in_window`, `orphan_traces`, `orphan_spans`,
 /// `by_span` (`"service name [kind]"` to count), `roots` (the span each
-/// orphan trace starts with, to count).
+/// orphan trace starts with, to count); with other shards alongside,
+/// `unclaimed_trace_ids` instead of orphans.
 pub async fn check_orphans(
     source: &dyn TraceSource,
     window: &RunWindow<'_>,
@@ -104,6 +114,7 @@ pub async fn check_orphans(
     let mut roots: BTreeMap<String, u64> = BTreeMap::new();
     let (mut orphan_traces, mut orphan_spans) = (0u64, 0u64);
     let mut examples: Vec<String> = Vec::new();
+    let mut unclaimed: Vec<String> = Vec::new();
     for trace_id in &in_window {
         verdict.examine();
         if window.started.contains(trace_id) {
@@ -126,6 +137,10 @@ pub async fn check_orphans(
             .filter(|s| !background.iter().any(|b| b.covers(s)))
             .collect();
         if stray.is_empty() {
+            continue;
+        }
+        if window.other_shards_alongside {
+            unclaimed.push(trace_id.clone());
             continue;
         }
         orphan_traces += 1;
@@ -173,6 +188,9 @@ pub async fn check_orphans(
     verdict.figure("orphan_spans", orphan_spans);
     verdict.figure("by_span", &by_span);
     verdict.figure("roots", &roots);
+    if window.other_shards_alongside {
+        verdict.figure(UNCLAIMED_FIGURE, &unclaimed);
+    }
     verdict.finish()
 }
 

@@ -34,8 +34,8 @@ pub use decision::{decision_for_bytes, expected_decision, ratio_bound};
 pub use interval::{DEFAULT_CONFIDENCE, Interval, wilson_interval, z_for_confidence};
 pub use parent::{ParentedRequest, check_parent_obedience};
 pub use root::{
-    DECISIONS_CHECK, RATIO_CHECK, RatioSampler, RootRequest, RootSampling, STORED_CHECK,
-    check_root_sampling,
+    DECISIONS_CHECK, RATIO_CHECK, RatioCounts, RatioSampler, RootRequest, RootSampling,
+    STORED_CHECK, check_root_sampling, judge_ratio,
 };
 pub use tracemesh_runtime::w3c::{MalformedHeader, TraceParent};
 

@@ -7,6 +7,8 @@
 //!   configuration, progress, and the outcome.
 //! - [`scenario`]: the goose scenario "shop", its weights, and how one
 //!   request is sent and recorded.
+//! - [`shard`]: one share of a load split over processes (`--shard I/N`):
+//!   its seed and its users.
 //! - [`catalog`]: the seeded users, products and cards the load draws from.
 //! - [`trace_context`]: the seeded `traceparent` generator.
 //! - [`interrupt`]: what ctrl-c does during a run (goose's handler, and ours
@@ -21,9 +23,11 @@ pub mod model;
 mod record;
 mod run;
 pub mod scenario;
+pub mod shard;
 pub mod trace_context;
 
 pub use error::LoadError;
 pub use model::{LoadOutcome, LoadPlan, LoadProgress, RequestKind, SentRequest};
 pub use run::run_load;
+pub use shard::Shard;
 pub use trace_context::{TraceContextGenerator, format_traceparent};

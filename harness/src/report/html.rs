@@ -102,6 +102,10 @@ fn settings(html: &mut String, report: &RunReport) {
     ] {
         let _ = writeln!(html, "<tr><th>{name}</th><td>{}</td></tr>", markup(&value));
     }
+    if let Some(s) = &report.shard {
+        let value = format!("{}/{} (base seed {})", s.index, s.count, s.base_seed);
+        let _ = writeln!(html, "<tr><th>shard</th><td>{}</td></tr>", markup(&value));
+    }
     html.push_str("</table>\n");
 }
 

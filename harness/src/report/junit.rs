@@ -70,7 +70,7 @@ pub fn to_junit(report: &RunReport) -> String {
 /// The run's settings as suite properties, so CI shows what was run.
 fn settings(report: &RunReport) -> Vec<(String, String)> {
     let c = &report.config;
-    vec![
+    let mut settings = vec![
         ("tracemesh.version".into(), report.tracemesh_version.clone()),
         ("started_at".into(), report.started_at.clone()),
         ("scenario".into(), c.scenario.clone()),
@@ -83,7 +83,15 @@ fn settings(report: &RunReport) -> Vec<(String, String)> {
         ("requests".into(), report.load.requests.to_string()),
         ("traces.expected".into(), report.traces.expected.to_string()),
         ("traces.complete".into(), report.traces.complete.to_string()),
-    ]
+    ];
+    if let Some(shard) = &report.shard {
+        settings.extend([
+            ("shard".into(), format!("{}/{}", shard.index, shard.count)),
+            ("seed".into(), c.seed.to_string()),
+            ("base_seed".into(), shard.base_seed.to_string()),
+        ]);
+    }
+    settings
 }
 
 /// One test case, ready to write.

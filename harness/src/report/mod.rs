@@ -5,6 +5,8 @@
 //! - [`json`]: `verdict.json`, the whole report plus `"passed"`.
 //! - [`junit`]: `junit.xml`, each check a test case for CI.
 //! - [`html`]: `report.html`, self-contained, with charts and waterfalls.
+//! - [`merge`]: the reports of a load's shards (`run --shard I/N`) as
+//!   one report, which the renderers above then write.
 //! - [`outcome`] and [`escape`]: what every renderer shares — the headline
 //!   and sampling figures read from the report, and escaping of untrusted
 //!   text.
@@ -15,6 +17,7 @@ pub mod escape;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod merge;
 pub mod model;
 pub mod outcome;
 pub mod terminal;

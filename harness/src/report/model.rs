@@ -41,6 +41,30 @@ pub struct RunReport {
     /// to its span, whose trace is among the waterfalls.
     #[serde(default)]
     pub exemplar_jump: Option<ExemplarJump>,
+    /// The run was shard I of N of a larger load (`--shard`): which one,
+    /// and the samples `tracemesh report merge` needs to combine the
+    /// shards exactly. Absent from an unsharded run's verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
+}
+
+/// One shard's identity and raw samples, as `verdict.json` keeps them for
+/// [`crate::report::merge`]: percentiles do not combine, samples do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    pub index: u32,
+    pub count: u32,
+    /// The whole load's seed, from which this shard's (`config.seed`) was
+    /// derived (`tracemesh_harness::load::Shard::seed`).
+    pub base_seed: u64,
+    /// Every trace id the shard's requests carried or were answered with,
+    /// sorted: the traces it started (and checked).
+    pub trace_ids: Vec<String>,
+    /// Each request's latency, by request kind (`EndpointLoad::name`), in
+    /// completion order.
+    pub latency_ms: BTreeMap<String, Vec<f64>>,
+    /// Each trace's readiness (empty when the store was not ours).
+    pub readiness_ms: Vec<f64>,
 }
 
 /// An exemplar followed to its trace, as a user would from a dashboard.

@@ -36,14 +36,9 @@ pub fn summary(report: &RunReport, color: bool) -> String {
 /// before the other files of the run.
 pub fn summary_with_reports(report: &RunReport, color: bool, reports: &[PathBuf]) -> String {
     let paint = Paint { color };
-    let mut head = vec![
-        headline(report, paint),
-        settings(report),
-        endpoints(report),
-        String::new(),
-        load(report),
-        traces(report),
-    ];
+    let mut head = vec![headline(report, paint), settings(report), endpoints(report)];
+    head.extend(shard(report));
+    head.extend([String::new(), load(report), traces(report)]);
     head.extend(sdk_export(report));
     head.push(sampling(report, paint));
     head.extend(exemplar(report));
@@ -92,6 +87,15 @@ fn endpoints(report: &RunReport) -> String {
     escape::terminal(&format!(
         "target {} · traces from {} · seed {}",
         c.target, c.trace_source, c.seed
+    ))
+}
+
+/// A sharded run's place in its load (`run --shard I/N`).
+fn shard(report: &RunReport) -> Option<String> {
+    let s = report.shard.as_ref()?;
+    Some(format!(
+        "shard {}/{} of a load with base seed {}",
+        s.index, s.count, s.base_seed
     ))
 }
 

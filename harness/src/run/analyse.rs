@@ -74,6 +74,9 @@ pub struct RunInput<'a> {
     pub baseline: Option<crate::checks::baseline::Baseline<'a>>,
     /// The mesh's metrics before and after the load, when the run read them.
     pub metrics: Option<super::metrics::RunMetrics>,
+    /// Other shards of the same load run at the same time (`--shard I/N`,
+    /// N > 1): the orphans check leaves their traces to the merge.
+    pub other_shards_alongside: bool,
 }
 
 /// Runs every check and builds the report.
@@ -280,6 +283,7 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         started: &started,
         start_unix_secs: input.window_unix_secs.0,
         end_unix_secs: input.window_unix_secs.1,
+        other_shards_alongside: input.other_shards_alongside,
     };
     verdicts.push(check_orphans(input.source, &window, &input.scenario.expect.background).await);
 
@@ -474,6 +478,7 @@ fn report(
         operations: Vec::new(),
         baseline: None,
         exemplar_jump,
+        shard: None,
     }
 }
 

@@ -86,6 +86,7 @@ pub fn realistic_report() -> RunReport {
         operations: Vec::new(),
         baseline: None,
         exemplar_jump: None,
+        shard: None,
     }
 }
 

@@ -182,48 +182,15 @@ pub async fn check_root_sampling(
     }
     let decisions = verdict.finish();
 
-    let mut verdict = Verdict::new(RATIO_CHECK);
-    let trials = decided.len() as u64;
-    let sampled = decided.iter().filter(|d| d.context.sampled()).count() as u64;
-    let expected_sampled = decided.iter().filter(|d| d.expected).count() as u64;
-    verdict.examined = decided.len();
-    verdict.figure("requests", requests.len());
-    verdict.figure("sampled", sampled);
-    verdict.figure("expected_sampled", expected_sampled);
-    verdict.figure("ratio", sampler.ratio);
-    verdict.figure("confidence", sampler.confidence);
-    if trials > 0 {
-        verdict.figure("observed_ratio", sampled as f64 / trials as f64);
-    }
-    let interval_reason = match z_for_confidence(sampler.confidence) {
-        None => Some(format!(
-            "the confidence {} is not between 0 and 1, so no interval can be computed",
-            sampler.confidence
-        )),
-        Some(z) => {
-            verdict.figure("z", z);
-            let interval = wilson_interval(sampled, trials, z);
-            verdict.figure("interval", interval);
-            interval
-                .filter(|i| !i.contains(sampler.effective_ratio()))
-                .map(|i| {
-                    format!(
-                        "observed ratio {:.4} ({sampled} of {trials} sampled): the configured ratio {} \
-                         lies outside its {}% interval [{:.4}, {:.4}]",
-                        sampled as f64 / trials as f64,
-                        sampler.ratio,
-                        sampler.confidence * 100.0,
-                        i.low,
-                        i.high
-                    )
-                })
-        }
-    };
-
-    if let Some(reason) = interval_reason {
-        verdict.fail(reason);
-    }
-    let ratio = verdict.finish();
+    let ratio = judge_ratio(
+        RatioCounts {
+            requests: requests.len() as u64,
+            trials: decided.len() as u64,
+            sampled: decided.iter().filter(|d| d.context.sampled()).count() as u64,
+            expected_sampled: decided.iter().filter(|d| d.expected).count() as u64,
+        },
+        sampler,
+    );
 
     // 3. What the services stored must agree with what the gateway said.
     let mut verdict = Verdict::new(STORED_CHECK);
@@ -275,4 +242,67 @@ pub async fn check_root_sampling(
         decisions,
         stored: verdict.finish(),
     }
+}
+
+/// What the ratio verdict is judged on: counts, so the shards of a load
+/// can be judged again on their sums (`report::merge`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RatioCounts {
+    /// Root requests sent.
+    pub requests: u64,
+    /// Of those, the ones whose decision is known (a traceresponse parsed).
+    pub trials: u64,
+    pub sampled: u64,
+    /// How many the sampler's decision function says should be sampled.
+    pub expected_sampled: u64,
+}
+
+/// The `sampling.root.ratio` verdict: the observed ratio with its Wilson
+/// interval, failed when the configured ratio lies outside it.
+pub fn judge_ratio(counts: RatioCounts, sampler: RatioSampler) -> Verdict {
+    let RatioCounts {
+        requests,
+        trials,
+        sampled,
+        expected_sampled,
+    } = counts;
+    let mut verdict = Verdict::new(RATIO_CHECK);
+    verdict.examined = trials as usize;
+    verdict.figure("requests", requests);
+    verdict.figure("sampled", sampled);
+    verdict.figure("expected_sampled", expected_sampled);
+    verdict.figure("ratio", sampler.ratio);
+    verdict.figure("confidence", sampler.confidence);
+    if trials > 0 {
+        verdict.figure("observed_ratio", sampled as f64 / trials as f64);
+    }
+    let interval_reason = match z_for_confidence(sampler.confidence) {
+        None => Some(format!(
+            "the confidence {} is not between 0 and 1, so no interval can be computed",
+            sampler.confidence
+        )),
+        Some(z) => {
+            verdict.figure("z", z);
+            let interval = wilson_interval(sampled, trials, z);
+            verdict.figure("interval", interval);
+            interval
+                .filter(|i| !i.contains(sampler.effective_ratio()))
+                .map(|i| {
+                    format!(
+                        "observed ratio {:.4} ({sampled} of {trials} sampled): the configured ratio {} \
+                         lies outside its {}% interval [{:.4}, {:.4}]",
+                        sampled as f64 / trials as f64,
+                        sampler.ratio,
+                        sampler.confidence * 100.0,
+                        i.low,
+                        i.high
+                    )
+                })
+        }
+    };
+
+    if let Some(reason) = interval_reason {
+        verdict.fail(reason);
+    }
+    verdict.finish()
 }
