@@ -32,6 +32,8 @@
 //!     mesh's sampler ratio;
 //!   - Grafana's data sources name Services and ports that exist, and every
 //!     uid they reference is provisioned;
+//!   - every flag and `TRACEMESH_*` variable the load and merge Jobs pass is
+//!     one the built `tracemesh` lists in that subcommand's `--help`;
 //!   - every object is in the one namespace, where the short names resolve;
 //!   - every pod has CPU and memory requests and limits, requests within
 //!     limits; each PodDisruptionBudget selects a replicated Deployment and
@@ -121,6 +123,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("Grafana data sources resolve", grafana_datasources_resolve),
     ("resources are set", resources_are_set),
     ("disruption budgets fit", disruption_budgets_fit),
+    ("Jobs speak the CLI", jobs_speak_the_cli),
 ];
 
 fn all_problems(texts: &Texts) -> Vec<String> {
@@ -348,6 +351,27 @@ fn every_check_reports_a_planted_mismatch() {
             "app.kubernetes.io/name: order",
             disruption_budgets_fit,
             "no pod could be evicted",
+        ),
+        (
+            load,
+            "- --tempo\n",
+            "- --tempo-url\n",
+            jobs_speak_the_cli,
+            "passes --tempo-url, which `tracemesh run` does not accept",
+        ),
+        (
+            load,
+            "name: TRACEMESH_RUN_TIME",
+            "name: TRACEMESH_DURATION",
+            jobs_speak_the_cli,
+            "sets TRACEMESH_DURATION, which `tracemesh run` does not read",
+        ),
+        (
+            merge,
+            "- --output",
+            "- --out",
+            jobs_speak_the_cli,
+            "passes --out, which `tracemesh report merge` does not accept",
         ),
         (
             grafana,
