@@ -469,6 +469,7 @@ pub(crate) mod tests {
             ],
             baseline: None,
             exemplar_jump: None,
+            bottleneck: None,
         }
     }
 

@@ -474,6 +474,8 @@ fn report(
         operations: Vec::new(),
         baseline: None,
         exemplar_jump,
+        // The caller measured the load window; it fills this in.
+        bottleneck: None,
     }
 }
 
