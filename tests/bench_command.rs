@@ -147,7 +147,17 @@ fn a_minimal_bench_measures_every_part_and_rewrites_the_results_table() {
 
     // --output holds what was printed; --update-benchmarks replaced only
     // the text between its markers.
-    assert_eq!(std::fs::read_to_string(&output).unwrap(), stdout);
+    // (goose itself prints "All N users launched." on stdout during the
+    // loadgen part, before the results.)
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert!(stdout.ends_with(&written), "{stdout}\n---\n{written}");
+    let before = &stdout[..stdout.len() - written.len()];
+    assert!(
+        before
+            .lines()
+            .all(|l| l.is_empty() || l.ends_with("users launched.")),
+        "{before}"
+    );
     let updated = std::fs::read_to_string(&benchmarks).unwrap();
     assert!(updated.starts_with("# Benchmarks\n\nprose stays\n\n"));
     assert!(updated.ends_with(&format!("{END}\n\nafter stays\n")));

@@ -94,7 +94,8 @@ pub struct BenchArgs {
     /// Seconds each variant runs per round.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub round_secs: u64,
-    /// Concurrent clients of the closed loop (overhead, efficiency).
+    /// Concurrent clients of the closed loop (overhead, efficiency), and
+    /// goose users and wrk connections (loadgen).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub clients: u64,
     /// Offered checkouts per second of the overhead part's open loop: well
