@@ -53,10 +53,11 @@ const START_RATE: f64 = 10_000.0;
 /// The hello world's worker threads: one core's worth.
 const HELLO_WORKERS: usize = 1;
 const INSTALL_WRK: &str = "apt-get install -y wrk";
-/// The target: goose within a factor of wrk on the same core (see
-/// BENCHMARKS.md's Targets for why this figure).
+/// The target: goose at a quarter of wrk on the same core or better, still
+/// several times the checkouts/s the mesh serves here (BENCHMARKS.md's
+/// Targets).
 const MIN_RATIO: f64 = 0.25;
-const TARGET_TEXT: &str = ">= 0.25";
+const TARGET_TEXT: &str = ">= 0.25 x wrk";
 
 /// `tracemesh bench --serve-hello ADDR`: the hello world until this
 /// process's stdin closes (the bench process that started it ended or
