@@ -5,7 +5,9 @@
 //! 2. Start the embedded collector and the mesh (or, with `--gateway`, use a
 //!    running mesh and read its traces from Tempo or Jaeger).
 //! 3. Apply the scenario's faults through the services' admin endpoints.
-//! 4. Drive goose load, with a live status line.
+//! 4. Drive goose load, with a live status line, reading the CPU of this
+//!    process (the load generator) and of the services over the load
+//!    window: the report names the bottleneck (`load::bottleneck`).
 //! 5. Wait until the traces are in (no new span for a quiet period).
 //!    The metrics are read before the load and here again
 //!    (`run_metrics.rs`: the services' `/metrics`, or a Prometheus).
@@ -30,7 +32,8 @@ use std::time::{Duration, SystemTime};
 
 use tracemesh_harness::checks::baseline::{self, Baseline, Tolerance};
 use tracemesh_harness::collector::{CollectorConfig, RunningCollector};
-use tracemesh_harness::load::{self, LoadPlan, LoadProgress};
+use tracemesh_harness::load::bottleneck::CpuWindow;
+use tracemesh_harness::load::{self, LoadPlan, LoadProgress, Workload};
 use tracemesh_harness::report::model::{RunSettings, SdkExportCounts, ShardRecord};
 use tracemesh_harness::report::{self, RunReport, terminal};
 use tracemesh_harness::run::settle::{self, Settled};
@@ -40,6 +43,7 @@ use tracemesh_harness::sources::{EmbeddedSource, JaegerSource, TempoSource, Trac
 use tracemesh_mesh::{AdminClient, AdminEndpoint, AdminError, Mesh, MeshOptions, collector};
 use tracemesh_runtime::config::ProcessEnv;
 use tracemesh_runtime::fault::FaultConfig;
+use tracemesh_runtime::topology::Service;
 
 use crate::Failure;
 use crate::cli::RunArgs;
@@ -69,6 +73,9 @@ struct Target<'a> {
     source: &'a dyn TraceSource,
     /// Our own collector, when the run started the mesh.
     collector: Option<&'a RunningCollector>,
+    /// Each service's process (name, pid), when the run started the mesh:
+    /// their CPU over the load window names the bottleneck.
+    service_pids: Option<Vec<(String, u32)>>,
 }
 
 /// What the run was asked to do, read once.
@@ -150,6 +157,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
                     .collect(),
                 source: source.as_ref(),
                 collector: None,
+                service_pids: None,
             };
             drive(job, target).await
         }
@@ -201,6 +209,12 @@ async fn run_embedded(job: Job<'_>) -> Result<(), Failure> {
         admin: mesh.admin_endpoints(),
         source: &source,
         collector: Some(&collector),
+        service_pids: Some(
+            Service::ALL
+                .iter()
+                .filter_map(|&service| Some((service.name().to_owned(), mesh.pid(service)?)))
+                .collect(),
+        ),
     };
     let result = drive(job, target).await;
     mesh.stop().await;
@@ -271,6 +285,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         think_time_max: Duration::from_millis(think_max),
         seed,
         goose_reports: vec![report_dir.join("goose.html"), report_dir.join("goose.json")],
+        workload: Workload::Shop,
     };
     let shard = match args.shard {
         Some(shard) => format!(" (shard {shard} of base seed {base_seed})"),
@@ -283,12 +298,14 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
     let live = std::io::stderr().is_terminal();
     // The orphans check searches from here to after the traces settled.
     let window_start = unix_secs_now();
+    let cpu = CpuWindow::start(target.service_pids.clone());
     let outcome = load::run_load(&plan, move |p: LoadProgress| show_progress(p, live))
         .await
         .map_err(|e| match e {
             load::LoadError::GatewayUnreachable { .. } => Failure::Usage(e.to_string()),
             other => Failure::Runtime(other.to_string()),
         })?;
+    let bottleneck = cpu.finish();
     if live {
         eprintln!();
     }
@@ -372,6 +389,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
     })
     .await;
     report.shard = shard_record;
+    report.bottleneck = Some(bottleneck);
     // The drawn traces' log lines, from the services' log file of this run.
     if let Err(e) = tracemesh_harness::logs::attach_run_logs(&mut report.waterfalls, report_dir) {
         eprintln!("warning: the report shows no log lines: {e}");

@@ -19,6 +19,11 @@ fn tracemesh(args: &[&str]) -> Output {
         .expect("tracemesh runs")
 }
 
+/// Whether Debian's `wrk` can be started (the loadgen part needs it).
+fn wrk_installed() -> bool {
+    Command::new("wrk").arg("--version").output().is_ok()
+}
+
 /// The rows of the markdown table in `text`, as cells, header excluded.
 fn table_rows(text: &str) -> Vec<Vec<String>> {
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
@@ -73,7 +78,7 @@ fn a_minimal_bench_measures_every_part_and_rewrites_the_results_table() {
     // Every part has its figures, and every figure with a target says
     // whether it was met.
     let rows = table_rows(&stdout);
-    for part in ["overhead", "efficiency", "ingest", "readiness"] {
+    for part in ["overhead", "efficiency", "ingest", "readiness", "loadgen"] {
         assert!(
             rows.iter().any(|r| r[0] == part),
             "no {part} row:\n{stdout}"
@@ -110,6 +115,19 @@ fn a_minimal_bench_measures_every_part_and_rewrites_the_results_table() {
     );
     assert!(measured("spans lost at saturation"), "{stdout}");
     assert!(measured("collector RSS"), "{stdout}");
+    // The load generator's ceiling needs wrk; without it the row says how
+    // to install it and the other parts still ran.
+    if wrk_installed() {
+        assert!(measured("goose / wrk requests/s"), "{stdout}");
+        assert!(measured("goose as `tracemesh run` drives it"), "{stdout}");
+        assert!(stdout.contains("loadgen: goose "), "{stdout}");
+    } else {
+        assert!(
+            rows.iter()
+                .any(|r| r[0] == "loadgen" && r[2].contains("apt-get install -y wrk")),
+            "{stdout}"
+        );
+    }
     // A checkout crosses five services, each handling one request.
     let hops = rows
         .iter()
@@ -129,7 +147,17 @@ fn a_minimal_bench_measures_every_part_and_rewrites_the_results_table() {
 
     // --output holds what was printed; --update-benchmarks replaced only
     // the text between its markers.
-    assert_eq!(std::fs::read_to_string(&output).unwrap(), stdout);
+    // (goose itself prints "All N users launched." on stdout during the
+    // loadgen part, before the results.)
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert!(stdout.ends_with(&written), "{stdout}\n---\n{written}");
+    let before = &stdout[..stdout.len() - written.len()];
+    assert!(
+        before
+            .lines()
+            .all(|l| l.is_empty() || l.ends_with("users launched.")),
+        "{before}"
+    );
     let updated = std::fs::read_to_string(&benchmarks).unwrap();
     assert!(updated.starts_with("# Benchmarks\n\nprose stays\n\n"));
     assert!(updated.ends_with(&format!("{END}\n\nafter stays\n")));

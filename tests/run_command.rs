@@ -109,6 +109,32 @@ fn the_default_run_passes_every_check_and_writes_every_report() {
     assert_eq!(export["spans_failed"], 0, "{export}");
     assert_eq!(export["spans_ended"], export["spans_exported"], "{export}");
     assert!(stdout.contains("dropped (queue full)"), "{stdout}");
+    // What set the rate: this process's and each service's CPU over the
+    // load window, within what the machine's cores allow.
+    let bottleneck = &verdict["bottleneck"];
+    let capacity = bottleneck["cores"].as_f64().unwrap() * 100.0;
+    let sane = |process: &serde_json::Value| {
+        let share = process["cpu_percent"].as_f64().unwrap();
+        share > 0.0 && share <= capacity && process["pid"].as_u64().unwrap() > 0
+    };
+    assert!(sane(&bottleneck["generator"]), "{bottleneck}");
+    let services = bottleneck["services"]
+        .as_array()
+        .expect("a local mesh's services");
+    let mut names: Vec<&str> = services
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["gateway", "inventory", "order", "payment", "user"]);
+    assert!(services.iter().all(sane), "{bottleneck}");
+    assert!(
+        ["load_generator", "mesh", "other_processes", "neither"]
+            .contains(&bottleneck["verdict"].as_str().unwrap()),
+        "{bottleneck}"
+    );
+    assert!(bottleneck["reason"].as_str().unwrap().contains('%'));
+    assert!(stdout.contains("Bottleneck "), "{stdout}");
 }
 
 #[test]

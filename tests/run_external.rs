@@ -52,4 +52,18 @@ async fn run_checks_an_external_mesh_through_the_tempo_api() {
         "{}",
         verdict["traces"]
     );
+    // A mesh the run did not start: its services' CPU is unknown, the load
+    // generator's is still measured.
+    let bottleneck = &verdict["bottleneck"];
+    assert!(bottleneck["services"].is_null(), "{bottleneck}");
+    let generator = bottleneck["generator"]["cpu_percent"].as_f64().unwrap();
+    assert!(
+        generator > 0.0 && generator <= bottleneck["cores"].as_f64().unwrap() * 100.0,
+        "{bottleneck}"
+    );
+    assert!(
+        ["load_generator", "not_the_load_generator"]
+            .contains(&bottleneck["verdict"].as_str().unwrap()),
+        "{bottleneck}"
+    );
 }

@@ -1,6 +1,8 @@
 //! The practical limit of one hop: an axum hello world on the same machine,
 //! driven by the same client loop as the mesh. A checkout crosses several
-//! hops; a hop that does nothing shows what one costs at best.
+//! hops; a hop that does nothing shows what one costs at best. The loadgen
+//! part runs it as its own process (`tracemesh bench --serve-hello ADDR`),
+//! so its CPU is apart from the load generator's.
 
 use std::net::SocketAddr;
 
@@ -20,7 +22,13 @@ impl HelloServer {
     /// Binds 127.0.0.1:0 and serves `GET /` with `hello`, on a runtime of
     /// `workers` threads.
     pub fn start(workers: usize) -> std::io::Result<HelloServer> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        HelloServer::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), workers)
+    }
+
+    /// The same on `addr` (the loadgen part's hello-world process, whose
+    /// parent chose the port).
+    pub fn start_on(addr: SocketAddr, workers: usize) -> std::io::Result<HelloServer> {
+        let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -18,13 +18,14 @@
 //! - [`load`]: a closed loop of N HTTP clients with keep-alive, counting
 //!   answers and latencies.
 //! - [`hello`]: the one-hop axum hello world, the practical limit of a hop.
-//! - [`procfs`]: CPU time and resident memory of a process from `/proc`.
+//! - [`procfs`]: CPU time and resident memory of a process from `/proc`
+//!   (the harness's module, re-exported: `tracemesh run` reads it too).
 //! - [`suite`]: `tracemesh bench`: overhead, efficiency, ingest and
 //!   readiness, measured on real meshes in alternating rounds.
 
 pub mod hello;
 pub mod load;
 pub mod otlp;
-pub mod procfs;
+pub use tracemesh_harness::procfs;
 pub mod sender;
 pub mod suite;

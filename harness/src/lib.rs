@@ -35,6 +35,9 @@
 //! - [`view`]: a trace and a trace list laid out for people: the terminal
 //!   waterfall and table (`tracemesh trace`, `tracemesh traces`); the
 //!   collector's web page (`collector/viewer.rs`) draws the same view.
+//! - [`procfs`]: CPU time and resident memory of a process, and the
+//!   machine's busy time, from `/proc` (`tracemesh run`'s bottleneck
+//!   figures and every figure of `tracemesh bench`).
 //! - [`stats`]: the one nearest-rank percentile, for the report, the checks
 //!   and the benches.
 //!
@@ -48,6 +51,7 @@ pub mod load;
 pub mod logs;
 pub mod metrics;
 pub mod model;
+pub mod procfs;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -144,9 +144,14 @@ fn the_page_has_its_banner_sections_and_render_markers() {
         "<h2>Where the latency went</h2>",
         "<h2>Critical-path breakdown</h2>",
         "<h2>Waterfalls</h2>",
+        "<h2>What set the rate</h2>",
     ] {
         assert!(html.contains(section), "no {section}");
     }
+    assert!(html.contains("Bottleneck: <strong>mesh</strong>"));
+    assert!(html.contains(
+        r#"<tr><td>inventory</td><td class="num">105</td><td class="num">62.0%</td></tr>"#
+    ));
     assert!(html.contains("<details><summary>figures"));
     assert!(html.contains("<td>checkout</td>"));
     assert!(html.contains("201 × 392, 503 × 8"));

@@ -22,7 +22,8 @@ pub struct CollectorProcess {
     pub http: String,
 }
 
-fn free_port() -> Result<u16, BenchError> {
+/// A port nothing listens on now (the OS picks it), for a child to bind.
+pub(crate) fn free_port() -> Result<u16, BenchError> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

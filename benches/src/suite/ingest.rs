@@ -26,7 +26,6 @@
 //! evicted, so every span stored starts or joins a checkout-sized trace,
 //! as in a real run, rather than piling onto old ones.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -37,6 +36,7 @@ use crate::sender::{Bytes, RawOtlpClient, RawOtlpHttpClient};
 use tracemesh_harness::stats::median;
 
 use super::collector_process::CollectorProcess;
+use super::pinning::{have_taskset, own_cpus, pin};
 use super::report::{Results, Row};
 use crate::suite::BenchError;
 
@@ -56,35 +56,6 @@ const MAX_RSS_BYTES: u64 = 32 * 1024 * 1024;
 /// The store bound of both runs; the steady run fills it before measuring.
 const STORE_MAX_SPANS: usize = 100_000;
 const _: () = assert!((DISTINCT_EXPORTS * SPANS_PER_EXPORT) as usize > STORE_MAX_SPANS);
-
-fn have_taskset() -> bool {
-    std::process::Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Sets the CPU affinity of every thread of `pid` (`taskset -a -p`).
-fn pin(pid: u32, cpus: &str) -> bool {
-    std::process::Command::new("taskset")
-        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// This process's CPU list (`taskset -c -p`), to restore it afterwards.
-fn own_cpus() -> Option<String> {
-    let out = std::process::Command::new("taskset")
-        .args(["-c", "-p", &std::process::id().to_string()])
-        .output()
-        .ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    Some(text.rsplit(':').next()?.trim().to_owned())
-}
 
 /// The counters of the collector's `/api/stats` that the bench reads.
 struct StoreCounts {

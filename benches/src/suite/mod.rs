@@ -6,7 +6,9 @@
 //!    OTEL_SDK_DISABLED, at a fixed offered rate and at saturation;
 //! 2. efficiency: checkouts x hops vs one axum hello-world hop;
 //! 3. ingest: the collector on one core, saturated and at 10,000 spans/s;
-//! 4. readiness: answer to complete trace, at two exporter delays.
+//! 4. readiness: answer to complete trace, at two exporter delays;
+//! 5. loadgen: goose, driven as `tracemesh run` drives it, against `wrk`
+//!    on an axum hello world: the load generator's ceiling.
 //!
 //! Prints the headline ratios and a markdown table, writes the table to
 //! `--output`, and rewrites the results section of `--update-benchmarks`
@@ -23,6 +25,9 @@
 //!   in the store, at two exporter schedule delays;
 //! - `ingest.rs`: the collector as its own process on one core: spans per
 //!   second with nothing lost, then CPU share and memory at 10,000 spans/s;
+//! - `loadgen.rs`: the hello world as its own process, goose and `wrk`
+//!   taking turns against it, each one's requests/s and CPU;
+//! - `pinning.rs`: `taskset`, to give a measured process its own core;
 //! - `mesh.rs`: a fresh mesh per variant, the checkout request, the order
 //!   of variants;
 //! - `report.rs`: the results as rows, the markdown table, and rewriting
@@ -39,9 +44,11 @@
 
 pub mod collector_process;
 pub mod ingest;
+pub mod loadgen;
 pub mod mesh;
 pub mod mesh_load;
 pub mod overhead;
+pub mod pinning;
 pub mod readiness;
 pub mod report;
 
@@ -87,7 +94,8 @@ pub struct BenchArgs {
     /// Seconds each variant runs per round.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub round_secs: u64,
-    /// Concurrent clients of the closed loop (overhead, efficiency).
+    /// Concurrent clients of the closed loop (overhead, efficiency), and
+    /// goose users and wrk connections (loadgen).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub clients: u64,
     /// Offered checkouts per second of the overhead part's open loop: well
@@ -103,6 +111,11 @@ pub struct BenchArgs {
     /// Rewrite the results table between the markers in this file (BENCHMARKS.md).
     #[arg(long, value_name = "FILE")]
     pub update_benchmarks: Option<PathBuf>,
+    /// Serve the axum hello world on this address until killed, and
+    /// nothing else: the loadgen part starts itself this way, so the
+    /// server's CPU is its own process's.
+    #[arg(long, value_name = "ADDR", hide = true)]
+    pub serve_hello: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -111,6 +124,7 @@ pub enum Part {
     Efficiency,
     Ingest,
     Readiness,
+    Loadgen,
 }
 
 impl BenchArgs {
@@ -122,6 +136,9 @@ impl BenchArgs {
 pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     tracemesh_runtime::logs::init_logs_only(&ProcessEnv, "bench", "warn")
         .map_err(|e| BenchError::Usage(e.to_string()))?;
+    if let Some(addr) = args.serve_hello {
+        return loadgen::serve_hello(addr).await;
+    }
     check_files(&args)?;
     let (rounds, round) = (args.rounds as usize, Duration::from_secs(args.round_secs));
     let load_before = load_average();
@@ -158,6 +175,9 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     }
     if args.runs(Part::Ingest) {
         ingest::run(rounds, round, &mut results).await?;
+    }
+    if args.runs(Part::Loadgen) {
+        loadgen::run(rounds, round, args.clients as usize, &mut results).await?;
     }
 
     let context = format!(

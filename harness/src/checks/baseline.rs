@@ -470,6 +470,7 @@ pub(crate) mod tests {
             baseline: None,
             exemplar_jump: None,
             shard: None,
+            bottleneck: None,
         }
     }
 

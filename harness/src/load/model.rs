@@ -33,6 +33,35 @@ pub struct LoadPlan {
     /// Goose's own reports to write (`.html`, `.json`, `.md`), via
     /// `config.report_file`.
     pub goose_reports: Vec<PathBuf>,
+    /// What each user sends: the shop's mix, or one `GET` route.
+    #[serde(default)]
+    pub workload: Workload,
+}
+
+/// The transactions a load run's users take turns at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Workload {
+    /// The shop: every kind of [`RequestKind::ALL`] by its weight, against
+    /// the gateway (`tracemesh run`).
+    #[default]
+    Shop,
+    /// One `GET` of `path` ([`RequestKind::Get`]), through the same users,
+    /// sessions, trace context and record as the shop: how fast the load
+    /// generator itself can go against a server that costs next to nothing
+    /// (`tracemesh bench --only loadgen`, against an axum hello world).
+    Get { path: String },
+}
+
+impl Workload {
+    /// The path the up-front health check asks: the gateway's liveness
+    /// route, or the one route itself (a hello world has no `/healthz`).
+    pub fn health_path(&self) -> &str {
+        match self {
+            Workload::Shop => "/healthz",
+            Workload::Get { path } => path,
+        }
+    }
 }
 
 /// Which request of the shop mix, and what the load generator expects the
@@ -53,10 +82,13 @@ pub enum RequestKind {
     CheckoutDeclined,
     /// `GET /api/orders/{id}` of an order this run placed → 200.
     LookUpOrder,
+    /// `GET` of the one route of a [`Workload::Get`] plan → 200. Not part
+    /// of the shop mix, so not in [`RequestKind::ALL`].
+    Get,
 }
 
 impl RequestKind {
-    /// Every kind, in declaration order.
+    /// Every kind of the shop mix, in declaration order.
     pub const ALL: [RequestKind; 6] = [
         RequestKind::BrowseProducts,
         RequestKind::LookUpUser,
@@ -76,10 +108,12 @@ impl RequestKind {
             RequestKind::CheckoutOutOfStock => "checkout_out_of_stock",
             RequestKind::CheckoutDeclined => "checkout_declined",
             RequestKind::LookUpOrder => "look_up_order",
+            RequestKind::Get => "get",
         }
     }
 
-    /// The gateway route, as its SERVER span names it.
+    /// The gateway route, as its SERVER span names it (`GET` alone for the
+    /// one route of a [`Workload::Get`] plan, whose path the plan holds).
     pub fn endpoint(self) -> &'static str {
         match self {
             RequestKind::BrowseProducts => "GET /api/products",
@@ -88,13 +122,17 @@ impl RequestKind {
             | RequestKind::CheckoutOutOfStock
             | RequestKind::CheckoutDeclined => "POST /api/checkout",
             RequestKind::LookUpOrder => "GET /api/orders/{id}",
+            RequestKind::Get => "GET",
         }
     }
 
     /// The status the mesh answers without faults.
     pub fn expected_status(self) -> u16 {
         match self {
-            RequestKind::BrowseProducts | RequestKind::LookUpUser | RequestKind::LookUpOrder => 200,
+            RequestKind::BrowseProducts
+            | RequestKind::LookUpUser
+            | RequestKind::LookUpOrder
+            | RequestKind::Get => 200,
             RequestKind::Checkout => 201,
             RequestKind::CheckoutOutOfStock => 409,
             RequestKind::CheckoutDeclined => 402,
@@ -192,7 +230,7 @@ mod tests {
 
     #[test]
     fn a_kind_is_named_as_serde_writes_it() {
-        for kind in RequestKind::ALL {
+        for kind in RequestKind::ALL.into_iter().chain([RequestKind::Get]) {
             let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.name()));
         }

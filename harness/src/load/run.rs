@@ -25,7 +25,7 @@ use tracemesh_runtime::grpc_client::error_chain;
 
 use super::error::LoadError;
 use super::interrupt;
-use super::model::{LoadOutcome, LoadPlan, LoadProgress};
+use super::model::{LoadOutcome, LoadPlan, LoadProgress, Workload};
 use super::record::Recorder;
 use super::scenario::{ShopContext, shop_scenario};
 
@@ -49,7 +49,7 @@ pub async fn run_load(
     progress: impl Fn(LoadProgress) + Send + Sync + 'static,
 ) -> Result<LoadOutcome, LoadError> {
     let configuration = goose_configuration(plan)?;
-    check_gateway(&plan.gateway).await?;
+    check_gateway(&plan.gateway, plan.workload.health_path()).await?;
     create_report_folders(&plan.goose_reports)?;
 
     interrupt::claim_ctrl_c();
@@ -61,6 +61,7 @@ pub async fn run_load(
         rootless_share: plan.rootless_share,
         parented_sampled_share: plan.parented_sampled_share,
         recorder: recorder.clone(),
+        workload: plan.workload.clone(),
     });
     let scenario = shop_scenario(context, (plan.think_time_min, plan.think_time_max))?;
     let attack = GooseAttack::initialize_with_config(configuration)?.register_scenario(scenario);
@@ -108,6 +109,15 @@ fn goose_configuration(plan: &LoadPlan) -> Result<GooseConfiguration, LoadError>
             "gateway",
             &plan.gateway,
             "must be an http:// or https:// URL",
+        ));
+    }
+    if let Workload::Get { path } = &plan.workload
+        && !path.starts_with('/')
+    {
+        return Err(LoadError::config(
+            "workload path",
+            path,
+            "must start with /",
         ));
     }
     if plan.users == 0 {
@@ -190,9 +200,14 @@ fn planned_duration(plan: &LoadPlan) -> Duration {
     ramp + Duration::from_secs(run_time_seconds(plan.run_time))
 }
 
-/// One `GET /healthz`: is anything that answers like the gateway there?
-async fn check_gateway(gateway: &str) -> Result<(), LoadError> {
-    let url = format!("{}/healthz", gateway.trim_end_matches('/'));
+/// One `GET` of `path` (the gateway's `/healthz`, or a one-route run's
+/// route): is anything that answers like the target there?
+async fn check_gateway(gateway: &str, path: &str) -> Result<(), LoadError> {
+    let url = format!(
+        "{}/{}",
+        gateway.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
     let unreachable = |reason: String| LoadError::GatewayUnreachable {
         url: url.clone(),
         reason,

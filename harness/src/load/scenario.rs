@@ -1,11 +1,15 @@
-//! The goose scenario "shop": what one simulated customer does, over and
-//! over, and how each request is sent and recorded.
+//! The goose scenario: what one simulated customer does, over and over,
+//! and how each request is sent and recorded.
 //!
-//! One transaction per [`RequestKind`], weighted like a shop. Goose's
-//! default round-robin scheduler interleaves the transactions by weight
-//! (a cycle of 20 after dividing by the common factor 5), so even a short
-//! run sees every kind. Each transaction sends exactly one request and
-//! records it as a [`SentRequest`].
+//! For the shop ([`Workload::Shop`]), one transaction per kind of
+//! [`RequestKind::ALL`], weighted like a shop. Goose's default round-robin
+//! scheduler interleaves the transactions by weight (a cycle of 20 after
+//! dividing by the common factor 5), so even a short run sees every kind.
+//! For one route ([`Workload::Get`]), a single transaction of
+//! [`RequestKind::Get`]. Either way each transaction sends exactly one
+//! request, through the same session, trace context and answer reading,
+//! and records it as a [`SentRequest`]: a one-route run costs the load
+//! generator what a shop run costs it per request.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -15,7 +19,7 @@ use reqwest::header::HeaderMap;
 use tracemesh_runtime::w3c::{TRACEPARENT_HEADER, TRACERESPONSE_HEADER};
 
 use super::catalog::{self, CheckoutBody, ShopData};
-use super::model::{RequestKind, SentRequest};
+use super::model::{RequestKind, SentRequest, Workload};
 use super::record::Recorder;
 use super::trace_context::TraceContextGenerator;
 
@@ -38,6 +42,8 @@ pub fn weight(kind: RequestKind) -> usize {
         RequestKind::CheckoutOutOfStock => CHECKOUT_OUT_OF_STOCK_WEIGHT,
         RequestKind::CheckoutDeclined => CHECKOUT_DECLINED_WEIGHT,
         RequestKind::LookUpOrder => LOOK_UP_ORDER_WEIGHT,
+        // The only transaction of a one-route run.
+        RequestKind::Get => 1,
     }
 }
 
@@ -52,6 +58,7 @@ pub(crate) struct ShopContext {
     pub rootless_share: f64,
     pub parented_sampled_share: f64,
     pub recorder: Arc<Recorder>,
+    pub workload: Workload,
 }
 
 /// One goose user's session: its two seeded generators and the orders it
@@ -63,13 +70,18 @@ struct Session {
     orders: Vec<String>,
 }
 
-/// The scenario, with the plan's think time between transactions.
+/// The scenario of the context's workload, with the plan's think time
+/// between transactions.
 pub(crate) fn shop_scenario(
     context: Arc<ShopContext>,
     think_time: (std::time::Duration, std::time::Duration),
 ) -> Result<Scenario, GooseError> {
-    let mut scenario = scenario!("shop").set_wait_time(think_time.0, think_time.1)?;
-    for kind in RequestKind::ALL {
+    let (name, kinds): (&str, &[RequestKind]) = match context.workload {
+        Workload::Shop => ("shop", &RequestKind::ALL),
+        Workload::Get { .. } => ("one route", &[RequestKind::Get]),
+    };
+    let mut scenario = Scenario::new(name).set_wait_time(think_time.0, think_time.1)?;
+    for &kind in kinds {
         let context = context.clone();
         let function: TransactionFunction = Arc::new(move |user| {
             let context = context.clone();
@@ -99,7 +111,7 @@ async fn run_transaction(
     context: &ShopContext,
     planned: RequestKind,
 ) -> TransactionResult {
-    let outgoing = plan_request(session(user, context), planned);
+    let outgoing = plan_request(session(user, context), planned, &context.workload);
 
     let mut builder = user.get_request_builder(&outgoing.method, &outgoing.path)?;
     if let Some(traceparent) = &outgoing.traceparent {
@@ -175,7 +187,7 @@ fn remember_order(session: &mut Session, order_id: String) {
 }
 
 /// Chooses the path, body and trace context of the next request.
-fn plan_request(session: &mut Session, planned: RequestKind) -> Outgoing {
+fn plan_request(session: &mut Session, planned: RequestKind, workload: &Workload) -> Outgoing {
     let kind = match planned {
         // Nothing to look up yet: browse instead, and say so.
         RequestKind::LookUpOrder if session.orders.is_empty() => RequestKind::BrowseProducts,
@@ -183,6 +195,13 @@ fn plan_request(session: &mut Session, planned: RequestKind) -> Outgoing {
     };
     let data = &mut session.data;
     let (method, path, checkout) = match kind {
+        RequestKind::Get => {
+            let path = match workload {
+                Workload::Get { path } => path.clone(),
+                Workload::Shop => unreachable!("the shop scenario has no one-route transaction"),
+            };
+            (GooseMethod::Get, path, None)
+        }
         RequestKind::BrowseProducts => (GooseMethod::Get, "/api/products".to_owned(), None),
         RequestKind::LookUpUser => (
             GooseMethod::Get,

@@ -4,14 +4,15 @@
 //!
 //! Self-contained means no network fetch of any kind: the CSS is inlined
 //! (`html/page.css`), the charts are inline SVG drawn here
-//! (`html/charts.rs`, `html/waterfall.rs`; `html/baseline.rs` and
-//! `html/exemplar.rs` draw their sections), fonts are the system's, and
+//! (`html/charts.rs`, `html/waterfall.rs`; `html/baseline.rs`,
+//! `html/bottleneck.rs` and `html/exemplar.rs` draw their sections), fonts are the system's, and
 //! the only script marks the page as rendered (and records any page error)
 //! so a headless browser can tell a good render from a broken one
 //! (`scripts/check-html.sh`). Every piece of text from the report goes
 //! through [`markup`]: span names and reasons may contain `<`, `&`, quotes.
 
 mod baseline;
+mod bottleneck;
 mod charts;
 pub(crate) mod colors;
 mod exemplar;
@@ -63,6 +64,7 @@ pub fn to_html(report: &RunReport) -> String {
     at_a_glance(&mut html, report);
     verdicts(&mut html, &report.verdicts);
     load_table(&mut html, report);
+    html.push_str(&bottleneck::section(report.bottleneck.as_ref()));
     attribution(&mut html, report, &colors);
     html.push_str(&baseline::section(report.baseline.as_ref()));
     critical_path(&mut html, report, &colors);

@@ -35,7 +35,10 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::model::{EndpointLoad, LoadSummary, RunReport, RunSettings, ShardRecord, TraceCounts};
+use super::model::{
+    Bottleneck, BottleneckReport, EndpointLoad, LoadSummary, RunReport, RunSettings, ShardRecord,
+    TraceCounts,
+};
 use crate::checks::Verdict;
 use crate::checks::orphans;
 use crate::checks::sampling::{self, RatioCounts, RatioSampler};
@@ -217,6 +220,22 @@ pub fn merge(mut shards: Vec<ShardReport>) -> Result<RunReport, MergeError> {
         baseline: None,
         exemplar_jump: None,
         shard: None,
+        bottleneck: generator_bound(&shards),
+    })
+}
+
+/// What set the rate is judged per pod, over its own cores. The merged
+/// figures are the mesh's only if no shard's load generator was full, so
+/// the merged report names the first shard whose generator was; otherwise
+/// it says nothing (each shard's verdict.json keeps its own).
+fn generator_bound(shards: &[ShardReport]) -> Option<BottleneckReport> {
+    shards.iter().find_map(|s| {
+        let mut found = s.report.bottleneck.clone()?;
+        if found.verdict != Bottleneck::LoadGenerator {
+            return None;
+        }
+        found.reason = format!("shard {}: {}", label(s), found.reason);
+        Some(found)
     })
 }
 
@@ -592,6 +611,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::report::model::ProcessCpu;
 
     fn verdict(check: &str, passed: bool, reasons: &[&str], figures: Value) -> Verdict {
         let mut v = Verdict::new(check);
@@ -652,6 +672,7 @@ mod tests {
             operations: Vec::new(),
             baseline: None,
             exemplar_jump: None,
+            bottleneck: None,
             shard: Some(ShardRecord {
                 index,
                 count,
@@ -673,6 +694,38 @@ mod tests {
             .iter()
             .find(|v| v.check == name)
             .unwrap_or_else(|| panic!("no {name} verdict in {:#?}", report.verdicts))
+    }
+
+    #[test]
+    fn the_merged_report_names_a_shard_whose_load_generator_was_full() {
+        let with = |mut shard: ShardReport, verdict: Bottleneck| {
+            shard.report.bottleneck = Some(BottleneckReport {
+                verdict,
+                reason: format!("{verdict:?}"),
+                cores: 2,
+                window_secs: 5.0,
+                generator: ProcessCpu {
+                    name: "tracemesh run".into(),
+                    pid: 1,
+                    cpu_percent: 190.0,
+                },
+                services: None,
+                machine_percent: Some(195.0),
+            });
+            shard
+        };
+        let mesh_bound = || with(shard(0, 2, &[1.0], &["a"]), Bottleneck::Mesh);
+        let merged = merge(vec![
+            mesh_bound(),
+            with(shard(1, 2, &[2.0], &["b"]), Bottleneck::LoadGenerator),
+        ])
+        .unwrap();
+        let named = merged.bottleneck.expect("the full generator is named");
+        assert_eq!(named.verdict, Bottleneck::LoadGenerator);
+        assert!(named.reason.starts_with("shard 1/2: "), "{}", named.reason);
+
+        let merged = merge(vec![mesh_bound(), shard(1, 2, &[2.0], &["b"])]).unwrap();
+        assert_eq!(merged.bottleneck, None, "no shard's generator was full");
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub struct RunReport {
     /// shards exactly. Absent from an unsharded run's verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardRecord>,
+    /// The load generator's and the services' CPU during the load, and
+    /// which one set the rate. `None` in a report written before it existed.
+    #[serde(default)]
+    pub bottleneck: Option<BottleneckReport>,
 }
 
 /// One shard's identity and raw samples, as `verdict.json` keeps them for
@@ -355,4 +359,68 @@ pub struct WaterfallSpan {
     pub critical: bool,
     /// Injected fault on this span (`tracemesh_runtime::contract::attr::FAULT_INJECTED`).
     pub fault: bool,
+}
+
+/// Who set the load's rate: the CPU each process used over the load
+/// window, and what [`crate::load::bottleneck::decide`] made of it. A
+/// figure for reading the run's numbers, never a check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BottleneckReport {
+    pub verdict: Bottleneck,
+    /// The rule's reason, with the figures it used.
+    pub reason: String,
+    /// The cores this run could use (100% = one core, so the machine's
+    /// capacity is `cores` x 100%).
+    pub cores: usize,
+    /// The load window the shares are taken over.
+    pub window_secs: f64,
+    /// The load generator: the `tracemesh run` process (goose, plus the
+    /// embedded collector when the run started the mesh: one runtime, not
+    /// separable).
+    pub generator: ProcessCpu,
+    /// Each service process of a mesh the run started; `None` when the run
+    /// cannot see them (a mesh it did not start, `--gateway`).
+    pub services: Option<Vec<ProcessCpu>>,
+    /// Every process of the machine (`/proc/stat`), this run's included.
+    pub machine_percent: Option<f64>,
+}
+
+/// One process's CPU over the load window: utime + stime over wall time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessCpu {
+    /// `tracemesh run`, or the service's name.
+    pub name: String,
+    pub pid: u32,
+    /// Percent of one core (200 = two cores busy all along).
+    pub cpu_percent: f64,
+}
+
+/// What held the load's rate back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bottleneck {
+    /// The load generator had the cores: the figures are its ceiling.
+    LoadGenerator,
+    /// The mesh had the cores: the figures are the mesh's.
+    Mesh,
+    /// The cores were full, mostly of other processes: a shared machine.
+    OtherProcesses,
+    /// Cores to spare: users and think time (or waits inside the mesh)
+    /// set the rate.
+    Neither,
+    /// The generator had headroom; the mesh's CPU is unknown (external).
+    NotTheLoadGenerator,
+}
+
+impl Bottleneck {
+    /// How the summary names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Bottleneck::LoadGenerator => "load generator",
+            Bottleneck::Mesh => "mesh",
+            Bottleneck::OtherProcesses => "other processes",
+            Bottleneck::Neither => "neither",
+            Bottleneck::NotTheLoadGenerator => "not the load generator",
+        }
+    }
 }

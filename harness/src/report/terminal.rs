@@ -1,9 +1,9 @@
 //! The terminal summary: what the traces proved, on one screen.
 //!
 //! At most [`MAX_LINES`] lines of at most [`MAX_COLUMNS`] columns, so it is
-//! read at a glance after a run without scrolling: the headline, the load,
-//! the traces, the sampling ratio, where the time went, one line per check,
-//! and where the full reports are. Everything longer (all reasons, all
+//! read at a glance after a run without scrolling: the headline, the load
+//! and what set its rate, the traces, the sampling ratio, where the time
+//! went, one line per check, and where the full reports are. Everything longer (all reasons, all
 //! figures, waterfalls) lives in the HTML report.
 
 use std::path::PathBuf;
@@ -38,7 +38,9 @@ pub fn summary_with_reports(report: &RunReport, color: bool, reports: &[PathBuf]
     let paint = Paint { color };
     let mut head = vec![headline(report, paint), settings(report), endpoints(report)];
     head.extend(shard(report));
-    head.extend([String::new(), load(report), traces(report)]);
+    head.extend([String::new(), load(report)]);
+    head.extend(bottleneck(report));
+    head.push(traces(report));
     head.extend(sdk_export(report));
     head.push(sampling(report, paint));
     head.extend(exemplar(report));
@@ -114,6 +116,35 @@ fn load(report: &RunReport) -> String {
         ms(l.p50_ms),
         ms(l.p99_ms)
     )
+}
+
+/// What set the load's rate, with the CPU figures the rule used (its
+/// sentence is in the HTML report and verdict.json).
+fn bottleneck(report: &RunReport) -> Option<String> {
+    report.bottleneck.as_ref().map(|b| {
+        let services = match &b.services {
+            Some(services) => {
+                let total: f64 = services.iter().map(|s| s.cpu_percent).sum();
+                let busiest = services
+                    .iter()
+                    .max_by(|a, b| a.cpu_percent.total_cmp(&b.cpu_percent))
+                    .map_or_else(String::new, |s| {
+                        format!(" ({} {:.0}%)", s.name, s.cpu_percent)
+                    });
+                format!("services {total:.0}%{busiest}")
+            }
+            None => "services unknown".to_owned(),
+        };
+        let machine = b
+            .machine_percent
+            .map_or_else(String::new, |m| format!(" · machine {m:.0}%"));
+        escape::terminal(&format!(
+            "Bottleneck {} · generator {:.0}% · {services}{machine} of {}% CPU",
+            b.verdict.label(),
+            b.generator.cpu_percent,
+            b.cores * 100
+        ))
+    })
 }
 
 fn traces(report: &RunReport) -> String {

@@ -479,6 +479,8 @@ fn report(
         baseline: None,
         exemplar_jump,
         shard: None,
+        // The caller measured the load window; it fills this in.
+        bottleneck: None,
     }
 }
 

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use tracemesh_harness::load::{LoadPlan, RequestKind};
+use tracemesh_harness::load::{LoadPlan, RequestKind, Workload};
 use tracemesh_runtime::w3c::TraceParent;
 
 /// One request as the stand-in gateway saw and answered it.
@@ -87,6 +87,7 @@ pub fn plan(gateway: &str) -> LoadPlan {
         think_time_max: Duration::from_millis(2),
         seed: 42,
         goose_reports: Vec::<PathBuf>::new(),
+        workload: Workload::Shop,
     }
 }
 

@@ -12,8 +12,9 @@ use tracemesh_harness::checks::Verdict;
 use tracemesh_harness::checks::baseline::{self, Baseline};
 use tracemesh_harness::report::RunReport;
 use tracemesh_harness::report::model::{
-    CriticalPathShare, EndpointLoad, LatencySample, LoadSummary, OperationAttribution, RunSettings,
-    ServiceAttribution, TraceCounts, Waterfall, WaterfallLog, WaterfallSpan,
+    Bottleneck, BottleneckReport, CriticalPathShare, EndpointLoad, LatencySample, LoadSummary,
+    OperationAttribution, ProcessCpu, RunSettings, ServiceAttribution, TraceCounts, Waterfall,
+    WaterfallLog, WaterfallSpan,
 };
 
 /// The failed check's first reason: markup that must come out escaped.
@@ -87,6 +88,31 @@ pub fn realistic_report() -> RunReport {
         baseline: None,
         exemplar_jump: None,
         shard: None,
+        bottleneck: Some(BottleneckReport {
+            verdict: Bottleneck::Mesh,
+            reason: "the cores were full, mostly in the mesh: services 151%, busiest inventory \
+                     62%, load generator 33%, of 200% (2 cores)"
+                .into(),
+            cores: 2,
+            window_secs: 20.5,
+            generator: cpu("tracemesh run", 101, 33.2),
+            services: Some(vec![
+                cpu("gateway", 102, 38.0),
+                cpu("user", 103, 12.5),
+                cpu("order", 104, 28.0),
+                cpu("inventory", 105, 62.0),
+                cpu("payment", 106, 10.5),
+            ]),
+            machine_percent: Some(191.0),
+        }),
+    }
+}
+
+fn cpu(name: &str, pid: u32, cpu_percent: f64) -> ProcessCpu {
+    ProcessCpu {
+        name: name.into(),
+        pid,
+        cpu_percent,
     }
 }
 

@@ -1,4 +1,6 @@
-//! A process's CPU time and resident memory, read from `/proc` (Linux).
+//! A process's CPU time and resident memory, and the whole machine's busy
+//! CPU time, read from `/proc` (Linux): what `tracemesh run` reads for its
+//! bottleneck figures and `tracemesh bench` for every CPU and memory figure.
 
 use std::time::Duration;
 
@@ -37,6 +39,24 @@ pub fn cpu_time_of(pids: &[u32], ticks_per_second: u64) -> Option<Duration> {
         .sum()
 }
 
+/// CPU time every process of the machine has used so far (`/proc/stat`'s
+/// first line: all of it but `idle` and `iowait`), summed over its cores.
+pub fn machine_busy_time(ticks_per_second: u64) -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal (guest time is already
+    // counted in user and nice).
+    let busy: u64 = ticks.iter().take(8).sum::<u64>() - ticks.get(3)? - ticks.get(4)?;
+    Some(Duration::from_secs_f64(
+        busy as f64 / ticks_per_second as f64,
+    ))
+}
+
 /// A `kB` line of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in bytes.
 pub fn status_bytes(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -57,5 +77,6 @@ mod tests {
         let ticks = clock_ticks_per_second();
         assert!(cpu_time_of(&[pid, pid], ticks).is_some());
         assert!(cpu_time_of(&[pid, u32::MAX], ticks).is_none());
+        assert!(machine_busy_time(ticks).is_some_and(|t| t > Duration::ZERO));
     }
 }
