@@ -11,6 +11,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::suite::BenchError;
+use crate::suite::pinning::tracemesh_command;
 
 /// The collector process; killed when dropped.
 pub struct CollectorProcess {
@@ -39,16 +40,7 @@ impl CollectorProcess {
         max_spans: Option<usize>,
     ) -> Result<CollectorProcess, BenchError> {
         let (grpc_port, http_port) = (free_port()?, free_port()?);
-        let exe = std::env::current_exe()
-            .map_err(|e| BenchError::Runtime(format!("cannot find this executable: {e}")))?;
-        let mut command = match core {
-            Some(core) => {
-                let mut c = tokio::process::Command::new("taskset");
-                c.args(["-c", core]).arg(exe);
-                c
-            }
-            None => tokio::process::Command::new(exe),
-        };
+        let mut command = tracemesh_command(core)?;
         command
             .args(["collector", "--grpc-port", &grpc_port.to_string()])
             .args(["--http-port", &http_port.to_string()])

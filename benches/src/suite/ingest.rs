@@ -36,7 +36,7 @@ use crate::sender::{Bytes, RawOtlpClient, RawOtlpHttpClient};
 use tracemesh_harness::stats::median;
 
 use super::collector_process::CollectorProcess;
-use super::pinning::{have_taskset, own_cpus, pin};
+use super::pinning::{can_pin, on_core_zero};
 use super::report::{Results, Row};
 use crate::suite::BenchError;
 
@@ -75,23 +75,19 @@ async fn store_counts(collector: &CollectorProcess) -> Result<StoreCounts, Bench
 }
 
 pub async fn run(rounds: usize, round: Duration, results: &mut Results) -> Result<(), BenchError> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pinned = cores >= 2 && have_taskset();
-    let restore = if pinned { own_cpus() } else { None };
-    if pinned {
-        pin(std::process::id(), "0");
-    } else {
+    let pinned = can_pin();
+    if !pinned {
         results.rows.push(Row::info(
             "ingest",
             "core pinning",
             "none (taskset missing or one core): figures include the sender's competition",
         ));
     }
-    let outcome = measure(rounds, round, pinned.then_some("1"), results).await;
-    if let Some(cpus) = restore {
-        pin(std::process::id(), &cpus);
-    }
-    outcome
+    on_core_zero(
+        pinned,
+        measure(rounds, round, pinned.then_some("1"), results),
+    )
+    .await
 }
 
 async fn measure(

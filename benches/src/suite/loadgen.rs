@@ -36,7 +36,7 @@ use tracemesh_harness::load::{self, LoadPlan, Workload};
 use tracemesh_harness::stats::median;
 
 use super::collector_process::free_port;
-use super::pinning::{have_taskset, own_cpus, pin};
+use super::pinning::{can_pin, on_core_zero, tracemesh_command};
 use super::report::{Results, Row};
 use super::round_order;
 use crate::hello::HelloServer;
@@ -82,16 +82,7 @@ struct HelloProcess {
 impl HelloProcess {
     async fn start(core: Option<&str>) -> Result<HelloProcess, BenchError> {
         let port = free_port()?;
-        let exe = std::env::current_exe()
-            .map_err(|e| BenchError::Runtime(format!("cannot find this executable: {e}")))?;
-        let mut command = match core {
-            Some(core) => {
-                let mut c = tokio::process::Command::new("taskset");
-                c.args(["-c", core]).arg(exe);
-                c
-            }
-            None => tokio::process::Command::new(exe),
-        };
+        let mut command = tracemesh_command(core)?;
         command
             .args(["bench", "--serve-hello", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "warn")
@@ -167,16 +158,12 @@ pub async fn run(
         return Ok(());
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pinned = cores >= 2 && have_taskset();
-    let restore = if pinned { own_cpus() } else { None };
-    if pinned {
-        pin(std::process::id(), "0");
-    }
-    let outcome = measure(rounds, round, clients, pinned, cores, results).await;
-    if let Some(cpus) = restore {
-        pin(std::process::id(), &cpus);
-    }
-    outcome
+    let pinned = can_pin();
+    on_core_zero(
+        pinned,
+        measure(rounds, round, clients, pinned, cores, results),
+    )
+    .await
 }
 
 async fn measure(
