@@ -18,7 +18,7 @@
 #        OUT (default /tmp/profile-mesh-<variant>), CLIENTS (32),
 #        PORT_BASE (default 19000: gateway +0, collector gRPC +1, HTTP +2),
 #        DWARF=1 for DWARF call graphs (then `perf report --children -i OUT/perf.data`)
-# Needs: perf (linux-perf), curl, sqlite3.
+# Needs: perf (linux-perf), curl, sqlite3; python3 with DWARF=1.
 set -euo pipefail
 
 variant=${1:?usage: profile-mesh.sh traced|untraced [SECS]}
