@@ -102,7 +102,11 @@ async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Nex
         Some(route) => format!("{method} {route}"),
         None => method.clone(),
     };
-    let span = tracing::info_span!("http.server", otel.name = %name, otel.kind = "server");
+    let span = tracing::info_span!(
+        "http.server",
+        otel.name = name.as_str(),
+        otel.kind = "server"
+    );
     // Taken as the span starts, so the duration histogram's value is the
     // span's own duration (its exemplar points at this span).
     let clock = SpanClock::start();
