@@ -67,52 +67,78 @@ fn unsampled_parent() -> Context {
     ))
 }
 
-/// The layer as `tracing_opentelemetry::layer()` makes it, or without the
-/// attributes it adds to every span by default (source location: 3, thread:
-/// 2, target: 1, busy/idle time: 2, which also reads the clock on every
-/// enter and exit). The mesh's checks read none of them.
+/// Which layer a benchmark runs spans through.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// As `tracing_opentelemetry::layer()` makes it.
+    Defaults,
+    /// Without the attributes it adds to every span by default (source
+    /// location: 3, thread: 2, target: 1, busy/idle time: 2, which also
+    /// reads the clock on every enter and exit); context activation on.
+    Lean,
+    /// What the services run: `tracemesh_runtime::telemetry::span_layer`
+    /// (lean, and no context activation on enter).
+    Services,
+}
+
 fn layer<S>(
     tracer: opentelemetry_sdk::trace::SdkTracer,
-    lean: bool,
+    shape: Shape,
 ) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
-    let layer = tracing_opentelemetry::layer().with_tracer(tracer);
-    if lean {
-        layer
+    let layer = tracing_opentelemetry::layer().with_tracer(tracer.clone());
+    match shape {
+        Shape::Defaults => layer,
+        Shape::Lean => layer
             .with_location(false)
             .with_threads(false)
             .with_target(false)
-            .with_tracked_inactivity(false)
-    } else {
-        layer
+            .with_tracked_inactivity(false),
+        Shape::Services => tracemesh_runtime::telemetry::span_layer(tracer),
     }
 }
 
 fn through_tracing(c: &mut Criterion) {
     let mut group = c.benchmark_group("span via tracing-opentelemetry");
     let parent_based = || Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
-    for (label, sampler, lean, parented) in [
-        ("sampled (AlwaysOn)", Sampler::AlwaysOn, false, false),
-        ("not sampled (AlwaysOff)", Sampler::AlwaysOff, false, false),
+    for (label, sampler, shape, parented) in [
+        (
+            "sampled (AlwaysOn)",
+            Sampler::AlwaysOn,
+            Shape::Defaults,
+            false,
+        ),
+        (
+            "not sampled (AlwaysOff)",
+            Sampler::AlwaysOff,
+            Shape::Defaults,
+            false,
+        ),
         (
             "not sampled (parent-based, unsampled parent)",
             parent_based(),
-            false,
+            Shape::Defaults,
             true,
         ),
-        ("sampled, lean layer", Sampler::AlwaysOn, true, false),
+        ("sampled, lean layer", Sampler::AlwaysOn, Shape::Lean, false),
         (
             "not sampled (AlwaysOff), lean layer",
             Sampler::AlwaysOff,
-            true,
+            Shape::Lean,
+            false,
+        ),
+        (
+            "sampled, services' layer",
+            Sampler::AlwaysOn,
+            Shape::Services,
             false,
         ),
     ] {
         let provider = provider(sampler);
         let tracer = provider.tracer("bench");
-        let subscriber = tracing_subscriber::registry().with(layer(tracer, lean));
+        let subscriber = tracing_subscriber::registry().with(layer(tracer, shape));
         let parent = unsampled_parent();
         tracing::subscriber::with_default(subscriber, || {
             group.bench_function(label, |b| {

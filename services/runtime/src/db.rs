@@ -77,11 +77,10 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let span = tracing::info_span!(
-            "db.client",
-            otel.name = %format!("{} {}", stmt.operation, stmt.collection),
-            otel.kind = "client"
-        );
+        // A `&str` rather than `%`: see `crate::grpc_server`.
+        let name = format!("{} {}", stmt.operation, stmt.collection);
+        let span =
+            tracing::info_span!("db.client", otel.name = name.as_str(), otel.kind = "client");
         // Taken as the span starts: the histogram's value is its duration.
         let clock = SpanClock::start();
         span.set_attribute(semconv::DB_SYSTEM_NAME, "sqlite");

@@ -125,9 +125,11 @@ where
                 Ok(res.map(|b| TracedBody::new(b, None)))
             });
         }
+        // A `&str` rather than `%`: see `crate::grpc_server`.
+        let name = format!("{service}/{method}");
         let span = tracing::info_span!(
             "grpc.client",
-            otel.name = %format!("{service}/{method}"),
+            otel.name = name.as_str(),
             otel.kind = "client"
         );
         span.set_attribute(semconv::RPC_SYSTEM, "grpc");

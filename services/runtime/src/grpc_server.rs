@@ -93,9 +93,12 @@ where
         }
         let (service, method) = (service.to_owned(), method.to_owned());
 
+        // A `&str` rather than `%`: the layer copies it as it is instead of
+        // formatting it once more through `Debug`.
+        let name = format!("{service}/{method}");
         let span = tracing::info_span!(
             "grpc.server",
-            otel.name = %format!("{service}/{method}"),
+            otel.name = name.as_str(),
             otel.kind = "server"
         );
         let parent = propagation::extract(req.headers());

@@ -53,7 +53,11 @@ impl TracedHttpClient {
         mut request: reqwest::Request,
     ) -> Result<reqwest::Response, reqwest::Error> {
         let method = request.method().as_str().to_owned();
-        let span = tracing::info_span!("http.client", otel.name = %method, otel.kind = "client");
+        let span = tracing::info_span!(
+            "http.client",
+            otel.name = method.as_str(),
+            otel.kind = "client"
+        );
         // Taken as the span starts: the histogram's value is its duration.
         let clock = SpanClock::start();
         let mut labels = HttpClientLabels {

@@ -102,7 +102,11 @@ async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Nex
         Some(route) => format!("{method} {route}"),
         None => method.clone(),
     };
-    let span = tracing::info_span!("http.server", otel.name = %name, otel.kind = "server");
+    let span = tracing::info_span!(
+        "http.server",
+        otel.name = name.as_str(),
+        otel.kind = "server"
+    );
     // Taken as the span starts, so the duration histogram's value is the
     // span's own duration (its exemplar points at this span).
     let clock = SpanClock::start();
@@ -185,18 +189,21 @@ async fn traced(opts: HttpTracing, untrusted_edge: bool, req: Request, next: Nex
     // One access-log line per request, inside the span so it carries the
     // trace and span ids: warn for server errors, info for client errors,
     // debug for the rest (a load run makes thousands per second).
+    // The span is entered only for a line some layer takes: at the usual
+    // `warn` a successful request's `debug` line is none, and entering and
+    // leaving a span costs on every request.
     let measured = clock.stop();
     let elapsed_ms = measured.elapsed.as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        let code = status.as_u16();
-        if status.is_server_error() {
-            tracing::warn!(status = code, elapsed_ms, "{name}");
-        } else if status.is_client_error() {
-            tracing::info!(status = code, elapsed_ms, "{name}");
-        } else {
-            tracing::debug!(status = code, elapsed_ms, "{name}");
+    let code = status.as_u16();
+    if status.is_server_error() {
+        span.in_scope(|| tracing::warn!(status = code, elapsed_ms, "{name}"));
+    } else if status.is_client_error() {
+        if tracing::enabled!(tracing::Level::INFO) {
+            span.in_scope(|| tracing::info!(status = code, elapsed_ms, "{name}"));
         }
-    });
+    } else if tracing::enabled!(tracing::Level::DEBUG) {
+        span.in_scope(|| tracing::debug!(status = code, elapsed_ms, "{name}"));
+    }
     if opts.traceresponse {
         let cx = span.context();
         if let Some(value) = TraceParent::from_span_context(cx.span().span_context())

@@ -51,7 +51,7 @@ use crate::topology::Service;
 
 use crate::w3c::{
     BAGGAGE_HEADER, IncomingContext, TRACEPARENT_HEADER, TRACESTATE_HEADER, TraceStateList,
-    combine_fields, limit_baggage,
+    combine_fields, limit_baggage, lower_hex,
 };
 
 /// SERVER span attribute: how many list-members of the incoming `baggage`
@@ -106,10 +106,9 @@ pub fn extract_reporting(headers: &HeaderMap) -> Extracted {
     let mut context = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
     // Forward the list only where the trace it came with is continued (a
     // propagator configured without W3C trace context reads no traceparent).
-    let continued = incoming
-        .traceparent
-        .as_ref()
-        .is_some_and(|tp| context.span().span_context().trace_id().to_string() == tp.trace_id);
+    let continued = incoming.traceparent.as_ref().is_some_and(|tp| {
+        lower_hex(&context.span().span_context().trace_id().to_bytes()) == tp.trace_id
+    });
     if let (true, Some(list)) = (continued, incoming.tracestate) {
         context = context.with_value(ForwardedTraceState(list));
     }

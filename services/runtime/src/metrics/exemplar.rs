@@ -12,6 +12,7 @@ use opentelemetry::trace::{SpanContext, TraceId};
 
 use super::labels::ExemplarLabels;
 use crate::fault::MetricFaults;
+use crate::w3c::lower_hex;
 
 /// Chooses exemplars; holds the one piece of state a fault needs.
 #[derive(Debug, Default)]
@@ -52,10 +53,10 @@ impl Exemplars {
 }
 
 fn labels(trace_id: TraceId, span_context: &SpanContext) -> ExemplarLabels {
-    // `Display` of both ids is lower-case hex, the W3C and OpenMetrics form.
+    // Lower-case hex, the W3C and OpenMetrics form.
     ExemplarLabels {
-        trace_id: trace_id.to_string(),
-        span_id: span_context.span_id().to_string(),
+        trace_id: lower_hex(&trace_id.to_bytes()),
+        span_id: lower_hex(&span_context.span_id().to_bytes()),
     }
 }
 

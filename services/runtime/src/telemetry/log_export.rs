@@ -11,10 +11,14 @@
 //!
 //! The trace context: `opentelemetry-appender-tracing`'s bridge sets none
 //! itself. The SDK's `Logger::emit` takes it from the current
-//! OpenTelemetry context, which `tracing-opentelemetry` attaches each time
-//! one of our spans is entered (its default "context activation"). So a
-//! record carries the trace and span ids of the span its event happened in,
-//! the same ids the stderr JSON line shows, with no extra feature.
+//! OpenTelemetry context. `tracing-opentelemetry` could make each span's
+//! context current on every enter (its "context activation"), but that
+//! costs on every poll of every instrumented future, and the services turn
+//! it off (`telemetry::span_layer`). So [`InSpanContext`] makes the context
+//! of the span an event happened in current for that one event, just
+//! before the bridge reads it: a record carries the trace and span ids of
+//! that span, the same ids the stderr JSON line shows, and only a log
+//! event pays for it.
 //!
 //! Only events from our own crates (target `tracemesh*`) are bridged, as
 //! for spans: the exporter's own hyper/tonic/reqwest events would otherwise
@@ -29,6 +33,7 @@ use opentelemetry_sdk::logs::{
     BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider, SimpleLogProcessor,
 };
 use tracing::Subscriber;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -131,14 +136,33 @@ pub(super) fn build_provider(
     Ok(Some(builder.build()))
 }
 
-/// The layer that hands our crates' events to `provider`.
+/// The layer that hands our crates' events to `provider`, each in the
+/// OpenTelemetry context of its span ([`InSpanContext`]).
 pub(super) fn bridge<S>(provider: &SdkLoggerProvider) -> impl Layer<S> + Send + Sync
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    OpenTelemetryTracingBridge::new(provider).with_filter(tracing_subscriber::filter::filter_fn(
-        |meta| meta.target().starts_with("tracemesh"),
-    ))
+    InSpanContext(OpenTelemetryTracingBridge::new(provider)).with_filter(
+        tracing_subscriber::filter::filter_fn(|meta| meta.target().starts_with("tracemesh")),
+    )
+}
+
+/// A log layer that sees each event with the OpenTelemetry context of the
+/// event's `tracing` span as the current context (see the file comment).
+/// Only `on_event` is passed on: the bridge acts on nothing else.
+pub struct InSpanContext<L>(pub L);
+
+impl<S, L> Layer<S> for InSpanContext<L>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    L: Layer<S>,
+{
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        // An event outside any span keeps whatever context is current.
+        let span = tracing::Span::current();
+        let _attached = (!span.is_none()).then(|| span.context().attach());
+        self.0.on_event(event, ctx);
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //! One file per concern:
 //!
 //! - this one: [`TelemetryConfig`] (sampler, batch processor, resource,
-//!   logs), [`init`] and the processor chain ([`build`]);
+//!   logs), [`init`], the `tracing` layer that makes the spans
+//!   ([`span_layer`]) and the processor chain ([`build`]);
 //! - `otlp.rs`: the OTLP exporter's protocol, endpoint, headers, timeout
 //!   and compression;
 //! - `exporters.rs`: `OTEL_TRACES_EXPORTER` and `OTEL_LOGS_EXPORTER`
@@ -53,6 +54,7 @@ use opentelemetry_sdk::trace::{
     SpanProcessor,
 };
 use opentelemetry_semantic_conventions::attribute as semconv;
+use tracing_subscriber::filter::{self, FilterExt};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -397,21 +399,19 @@ pub fn init(
     let tracer = provider.tracer(config.service_name.clone());
     // Only our own crates' spans become OpenTelemetry spans. Without this
     // filter the exporter's own hyper/tonic/h2/reqwest spans would be traced
-    // and exported, which makes more spans to export: a loop.
-    let otel_layer = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        // By default the layer adds 8 attributes to every span (source
-        // location, thread id and name, target, busy/idle time, the last
-        // reading the clock on every enter and exit). No check reads them,
-        // and they cost about 30% of a span's creation (BENCHMARKS.md, the
-        // `spans` bench) plus their bytes in every export.
-        .with_location(false)
-        .with_threads(false)
-        .with_target(false)
-        .with_tracked_inactivity(false)
-        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-            meta.target().starts_with("tracemesh")
-        }));
+    // and exported, which makes more spans to export: a loop. An event
+    // becomes a span event only where `RUST_LOG` lets it be a log line: the
+    // access log's `debug` line of every request was otherwise formatted
+    // into every HTTP SERVER span, written nowhere else.
+    let ours = || filter::filter_fn(|meta| meta.target().starts_with("tracemesh"));
+    let events = EnvFilter::try_new(&config.log_filter)
+        .map_err(|e| ConfigError::new("RUST_LOG", &config.log_filter, e.to_string()))?;
+    let otel_layer = span_layer(tracer).with_filter(
+        ours().and(
+            filter::filter_fn(|meta| meta.is_span())
+                .or(filter::filter_fn(|meta| meta.is_event()).and(events)),
+        ),
+    );
     // Log records for OTLP pass the same `RUST_LOG` filter as the stderr
     // lines, so both say the same things.
     let bridge = match guard.logger_provider() {
@@ -448,6 +448,42 @@ pub fn init(
         "telemetry configured"
     );
     Ok(guard)
+}
+
+/// The `tracing-opentelemetry` layer as the services use it: every
+/// `tracing` span becomes an OpenTelemetry span through `tracer`. Public so
+/// the `spans` benchmark measures this very layer.
+///
+/// Two of the layer's defaults are off, because each costs on every span
+/// and nothing reads what it gives (BENCHMARKS.md, "Profile of the traced
+/// services"):
+///
+/// - the 8 attributes it adds to every span (source location 3, thread id
+///   and name 2, target 1, busy/idle time 2, the last reading the clock on
+///   every enter and exit): no check reads them, and they are bytes in
+///   every export;
+/// - *context activation*: making the span's OpenTelemetry `Context` the
+///   current one on every enter (and restoring the previous on every exit).
+///   An instrumented future is entered on every poll, so this was the
+///   layer's largest cost in the services' profile. Nothing of ours reads
+///   the current OpenTelemetry context on a poll: parents come from the
+///   current `tracing` span, propagation takes the span's context
+///   explicitly (`span.context()`), and the one reader, the OTLP log
+///   bridge, gets the context attached per log event instead
+///   (`log_export::bridge`), which is far rarer than a poll.
+pub fn span_layer<S>(
+    tracer: opentelemetry_sdk::trace::SdkTracer,
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
+        .with_context_activation(false)
 }
 
 /// The tracer and logger providers [`init`] installs, without touching anything

@@ -40,7 +40,7 @@ pub use jaeger::{JAEGER_HEADER, JaegerPropagator, parse_uber_trace_id};
 pub use propagator::{
     PROPAGATORS_VAR, PropagatorKind, Propagators, install_propagator, propagator,
 };
-pub use traceparent::{MalformedHeader, TraceParent};
+pub use traceparent::{MalformedHeader, TraceParent, lower_hex};
 pub use tracestate::{MAX_KEY_LEN, MAX_TRACESTATE_MEMBERS, MAX_VALUE_LEN, TraceStateList};
 
 /// The header a caller's trace context arrives in.

@@ -82,8 +82,8 @@ impl TraceParent {
     pub fn from_span_context(sc: &SpanContext) -> Option<TraceParent> {
         sc.is_valid().then(|| TraceParent {
             version: 0,
-            trace_id: sc.trace_id().to_string(),
-            parent_id: sc.span_id().to_string(),
+            trace_id: lower_hex(&sc.trace_id().to_bytes()),
+            parent_id: lower_hex(&sc.span_id().to_bytes()),
             flags: sc.trace_flags().to_u8(),
         })
     }
@@ -125,6 +125,19 @@ impl fmt::Display for TraceParent {
             self.trace_id, self.parent_id, self.flags
         )
     }
+}
+
+/// `bytes` as lower-case hex, the form of every id in a header, an
+/// exemplar or a log line. A table rather than `{:x}`: ids are written on
+/// every sampled request, and `core::fmt`'s hex showed in its profile.
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 0xf)] as char);
+    }
+    text
 }
 
 /// Checks `header` against the grammar; the reason when it breaks a rule.
