@@ -79,9 +79,11 @@ const FAILING_EVERY: u64 = 20;
 
 /// Reading the store back, as the query API does per request, from a store
 /// holding 100,000 spans of checkout traces (OTLP as the mesh sends it).
-/// Spans are stored encoded, so every read decodes what it looks at; a
-/// search first summarizes every trace (newest first), then decodes traces
-/// until it has its 20 hits or has seen them all.
+/// Spans are stored encoded (one buffer per trace), so every read decodes
+/// what it looks at; a search walks the store's newest-first index, whose
+/// per-trace times and root are kept up to date on insert, and decodes
+/// traces until it has its 20 hits or has seen them all: a search with 20
+/// hits costs the traces it visited, the no-match one the whole store.
 fn reads(c: &mut Criterion) {
     let store = TraceStore::new(FULL_STORE_SPANS);
     let mut first = 0u64;
