@@ -19,6 +19,7 @@
 //! every export of a service repeats the same resource, and one shared copy
 //! is kept while a stored span refers to it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -131,7 +132,10 @@ impl Origins {
 /// The spans of one trace, encoded as the module doc describes.
 #[derive(Default)]
 pub(super) struct TraceSpans {
+    /// The encoded spans, or once sealed an LZ4 block of them.
     bytes: Vec<u8>,
+    /// 0 while `bytes` is raw; once sealed, the raw length.
+    sealed_len: usize,
     origins: Vec<Arc<SpanOrigin>>,
     count: u32,
     /// The spans' own protobuf bytes, without the prefixes: what a search
@@ -152,13 +156,54 @@ impl TraceSpans {
     /// costs at most one reallocation and leaves no slack (an origin slot
     /// takes one byte below 128 origins, which a trace never nears).
     pub(super) fn reserve_exact(&mut self, span_lens: impl Iterator<Item = usize>) {
+        // A span arriving after its trace was sealed: rare, and it costs one
+        // decompression; the store seals the trace again later.
+        self.unseal();
         let bytes = span_lens
             .map(|len| 1 + encoded_len_varint(len as u64) + len)
             .sum();
         self.bytes.reserve_exact(bytes);
     }
 
+    /// Compresses the buffer, when that makes it smaller: the store seals a
+    /// trace once it is unlikely to get more spans (`State::seal_quiet_traces`).
+    pub(super) fn seal(&mut self) {
+        if self.sealed_len > 0 || self.bytes.is_empty() {
+            return;
+        }
+        let mut compressed = lz4_flex::block::compress(&self.bytes);
+        if compressed.len() < self.bytes.len() {
+            compressed.shrink_to_fit();
+            self.sealed_len = self.bytes.len();
+            self.bytes = compressed;
+        }
+    }
+
+    fn unseal(&mut self) {
+        if self.sealed_len == 0 {
+            return;
+        }
+        self.bytes = self.raw().into_owned();
+        self.sealed_len = 0;
+    }
+
+    pub(super) fn is_sealed(&self) -> bool {
+        self.sealed_len > 0
+    }
+
+    /// The encoded spans, decompressed when sealed.
+    fn raw(&self) -> Cow<'_, [u8]> {
+        if self.sealed_len == 0 {
+            return Cow::Borrowed(&self.bytes);
+        }
+        // Compressed by `seal` from bytes this type wrote: a store bug if not.
+        let raw = lz4_flex::block::decompress(&self.bytes, self.sealed_len)
+            .expect("the store decompresses what it compressed");
+        Cow::Owned(raw)
+    }
+
     /// Appends one span's encoding (the span's protobuf, trace id left out).
+    /// The buffer must be unsealed (`reserve_exact` does that).
     pub(super) fn push(&mut self, origin: &Arc<SpanOrigin>, encoded: &[u8]) {
         let slot = match self.origins.iter().position(|o| Arc::ptr_eq(o, origin)) {
             Some(slot) => slot,
@@ -167,6 +212,7 @@ impl TraceSpans {
                 self.origins.len() - 1
             }
         };
+        debug_assert!(!self.is_sealed(), "push after reserve_exact");
         encode_varint(slot as u64, &mut self.bytes);
         encode_varint(encoded.len() as u64, &mut self.bytes);
         self.bytes.extend_from_slice(encoded);
@@ -186,18 +232,17 @@ impl TraceSpans {
         &'a self,
         trace_id: &'a TraceKey,
     ) -> impl Iterator<Item = (&'a Arc<SpanOrigin>, Span)> + 'a {
-        let mut rest: &[u8] = &self.bytes;
+        let raw = self.raw();
+        let mut at = 0;
         std::iter::from_fn(move || {
-            if rest.is_empty() {
-                return None;
-            }
+            let mut rest = raw.get(at..).filter(|rest| !rest.is_empty())?;
+            let before = rest.len();
             // The bytes were written by `push` from prost's own encoding a
             // moment after a successful decode: failing here is a store bug.
             let slot = decode_varint(&mut rest).expect("a stored origin slot") as usize;
             let len = decode_varint(&mut rest).expect("a stored span length") as usize;
-            let (encoded, after) = rest.split_at(len);
-            rest = after;
-            let mut span = Span::decode(encoded).expect("the store decodes what it encoded");
+            let mut span = Span::decode(&rest[..len]).expect("the store decodes what it encoded");
+            at += before - rest.len() + len;
             span.trace_id = trace_id.to_vec();
             Some((&self.origins[slot], span))
         })
@@ -208,6 +253,7 @@ impl TraceSpans {
     pub(super) fn snapshot(&self) -> TraceSpans {
         TraceSpans {
             bytes: self.bytes.clone(),
+            sealed_len: self.sealed_len,
             origins: self.origins.clone(),
             count: self.count,
             protobuf_bytes: self.protobuf_bytes,
@@ -416,6 +462,56 @@ mod tests {
         let sent = batch("a", &spans).scope_spans[0].spans[0].encoded_len();
         assert_eq!(protobuf / 16, sent - 18);
         assert!(trace.spans.heap_bytes() < 16 * sent);
+    }
+
+    #[test]
+    fn a_sealed_trace_is_smaller_decodes_the_same_and_takes_late_spans() {
+        // Bound 80: a trace is sealed once 10 more spans have arrived.
+        let store = TraceStore::new(80);
+        let spans: Vec<(u8, u8)> = (1..=16).map(|s| (5, s)).collect();
+        let mut rs = batch("a", &spans);
+        rs.scope_spans[0].spans[3] = Span {
+            span_id: vec![4; 8],
+            ..full_span()
+        };
+        rs.scope_spans[0].spans[3].trace_id = vec![5; 16];
+        store.insert(vec![rs]);
+        let before = store.trace(&trace_hex(5)).unwrap();
+        let otlp_before = store.trace_otlp(&trace_hex(5)).unwrap();
+        let raw_bytes = store.lock().traces[&[5; 16]].spans.bytes.len();
+        assert!(!store.lock().traces[&[5; 16]].spans.is_sealed());
+
+        store.insert(vec![batch(
+            "a",
+            &(1..=10).map(|s| (6, s)).collect::<Vec<_>>(),
+        )]);
+        {
+            let state = store.lock();
+            let sealed = &state.traces[&[5; 16]].spans;
+            assert!(sealed.is_sealed());
+            assert!(
+                sealed.bytes.len() < raw_bytes,
+                "{} bytes",
+                sealed.bytes.len()
+            );
+            assert!(!state.traces[&[6; 16]].spans.is_sealed(), "still receiving");
+        }
+        assert_eq!(store.trace(&trace_hex(5)).unwrap(), before);
+        assert_eq!(store.trace_otlp(&trace_hex(5)).unwrap(), otlp_before);
+
+        // A late span: appended after the others, and the trace sealed again later.
+        store.insert(vec![batch("b", &[(5, 17)])]);
+        let after = store.trace(&trace_hex(5)).unwrap();
+        assert_eq!(after.len(), 17);
+        assert_eq!(after[..16], before[..]);
+        assert_eq!(after[16].service_name, "b");
+        store.insert(vec![batch(
+            "a",
+            &(1..=10).map(|s| (7, s)).collect::<Vec<_>>(),
+        )]);
+        assert!(store.lock().traces[&[5; 16]].spans.is_sealed());
+        assert_eq!(store.trace(&trace_hex(5)).unwrap(), after);
+        assert_eq!(store.stats().spans_stored, 17 + 10 + 10);
     }
 
     fn store_spans_protobuf(spans: &TraceSpans) -> usize {

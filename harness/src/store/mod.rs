@@ -93,6 +93,9 @@ struct State {
     /// visit, updated when a span moves a trace's start earlier.
     newest_first: BTreeSet<SearchPosition>,
     origins: Origins,
+    /// Traces to seal (compress) once the store has received this many
+    /// spans, oldest first: see [`State::seal_quiet_traces`].
+    to_seal: VecDeque<(u64, TraceKey)>,
     span_total: usize,
     last_accepted_at: Option<Instant>,
     counters: Counters,
@@ -109,6 +112,9 @@ struct Counters {
 struct StoredTrace {
     spans: TraceSpans,
     times: TraceTimes,
+    /// When to seal the trace (in spans received by the store), while it
+    /// waits in `State::to_seal`.
+    seal_at: Option<u64>,
     first_arrival: Instant,
     last_arrival: Instant,
 }
@@ -213,6 +219,7 @@ impl TraceStore {
                     arrival_order: VecDeque::new(),
                     newest_first: BTreeSet::new(),
                     origins: Origins::default(),
+                    to_seal: VecDeque::new(),
                     span_total: 0,
                     last_accepted_at: None,
                     counters: Counters::default(),
@@ -271,6 +278,7 @@ impl TraceStore {
                 state.last_accepted_at = Some(now);
                 state.add(export, now);
                 state.evict_oldest_traces_over_bound();
+                state.seal_quiet_traces();
                 state.origins.sweep_unused();
             }
         }
@@ -360,6 +368,7 @@ impl TraceStore {
         state.arrival_order.clear();
         state.newest_first.clear();
         state.origins.clear();
+        state.to_seal.clear();
         state.span_total = 0;
     }
 
@@ -414,6 +423,7 @@ impl State {
                     entry.insert(StoredTrace {
                         spans: TraceSpans::default(),
                         times: TraceTimes::NONE,
+                        seal_at: None,
                         first_arrival: now,
                         last_arrival: now,
                     })
@@ -431,12 +441,43 @@ impl State {
                     .push(&origins[span.origin as usize], span.bytes(&bytes));
             }
             trace.last_arrival = now;
+            let seal_at = self.counters.spans_received + seal_lag(self.max_spans);
+            if trace.seal_at.replace(seal_at).is_none() {
+                self.to_seal.push_back((seal_at, key));
+            }
             if trace.times.start != old_start {
                 self.newest_first.remove(&(Reverse(old_start), key));
                 self.newest_first.insert((Reverse(trace.times.start), key));
             }
         }
         self.span_total += spans.len();
+    }
+
+    /// Compresses the traces that received no span for the last
+    /// [`seal_lag`] spans the store received. Counted in spans, not time,
+    /// so the same inserts always seal the same traces. A span arriving
+    /// later unseals its trace, which waits its turn again.
+    fn seal_quiet_traces(&mut self) {
+        while let Some(&(seal_at, key)) = self.to_seal.front() {
+            if seal_at > self.counters.spans_received {
+                break;
+            }
+            self.to_seal.pop_front();
+            // Evicted meanwhile: nothing to seal.
+            let Some(trace) = self.traces.get_mut(&key) else {
+                continue;
+            };
+            match trace.seal_at {
+                // Spans arrived since it was queued: it waits again, behind
+                // every trace queued before them.
+                Some(later) if later > seal_at => self.to_seal.push_back((later, key)),
+                Some(_) => {
+                    trace.seal_at = None;
+                    trace.spans.seal();
+                }
+                None => {}
+            }
+        }
     }
 
     /// Drops whole traces, oldest first arrival first, until the bound holds.
@@ -467,6 +508,14 @@ impl State {
             );
         }
     }
+}
+
+/// Spans the store receives after a trace's last one before sealing it: an
+/// eighth of the bound, so about seven eighths of a full store is
+/// compressed, while a trace's spans arriving within that many spans of
+/// each other (one exporter delay at the mesh's rates) are appended raw.
+fn seal_lag(max_spans: usize) -> u64 {
+    (max_spans as u64 / 8).max(1)
 }
 
 fn rejection_message(bad_trace_ids: u64, bad_span_ids: u64) -> Option<String> {
