@@ -67,6 +67,28 @@ fn ingest(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The collector's steady state in `tracemesh bench`: a store bounded at
+    // 100,000 spans, full, so every insert evicts the oldest traces and
+    // seals (compresses) the traces that went quiet.
+    let bounded = TraceStore::new(FULL_STORE_SPANS);
+    let mut next_bounded = 2_000_000u64;
+    while bounded.stats().spans_evicted == 0 {
+        bounded.insert(checkout_request(next_bounded, CHECKOUTS_PER_EXPORT).resource_spans);
+        next_bounded += CHECKOUTS_PER_EXPORT as u64;
+    }
+    group.bench_function(
+        "store insert (512 spans, bounded at 100k: evicts and seals)",
+        |b| {
+            b.iter_batched(
+                || {
+                    next_bounded += CHECKOUTS_PER_EXPORT as u64;
+                    checkout_request(next_bounded, CHECKOUTS_PER_EXPORT).resource_spans
+                },
+                |resource_spans| bounded.insert(resource_spans),
+                BatchSize::SmallInput,
+            )
+        },
+    );
     group.finish();
 }
 

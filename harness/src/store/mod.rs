@@ -5,7 +5,8 @@
 //!   eviction, and lookups.
 //! - `encoding.rs`: how a trace's spans are held — one byte buffer per
 //!   trace, each span as OTLP protobuf without its trace id, beside a short
-//!   list of shared resources and scopes, interned store-wide.
+//!   list of shared resources and scopes, interned store-wide; compressed
+//!   (sealed) once the trace is quiet.
 //! - `search.rs`: Tempo-style search ([`SearchQuery`] -> [`TraceSummary`]),
 //!   and [`TraceStore::scan_newest_first`], the one walk every search shares.
 //! - `tags.rs`: tag names and typed values ([`TagRef`] -> [`TypedValue`]),
