@@ -67,6 +67,28 @@ fn ingest(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The collector's steady state in `tracemesh bench`: a store bounded at
+    // 100,000 spans, full, so every insert evicts the oldest traces and
+    // seals (compresses) the traces that went quiet.
+    let bounded = TraceStore::new(FULL_STORE_SPANS);
+    let mut next_bounded = 2_000_000u64;
+    while bounded.stats().spans_evicted == 0 {
+        bounded.insert(checkout_request(next_bounded, CHECKOUTS_PER_EXPORT).resource_spans);
+        next_bounded += CHECKOUTS_PER_EXPORT as u64;
+    }
+    group.bench_function(
+        "store insert (512 spans, bounded at 100k: evicts and seals)",
+        |b| {
+            b.iter_batched(
+                || {
+                    next_bounded += CHECKOUTS_PER_EXPORT as u64;
+                    checkout_request(next_bounded, CHECKOUTS_PER_EXPORT).resource_spans
+                },
+                |resource_spans| bounded.insert(resource_spans),
+                BatchSize::SmallInput,
+            )
+        },
+    );
     group.finish();
 }
 
@@ -79,9 +101,11 @@ const FAILING_EVERY: u64 = 20;
 
 /// Reading the store back, as the query API does per request, from a store
 /// holding 100,000 spans of checkout traces (OTLP as the mesh sends it).
-/// Spans are stored encoded, so every read decodes what it looks at; a
-/// search first summarizes every trace (newest first), then decodes traces
-/// until it has its 20 hits or has seen them all.
+/// Spans are stored encoded (one buffer per trace), so every read decodes
+/// what it looks at; a search walks the store's newest-first index, whose
+/// per-trace times and root are kept up to date on insert, and decodes
+/// traces until it has its 20 hits or has seen them all: a search with 20
+/// hits costs the traces it visited, the no-match one the whole store.
 fn reads(c: &mut Criterion) {
     let store = TraceStore::new(FULL_STORE_SPANS);
     let mut first = 0u64;

@@ -1,7 +1,12 @@
 //! The in-memory trace store every received span lands in.
 //!
 //! - `mod.rs` (this file): [`TraceStore`] itself — insert with validation,
-//!   the per-trace index, the memory bound with counted eviction, and lookups.
+//!   the per-trace index and its search order, the memory bound with counted
+//!   eviction, and lookups.
+//! - `encoding.rs`: how a trace's spans are held — one byte buffer per
+//!   trace, each span as OTLP protobuf without its trace id, beside a short
+//!   list of shared resources and scopes, interned store-wide; compressed
+//!   (sealed) once the trace is quiet.
 //! - `search.rs`: Tempo-style search ([`SearchQuery`] -> [`TraceSummary`]),
 //!   and [`TraceStore::scan_newest_first`], the one walk every search shares.
 //! - `tags.rs`: tag names and typed values ([`TagRef`] -> [`TypedValue`]),
@@ -11,14 +16,18 @@
 //! - `logs.rs`: [`LogStore`], the OTLP log records by trace id, bounded by
 //!   a record count with counted eviction.
 //!
-//! Each accepted span is kept once, compactly: re-encoded as OTLP protobuf
-//! (one exact-size allocation, about a third of the decoded struct's heap),
-//! beside a shared handle to the resource and scope it came with and the few
-//! fields search needs. Checks get a flattened [`SpanRecord`] and the query
-//! API the original OTLP `Span`, both decoded on the way out: queries are
-//! rare next to inserts, and a store that must hold minutes of traffic is
-//! bounded by its bytes per span (see BENCHMARKS.md).
+//! A store that must hold minutes of traffic is bounded by its bytes per
+//! span, and queries are rare next to inserts, so spans are kept encoded
+//! (`encoding.rs`) and decoded on the way out: checks get a flattened
+//! [`SpanRecord`], the query API the original OTLP `Span`. Per trace the
+//! store keeps only what ordering and summarising a search result needs
+//! without decoding ([`TraceTimes`]: earliest start, latest end, the root),
+//! kept up to date on insert, and an index of traces by start time, newest
+//! first, so a search that stops after `limit` hits decodes only the traces
+//! it visits. Figures and the commands that repeat them: BENCHMARKS.md,
+//! "Store encoding".
 
+mod encoding;
 mod logs;
 mod search;
 mod tags;
@@ -35,22 +44,24 @@ pub use tags::{
     TypedValue,
 };
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use prost::Message;
+use crate::model::{InvalidSpan, SpanRecord, check_ids};
+use encoding::{
+    EncodedSpan, ExportEncoding, Origins, SpanOrigin, TraceKey, TraceSpans, key_from_hex,
+    key_to_hex,
+};
 
-use crate::model::{InvalidSpan, SpanRecord, check_ids, hex_encode, is_root, normalize_trace_id};
-
-/// Default memory bound, in spans. At a few hundred bytes to a few KiB per
-/// span this keeps the store well under a few GiB.
+/// Default memory bound, in spans. At a few hundred bytes per span this
+/// keeps the store under a few hundred MiB.
 pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
 
 /// Shared, cheaply cloneable handle to the store. All clones see the same data.
@@ -69,12 +80,23 @@ struct Shared {
     created_at: Instant,
 }
 
+/// Where a trace stands in the search order: newest start first, trace id
+/// breaking ties (so results are stable).
+type SearchPosition = (Reverse<u64>, TraceKey);
+
 struct State {
     max_spans: usize,
-    traces: HashMap<String, StoredTrace>,
+    traces: HashMap<TraceKey, StoredTrace>,
     /// Trace ids in order of first arrival. Because a trace's first arrival
     /// never changes, the front is always the oldest trace: eviction is a pop.
-    arrival_order: VecDeque<String>,
+    arrival_order: VecDeque<TraceKey>,
+    /// Every stored trace by its [`SearchPosition`], the order searches
+    /// visit, updated when a span moves a trace's start earlier.
+    newest_first: BTreeSet<SearchPosition>,
+    origins: Origins,
+    /// Traces to seal (compress) once the store has received this many
+    /// spans, oldest first: see [`State::seal_quiet_traces`].
+    to_seal: VecDeque<(u64, TraceKey)>,
     span_total: usize,
     last_accepted_at: Option<Instant>,
     counters: Counters,
@@ -89,61 +111,56 @@ struct Counters {
 }
 
 struct StoredTrace {
-    spans: Vec<StoredSpan>,
+    spans: TraceSpans,
+    times: TraceTimes,
+    /// When to seal the trace (in spans received by the store), while it
+    /// waits in `State::to_seal`.
+    seal_at: Option<u64>,
     first_arrival: Instant,
     last_arrival: Instant,
 }
 
-struct StoredSpan {
-    /// The OTLP span as protobuf, exactly as prost encodes it.
-    encoded: Box<[u8]>,
-    origin: Arc<SpanOrigin>,
-    /// Kept decoded so search can summarize a trace without decoding it.
-    start_unix_nanos: u64,
-    end_unix_nanos: u64,
-    is_root: bool,
+/// What a search needs of a trace before decoding it: its extent in time
+/// (to order and filter it) and where its root is (to summarise it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TraceTimes {
+    /// Earliest span start; `u64::MAX` until the first span is added.
+    start: u64,
+    /// Latest span end.
+    end: u64,
+    /// Several parentless spans can exist (a broken propagation hop makes a
+    /// second root); the earliest one is the trace's entry point.
+    root: Option<RootSpan>,
 }
 
-impl StoredSpan {
-    /// Validates the ids (the only reason the store refuses a span) and
-    /// encodes it. Returns the trace id as lowercase hex, the index key.
-    fn new(span: &Span, origin: &Arc<SpanOrigin>) -> Result<(String, StoredSpan), InvalidSpan> {
-        check_ids(span)?;
-        let stored = StoredSpan {
-            encoded: span.encode_to_vec().into_boxed_slice(),
-            origin: origin.clone(),
-            start_unix_nanos: span.start_time_unix_nano,
-            end_unix_nanos: span.end_time_unix_nano,
-            is_root: is_root(span),
-        };
-        Ok((hex_encode(&span.trace_id), stored))
-    }
-
-    fn otlp(&self) -> Span {
-        // The bytes came from prost's own encoder a moment after a successful
-        // decode, so they always decode again; failing here is a store bug.
-        Span::decode(&*self.encoded).expect("the store decodes what it encoded")
-    }
-
-    fn record(&self) -> SpanRecord {
-        SpanRecord::from_otlp(
-            self.origin.resource.as_ref(),
-            self.origin.scope.as_ref(),
-            &self.otlp(),
-        )
-        .expect("ids were validated on insert")
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RootSpan {
+    start: u64,
+    /// Its place in the trace's arrival order.
+    index: usize,
 }
 
-/// The resource and scope a span was sent under. One `Arc` per `ScopeSpans`
-/// on the wire, shared by all its spans, so a batch of 500 spans does not
-/// hold 500 copies of the resource.
-#[derive(PartialEq)]
-struct SpanOrigin {
-    resource: Option<Resource>,
-    resource_schema_url: String,
-    scope: Option<InstrumentationScope>,
-    scope_schema_url: String,
+impl TraceTimes {
+    const NONE: TraceTimes = TraceTimes {
+        start: u64::MAX,
+        end: 0,
+        root: None,
+    };
+
+    /// Takes in the span that will be the trace's `index`th.
+    fn add(&mut self, span: &EncodedSpan, index: usize) {
+        self.start = self.start.min(span.start_unix_nanos);
+        self.end = self.end.max(span.end_unix_nanos);
+        let earlier_root = self
+            .root
+            .is_none_or(|root| span.start_unix_nanos < root.start);
+        if span.is_root && earlier_root {
+            self.root = Some(RootSpan {
+                start: span.start_unix_nanos,
+                index,
+            });
+        }
+    }
 }
 
 /// What happened to one export request. Maps onto OTLP's `partial_success`.
@@ -201,6 +218,9 @@ impl TraceStore {
                     max_spans,
                     traces: HashMap::new(),
                     arrival_order: VecDeque::new(),
+                    newest_first: BTreeSet::new(),
+                    origins: Origins::default(),
+                    to_seal: VecDeque::new(),
                     span_total: 0,
                     last_accepted_at: None,
                     counters: Counters::default(),
@@ -218,7 +238,7 @@ impl TraceStore {
     pub fn insert(&self, resource_spans: Vec<ResourceSpans>) -> InsertOutcome {
         // Encode before taking the lock: encoding is the expensive part, and
         // queries should not wait behind it.
-        let mut valid = Vec::new();
+        let mut export = ExportEncoding::default();
         let (mut bad_trace_ids, mut bad_span_ids) = (0u64, 0u64);
         for rs in resource_spans {
             let ResourceSpans {
@@ -232,22 +252,22 @@ impl TraceStore {
                 schema_url: scope_schema_url,
             } in scope_spans
             {
-                let origin = Arc::new(SpanOrigin {
-                    resource: resource.clone(),
-                    resource_schema_url: schema_url.clone(),
+                export.origins.push(SpanOrigin::new(
+                    resource.clone(),
+                    schema_url.clone(),
                     scope,
                     scope_schema_url,
-                });
-                for span in &spans {
-                    match StoredSpan::new(span, &origin) {
-                        Ok(keyed) => valid.push(keyed),
+                ));
+                for span in spans {
+                    match check_ids(&span) {
+                        Ok(()) => export.push(span),
                         Err(InvalidSpan::TraceId) => bad_trace_ids += 1,
                         Err(InvalidSpan::SpanId) => bad_span_ids += 1,
                     }
                 }
             }
         }
-        let accepted = valid.len() as u64;
+        let accepted = export.spans.len() as u64;
         let rejected = bad_trace_ids + bad_span_ids;
 
         if accepted > 0 || rejected > 0 {
@@ -257,11 +277,11 @@ impl TraceStore {
             state.counters.spans_rejected += rejected;
             if accepted > 0 {
                 state.last_accepted_at = Some(now);
+                state.add(export, now);
+                state.evict_oldest_traces_over_bound();
+                state.seal_quiet_traces();
+                state.origins.sweep_unused();
             }
-            for (trace_id, span) in valid {
-                state.add(trace_id, span, now);
-            }
-            state.evict_oldest_traces_over_bound();
         }
         // Outside the lock: woken waiters immediately want to read the store.
         self.shared.inserted.notify_waiters();
@@ -276,30 +296,26 @@ impl TraceStore {
     /// The spans of one trace, in arrival order. Accepts any-case hex and,
     /// like Tempo, short ids (left-padded with zeros).
     pub fn trace(&self, trace_id: &str) -> Option<Vec<SpanRecord>> {
-        let key = normalize_trace_id(trace_id)?;
-        let state = self.lock();
-        let trace = state.traces.get(&key)?;
-        Some(trace.spans.iter().map(StoredSpan::record).collect())
+        let (key, spans) = self.copy_of(trace_id)?;
+        Some(records(&key, &spans))
     }
 
     /// One trace as OTLP, grouped by resource and then scope (spans sent under
     /// equal resources are merged into one `ResourceSpans`). Used by the
     /// query API to re-emit what was received.
     pub fn trace_otlp(&self, trace_id: &str) -> Option<Vec<ResourceSpans>> {
-        let key = normalize_trace_id(trace_id)?;
-        let state = self.lock();
-        let trace = state.traces.get(&key)?;
-        Some(group_as_otlp(&trace.spans))
+        let (key, spans) = self.copy_of(trace_id)?;
+        Some(group_as_otlp(spans.decode(&key)))
     }
 
     /// All stored trace ids, oldest first.
     pub fn trace_ids(&self) -> Vec<String> {
-        self.lock().arrival_order.iter().cloned().collect()
+        self.lock().arrival_order.iter().map(key_to_hex).collect()
     }
 
     /// Number of stored spans of one trace (0 if unknown).
     pub fn span_count(&self, trace_id: &str) -> usize {
-        let Some(key) = normalize_trace_id(trace_id) else {
+        let Some(key) = key_from_hex(trace_id) else {
             return 0;
         };
         self.lock().traces.get(&key).map_or(0, |t| t.spans.len())
@@ -316,14 +332,14 @@ impl TraceStore {
         state
             .arrival_order
             .iter()
-            .filter_map(|id| state.traces.get(id))
-            .flat_map(|t| t.spans.iter().map(StoredSpan::record))
+            .filter_map(|key| Some((key, state.traces.get(key)?)))
+            .flat_map(|(key, trace)| records(key, &trace.spans))
             .collect()
     }
 
     /// First and last arrival time of one trace's spans.
     pub fn trace_arrival(&self, trace_id: &str) -> Option<TraceArrival> {
-        let key = normalize_trace_id(trace_id)?;
+        let key = key_from_hex(trace_id)?;
         let state = self.lock();
         let trace = state.traces.get(&key)?;
         Some(TraceArrival {
@@ -351,7 +367,18 @@ impl TraceStore {
         let mut state = self.lock();
         state.traces.clear();
         state.arrival_order.clear();
+        state.newest_first.clear();
+        state.origins.clear();
+        state.to_seal.clear();
         state.span_total = 0;
+    }
+
+    /// A copy of one trace's encoded spans, taken under the lock, so the
+    /// caller decodes them without holding it.
+    fn copy_of(&self, trace_id: &str) -> Option<(TraceKey, TraceSpans)> {
+        let key = key_from_hex(trace_id)?;
+        let spans = self.lock().traces.get(&key)?.spans.snapshot();
+        Some((key, spans))
     }
 
     /// The lock never stays poisoned: nothing panics while holding it, and if
@@ -365,18 +392,93 @@ impl TraceStore {
 }
 
 impl State {
-    fn add(&mut self, trace_id: String, span: StoredSpan, now: Instant) {
-        let trace = self.traces.entry(trace_id).or_insert_with_key(|id| {
-            self.arrival_order.push_back(id.clone());
-            StoredTrace {
-                spans: Vec::new(),
-                first_arrival: now,
-                last_arrival: now,
+    /// Appends the spans of one export to their traces.
+    fn add(&mut self, export: ExportEncoding, now: Instant) {
+        let ExportEncoding {
+            origins,
+            bytes,
+            spans,
+        } = export;
+        let origins: Vec<Arc<SpanOrigin>> = origins
+            .into_iter()
+            .map(|(encoding, origin)| self.origins.intern(encoding, origin))
+            .collect();
+        // An export holds each trace's spans under several resources: group
+        // them, so each trace is looked up once and its buffer grows once.
+        // Within a group spans keep their order; groups are visited in
+        // order of their first span, so new traces join the arrival order
+        // as they arrived.
+        let mut order: Vec<usize> = (0..spans.len()).collect();
+        order.sort_unstable_by_key(|&i| (spans[i].trace_id, i));
+        let mut groups: Vec<&[usize]> = order
+            .chunk_by(|&a, &b| spans[a].trace_id == spans[b].trace_id)
+            .collect();
+        groups.sort_unstable_by_key(|group| group[0]);
+
+        for group in groups {
+            let key = spans[group[0]].trace_id;
+            let trace = match self.traces.entry(key) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
+                    self.arrival_order.push_back(key);
+                    entry.insert(StoredTrace {
+                        spans: TraceSpans::default(),
+                        times: TraceTimes::NONE,
+                        seal_at: None,
+                        first_arrival: now,
+                        last_arrival: now,
+                    })
+                }
+            };
+            let old_start = trace.times.start;
+            trace
+                .spans
+                .reserve_exact(group.iter().map(|&i| spans[i].len));
+            for &i in group {
+                let span = &spans[i];
+                trace.times.add(span, trace.spans.len());
+                trace
+                    .spans
+                    .push(&origins[span.origin as usize], span.bytes(&bytes));
             }
-        });
-        trace.last_arrival = now;
-        trace.spans.push(span);
-        self.span_total += 1;
+            trace.last_arrival = now;
+            let seal_at = self.counters.spans_received + seal_lag(self.max_spans);
+            if trace.seal_at.replace(seal_at).is_none() {
+                self.to_seal.push_back((seal_at, key));
+            }
+            if trace.times.start != old_start {
+                self.newest_first.remove(&(Reverse(old_start), key));
+                self.newest_first.insert((Reverse(trace.times.start), key));
+            }
+        }
+        self.span_total += spans.len();
+    }
+
+    /// Compresses the traces that received no span for the last
+    /// [`seal_lag`] spans the store received. Counted in spans, not time,
+    /// so the same inserts always seal the same traces. A span arriving
+    /// later unseals its trace, which waits its turn again.
+    fn seal_quiet_traces(&mut self) {
+        while let Some(&(seal_at, key)) = self.to_seal.front() {
+            if seal_at > self.counters.spans_received {
+                break;
+            }
+            self.to_seal.pop_front();
+            // Evicted meanwhile: nothing to seal.
+            let Some(trace) = self.traces.get_mut(&key) else {
+                continue;
+            };
+            match trace.seal_at {
+                // Spans arrived since it was queued: it waits again, behind
+                // every trace queued before them.
+                Some(later) if later > seal_at => self.to_seal.push_back((later, key)),
+                Some(_) => {
+                    trace.seal_at = None;
+                    trace.spans.seal();
+                }
+                None => {}
+            }
+        }
     }
 
     /// Drops whole traces, oldest first arrival first, until the bound holds.
@@ -389,6 +491,8 @@ impl State {
                 break;
             };
             if let Some(trace) = self.traces.remove(&oldest) {
+                self.newest_first
+                    .remove(&(Reverse(trace.times.start), oldest));
                 self.span_total -= trace.spans.len();
                 spans += trace.spans.len() as u64;
                 traces += 1;
@@ -405,6 +509,14 @@ impl State {
             );
         }
     }
+}
+
+/// Spans the store receives after a trace's last one before sealing it: an
+/// eighth of the bound, so about seven eighths of a full store is
+/// compressed, while a trace's spans arriving within that many spans of
+/// each other (one exporter delay at the mesh's rates) are appended raw.
+fn seal_lag(max_spans: usize) -> u64 {
+    (max_spans as u64 / 8).max(1)
 }
 
 fn rejection_message(bad_trace_ids: u64, bad_span_ids: u64) -> Option<String> {
@@ -425,12 +537,24 @@ fn rejection_message(bad_trace_ids: u64, bad_span_ids: u64) -> Option<String> {
     ))
 }
 
-/// Rebuilds the OTLP nesting for a list of stored spans. Linear search over
-/// the groups is fine: a trace touches a handful of resources and scopes.
-fn group_as_otlp(spans: &[StoredSpan]) -> Vec<ResourceSpans> {
+/// One trace's spans as records, in arrival order.
+fn records(key: &TraceKey, spans: &TraceSpans) -> Vec<SpanRecord> {
+    spans
+        .decode(key)
+        .map(|(origin, span)| {
+            SpanRecord::from_otlp(origin.resource.as_ref(), origin.scope.as_ref(), &span)
+                .expect("ids were validated on insert")
+        })
+        .collect()
+}
+
+/// Rebuilds the OTLP nesting for a trace's spans. Linear search over the
+/// groups is fine: a trace touches a handful of resources and scopes.
+fn group_as_otlp<'a>(
+    spans: impl Iterator<Item = (&'a Arc<SpanOrigin>, Span)>,
+) -> Vec<ResourceSpans> {
     let mut batches: Vec<ResourceSpans> = Vec::new();
-    for span in spans {
-        let origin = &span.origin;
+    for (origin, span) in spans {
         let batch_index = match batches.iter().position(|b| {
             b.resource == origin.resource && b.schema_url == origin.resource_schema_url
         }) {
@@ -459,7 +583,7 @@ fn group_as_otlp(spans: &[StoredSpan]) -> Vec<ResourceSpans> {
                 scopes.len() - 1
             }
         };
-        scopes[scope_index].spans.push(span.otlp());
+        scopes[scope_index].spans.push(span);
     }
     batches
 }
@@ -467,7 +591,10 @@ fn group_as_otlp(spans: &[StoredSpan]) -> Vec<ResourceSpans> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::common::v1::{
+        AnyValue, InstrumentationScope, KeyValue, any_value,
+    };
+    use opentelemetry_proto::tonic::resource::v1::Resource;
 
     /// One `ResourceSpans` for `service` holding `(trace_byte, span_byte)` spans.
     pub(crate) fn batch(service: &str, ids: &[(u8, u8)]) -> ResourceSpans {

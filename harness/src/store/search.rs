@@ -3,12 +3,15 @@
 //! and the one walk over the store ([`TraceStore::scan_newest_first`]) that
 //! the TraceQL search and the tag listings share.
 
-use std::ops::ControlFlow;
+use std::cmp::Reverse;
+use std::collections::HashSet;
+use std::ops::{Bound, ControlFlow};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{StoredSpan, StoredTrace, TraceStore};
+use super::encoding::{TraceKey, TraceSpans, key_to_hex};
+use super::{SearchPosition, TraceStore, TraceTimes, records};
 use crate::model::{SERVICE_NAME_KEY, SpanRecord, StatusCode};
 use crate::traceql::{Query, SpanSet};
 
@@ -84,8 +87,25 @@ impl SearchQuery {
 }
 
 impl TraceWindow {
-    fn admits(&self, summary: &TraceSummary) -> bool {
-        within_duration(summary, self) && within_window(summary, self)
+    /// Whether a trace from `start` to `end` (unix nanoseconds) is inside.
+    fn admits(&self, start: u64, end: u64) -> bool {
+        let duration = Duration::from_nanos(end.saturating_sub(start));
+        let long_enough = self.min_duration.is_none_or(|min| duration >= min);
+        let short_enough = self.max_duration.is_none_or(|max| duration <= max);
+        let after_start = self
+            .start_unix_secs
+            .is_none_or(|secs| end.max(start) >= secs.saturating_mul(NANOS_PER_SEC));
+        long_enough && short_enough && after_start && start <= self.latest_start_nanos()
+    }
+
+    /// The latest start a trace inside may have: `end` is a whole second,
+    /// so a trace starting anywhere in it counts.
+    fn latest_start_nanos(&self) -> u64 {
+        self.end_unix_secs.map_or(u64::MAX, |secs| {
+            secs.saturating_add(1)
+                .saturating_mul(NANOS_PER_SEC)
+                .saturating_sub(1)
+        })
     }
 }
 
@@ -125,54 +145,75 @@ impl TraceStore {
     /// start first (trace id breaks ties, so results are stable), until it
     /// breaks. Every search walks the store this one way.
     ///
-    /// The lock is held to summarize the traces, then once per trace to
-    /// decode its spans, never while `visit` runs: a slow query (TraceQL over
-    /// every trace) does not hold up the receivers.
+    /// The store keeps its traces in this order with their times and root
+    /// (kept up to date on insert), so the walk decodes only the traces it
+    /// hands to `visit`: a search that stops after `limit` hits costs what
+    /// it visited, not the size of the store. The lock is held to read the
+    /// next few positions, then once per trace to copy its bytes, never
+    /// while decoding or while `visit` runs: a slow query (TraceQL over
+    /// every trace) does not hold up the receivers. A trace whose start
+    /// moves earlier during the walk is visited once.
     pub fn scan_newest_first(
         &self,
         window: &TraceWindow,
         mut visit: impl FnMut(&TraceSummary, &[SpanRecord]) -> ControlFlow<()>,
     ) -> ScanMetrics {
-        let mut candidates: Vec<TraceSummary> = {
-            let state = self.lock();
-            state
-                .traces
-                .iter()
-                .map(|(id, trace)| summarize(id, trace))
-                .filter(|summary| window.admits(summary))
-                .collect()
-        };
-        candidates.sort_by(|a, b| {
-            b.start_unix_nanos
-                .cmp(&a.start_unix_nanos)
-                .then(a.trace_id.cmp(&b.trace_id))
-        });
         let mut metrics = ScanMetrics::default();
-        for summary in &candidates {
-            // Evicted since the summaries were taken: nothing to inspect.
-            let Some((spans, bytes)) = self.decoded(&summary.trace_id) else {
-                continue;
+        let mut visited: HashSet<TraceKey> = HashSet::new();
+        let mut after: Bound<SearchPosition> =
+            Bound::Included((Reverse(window.latest_start_nanos()), TraceKey::default()));
+        loop {
+            let positions = self.positions_after(after);
+            let Some(&last) = positions.last() else {
+                return metrics;
             };
-            metrics.inspected_traces += 1;
-            metrics.inspected_spans += spans.len();
-            metrics.inspected_bytes += bytes;
-            if visit(summary, &spans).is_break() {
-                break;
+            after = Bound::Excluded(last);
+            for (_, key) in positions {
+                if visited.contains(&key) {
+                    continue;
+                }
+                // Evicted since its position was read: nothing to inspect.
+                let Some((times, spans)) = self.copy_with_times(&key) else {
+                    continue;
+                };
+                if !window.admits(times.start, times.end) {
+                    continue;
+                }
+                visited.insert(key);
+                let records = records(&key, &spans);
+                metrics.inspected_traces += 1;
+                metrics.inspected_spans += records.len();
+                metrics.inspected_bytes += spans.protobuf_bytes();
+                if visit(&summarize(&key, &times, &records), &records).is_break() {
+                    return metrics;
+                }
             }
         }
-        metrics
     }
 
-    /// One trace's spans and their stored size, under one short lock.
-    fn decoded(&self, trace_id: &str) -> Option<(Vec<SpanRecord>, u64)> {
+    /// The next [`SCAN_BATCH`] search positions after `after`.
+    fn positions_after(&self, after: Bound<SearchPosition>) -> Vec<SearchPosition> {
         let state = self.lock();
-        let trace = state.traces.get(trace_id)?;
-        let bytes = trace.spans.iter().map(|s| s.encoded.len() as u64).sum();
-        Some((trace.spans.iter().map(StoredSpan::record).collect(), bytes))
+        state
+            .newest_first
+            .range((after, Bound::Unbounded))
+            .take(SCAN_BATCH)
+            .copied()
+            .collect()
+    }
+
+    /// One trace's times and a copy of its spans, under one short lock.
+    fn copy_with_times(&self, key: &TraceKey) -> Option<(TraceTimes, TraceSpans)> {
+        let state = self.lock();
+        let trace = state.traces.get(key)?;
+        Some((trace.times, trace.spans.snapshot()))
     }
 }
 
-/// 0 means Tempo's default (20).
+/// Search positions read per lock: enough that a walk takes the lock
+/// rarely, few enough that it never holds it long.
+const SCAN_BATCH: usize = 256;
+
 /// One trace a TraceQL query matched.
 #[derive(Debug, Clone)]
 pub struct TraceqlHit {
@@ -213,6 +254,7 @@ impl TraceStore {
     }
 }
 
+/// 0 means Tempo's default (20).
 pub fn effective_limit(limit: usize) -> usize {
     if limit == 0 {
         DEFAULT_SEARCH_LIMIT
@@ -254,56 +296,30 @@ pub fn status_name(code: StatusCode) -> &'static str {
     }
 }
 
-fn summarize(trace_id: &str, trace: &StoredTrace) -> TraceSummary {
-    let spans = trace.spans.iter();
-    let start = spans.clone().map(|s| s.start_unix_nanos).min().unwrap_or(0);
-    let end = spans.clone().map(|s| s.end_unix_nanos).max().unwrap_or(0);
-    // Several parentless spans can exist (a broken propagation hop makes a
-    // second root); the earliest one is the trace's entry point. Only it is
-    // decoded.
-    let root = spans
-        .filter(|s| s.is_root)
-        .min_by_key(|s| s.start_unix_nanos)
-        .map(StoredSpan::record);
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+/// The search result for one trace, from its cached times and its decoded
+/// spans (the root's name and service).
+fn summarize(key: &TraceKey, times: &TraceTimes, spans: &[SpanRecord]) -> TraceSummary {
+    let root = times.root.and_then(|root| spans.get(root.index));
+    let root_field = |field: fn(&SpanRecord) -> &String| {
+        root.map_or(ROOT_SPAN_NOT_YET_RECEIVED.to_string(), |r| field(r).clone())
+    };
     TraceSummary {
-        trace_id: trace_id.to_string(),
-        root_service_name: root
-            .as_ref()
-            .map_or(ROOT_SPAN_NOT_YET_RECEIVED.to_string(), |r| {
-                r.service_name.clone()
-            }),
-        root_span_name: root.map_or(ROOT_SPAN_NOT_YET_RECEIVED.to_string(), |r| r.name),
-        start_unix_nanos: start,
-        duration_nanos: end.saturating_sub(start),
-        span_count: trace.spans.len(),
+        trace_id: key_to_hex(key),
+        root_service_name: root_field(|r| &r.service_name),
+        root_span_name: root_field(|r| &r.name),
+        start_unix_nanos: times.start,
+        duration_nanos: times.end.saturating_sub(times.start),
+        span_count: spans.len(),
     }
-}
-
-fn within_duration(summary: &TraceSummary, query: &TraceWindow) -> bool {
-    let duration = Duration::from_nanos(summary.duration_nanos);
-    query.min_duration.is_none_or(|min| duration >= min)
-        && query.max_duration.is_none_or(|max| duration <= max)
-}
-
-fn within_window(summary: &TraceSummary, query: &TraceWindow) -> bool {
-    const NANOS_PER_SEC: u64 = 1_000_000_000;
-    let trace_end = summary
-        .start_unix_nanos
-        .saturating_add(summary.duration_nanos);
-    let after_start = query
-        .start_unix_secs
-        .is_none_or(|start| trace_end >= start.saturating_mul(NANOS_PER_SEC));
-    // `end` is a whole second; count a trace starting anywhere in it.
-    let before_end = query.end_unix_secs.is_none_or(|end| {
-        summary.start_unix_nanos < end.saturating_add(1).saturating_mul(NANOS_PER_SEC)
-    });
-    after_start && before_end
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::tests::{batch, trace_hex};
+    use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 
     fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -379,5 +395,116 @@ mod tests {
         store.insert(vec![rs]);
         let hits = store.search(&SearchQuery::default());
         assert_eq!(hits[0].root_service_name, ROOT_SPAN_NOT_YET_RECEIVED);
+    }
+
+    /// One span of trace `trace` starting at `start` (ns), lasting 10 ns.
+    fn span_at(trace: u8, span: u8, start: u64, parent: Option<u8>) -> ResourceSpans {
+        let mut rs = batch("svc", &[(trace, span)]);
+        let otlp = &mut rs.scope_spans[0].spans[0];
+        otlp.start_time_unix_nano = start;
+        otlp.end_time_unix_nano = start + 10;
+        otlp.parent_span_id = parent.map(|p| vec![p; 8]).unwrap_or_default();
+        rs
+    }
+
+    fn ids(hits: &[TraceSummary]) -> Vec<String> {
+        hits.iter().map(|h| h.trace_id.clone()).collect()
+    }
+
+    #[test]
+    fn results_are_newest_start_first_and_see_later_inserts() {
+        let store = TraceStore::new(100);
+        // Arrival order differs from start order on purpose.
+        store.insert(vec![span_at(1, 1, 300, None), span_at(2, 1, 100, None)]);
+        store.insert(vec![span_at(3, 1, 200, None)]);
+        let all = SearchQuery::default();
+        assert_eq!(
+            ids(&store.search(&all)),
+            [trace_hex(1), trace_hex(3), trace_hex(2)]
+        );
+        store.insert(vec![span_at(4, 1, 400, None)]);
+        assert_eq!(store.search(&all)[0].trace_id, trace_hex(4));
+        // Equal starts: the trace id breaks the tie, smallest first.
+        store.insert(vec![span_at(6, 1, 500, None), span_at(5, 1, 500, None)]);
+        assert_eq!(ids(&store.search(&all))[..2], [trace_hex(5), trace_hex(6)]);
+    }
+
+    #[test]
+    fn a_search_visits_only_what_its_limit_needs() {
+        let store = TraceStore::new(10_000);
+        for trace in 1..=200u8 {
+            store.insert(vec![span_at(trace, 1, u64::from(trace) * 100, None)]);
+        }
+        let query = SearchQuery {
+            limit: 5,
+            ..Default::default()
+        };
+        let hits = store.search(&query);
+        assert_eq!(
+            ids(&hits),
+            (196..=200u8).rev().map(trace_hex).collect::<Vec<_>>()
+        );
+        let mut visited = 0;
+        let metrics = store.scan_newest_first(&TraceWindow::default(), |_, _| {
+            visited += 1;
+            if visited == 5 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        assert_eq!(metrics.inspected_traces, 5);
+        assert_eq!(metrics.inspected_spans, 5);
+        // More traces than one batch of positions: the walk goes on to the end.
+        let all =
+            store.scan_newest_first(&TraceWindow::default(), |_, _| ControlFlow::Continue(()));
+        assert_eq!(all.inspected_traces, 200);
+    }
+
+    #[test]
+    fn a_late_span_updates_the_summary_and_the_order() {
+        let store = TraceStore::new(100);
+        // Trace 1's child arrives first; trace 2 starts before it.
+        store.insert(vec![span_at(1, 2, 500, Some(1)), span_at(2, 1, 400, None)]);
+        let first = store.search(&SearchQuery::default());
+        assert_eq!(ids(&first), [trace_hex(1), trace_hex(2)]);
+        assert_eq!(first[0].root_service_name, ROOT_SPAN_NOT_YET_RECEIVED);
+
+        // Its root arrives late and starts earliest of all.
+        store.insert(vec![span_at(1, 1, 100, None)]);
+        let after = store.search(&SearchQuery::default());
+        assert_eq!(ids(&after), [trace_hex(2), trace_hex(1)]);
+        let late = &after[1];
+        assert_eq!(late.root_span_name, "span-1");
+        assert_eq!(late.root_service_name, "svc");
+        assert_eq!(late.start_unix_nanos, 100);
+        assert_eq!(late.duration_nanos, 410);
+        assert_eq!(late.span_count, 2);
+    }
+
+    #[test]
+    fn the_earliest_of_several_roots_names_the_trace() {
+        let store = TraceStore::new(100);
+        let mut later_root = span_at(1, 2, 300, None);
+        later_root.scope_spans[0].spans[0].name = "second root".into();
+        store.insert(vec![later_root, span_at(1, 1, 200, None)]);
+        assert_eq!(
+            store.search(&SearchQuery::default())[0].root_span_name,
+            "span-1"
+        );
+    }
+
+    #[test]
+    fn evicted_traces_leave_the_search_order() {
+        let store = TraceStore::new(2);
+        for trace in 1..=4u8 {
+            store.insert(vec![span_at(trace, 1, u64::from(trace), None)]);
+        }
+        assert_eq!(
+            ids(&store.search(&SearchQuery::default())),
+            [trace_hex(4), trace_hex(3)]
+        );
+        store.clear();
+        assert!(store.search(&SearchQuery::default()).is_empty());
     }
 }
