@@ -10,9 +10,11 @@ use tracemesh_runtime::w3c;
 
 use crate::suite::BenchError;
 
-/// Stock of CAB-004 in a fresh data directory: the checkouts one mesh can
-/// take before it answers 409 (out of stock).
-pub const CAB_004_STOCK: u64 = 5000;
+/// Stock of CAB-004 in a bench mesh: the checkouts one mesh can take
+/// before it answers 409 (out of stock). A fresh data directory seeds
+/// 5000, which 800 checkouts/s sell in six seconds; [`start_mesh`] raises it
+/// so every round runs its full length and weighs the same.
+pub const CAB_004_STOCK: u64 = 10_000_000;
 
 /// A successful checkout of one CAB-004 with the test card that succeeds.
 pub const CHECKOUT_BODY: &str = r#"{"user_id":"u-1001","items":[{"sku":"CAB-004","quantity":1}],"card":{"number":"4242424242424242","exp_month":12,"exp_year":2031,"cvc":"123"}}"#;
@@ -49,7 +51,38 @@ pub async fn start_mesh(
         ..MeshOptions::new(data_dir.path())
     };
     let mesh = Mesh::start(&options).await?;
+    raise_stock(data_dir.path())?;
     Ok((mesh, data_dir))
+}
+
+/// Sets CAB-004's stock to [`CAB_004_STOCK`] in the running inventory's
+/// database. Inventory reads stock from SQLite on every reservation (no
+/// cache), and SQLite's locking makes a write from a second connection safe.
+fn raise_stock(data_dir: &Path) -> Result<(), BenchError> {
+    let db = data_dir.join("inventory.db");
+    let fail = |e: rusqlite::Error| {
+        BenchError::Runtime(format!(
+            "cannot raise CAB-004's stock in {}: {e}",
+            db.display()
+        ))
+    };
+    let connection = rusqlite::Connection::open(&db).map_err(fail)?;
+    connection
+        .busy_timeout(Duration::from_secs(5))
+        .map_err(fail)?;
+    let updated = connection
+        .execute(
+            "UPDATE stock SET available = ?1 WHERE sku = 'CAB-004'",
+            [CAB_004_STOCK as i64],
+        )
+        .map_err(fail)?;
+    if updated != 1 {
+        return Err(BenchError::Runtime(format!(
+            "{} has no CAB-004 row to raise the stock of",
+            db.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The environment of a mesh exporting every span to `collector` over

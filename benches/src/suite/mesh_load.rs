@@ -14,9 +14,10 @@
 //!   hello-world hop driven by the same client loop: the practical limit
 //!   on this machine.
 //!
-//! Each mesh has a fresh data directory and so 5000 CAB-004 in stock; the
-//! rounds share what is left after the warm-up (half to each loop when both
-//! run), so no checkout sells out.
+//! Each mesh has a fresh data directory whose CAB-004 stock
+//! `start_mesh` raises to 10 million, so every round runs its full length;
+//! the rounds still share that stock out (half to each loop when both run),
+//! so no checkout can sell out.
 
 use std::path::Path;
 use std::time::Duration;
@@ -40,9 +41,10 @@ const STOCK_MARGIN: u64 = 100;
 /// The traced mesh's exporter schedule delay: the SDK's default.
 const SCHEDULE_DELAY: Duration = Duration::from_millis(5000);
 
-/// After a traced run, how long the CPU reading waits: the exporters send
-/// what the run left queued within one schedule delay, and that work is
-/// the run's (read at once, it would land in the untraced run's window).
+/// After a mesh's run, how long the CPU reading waits: the traced
+/// exporters send what the run left queued within one schedule delay, and
+/// that work is the run's (read at once, it would land in the next run's
+/// window). The untraced mesh waits as long, so both windows are alike.
 const SETTLE: Duration = SCHEDULE_DELAY.saturating_add(Duration::from_millis(1000));
 
 /// Most open-loop requests in flight at once; far above what the offered
@@ -324,7 +326,11 @@ async fn measured(
     let started = std::time::Instant::now();
     let before = meter.read(&variant.pids)?;
     let load = load.await;
-    if variant.traced {
+    // Both meshes' windows end one settle after their load: the traced
+    // exporters send what the run left queued, and the untraced mesh's
+    // idle CPU over the same seconds is counted too, so idling does not
+    // weigh on one side only.
+    if !variant.pids.is_empty() {
         tokio::time::sleep(SETTLE).await;
     }
     let cpu = meter.read(&variant.pids)? - before;
