@@ -42,6 +42,10 @@ use tracemesh_runtime::admin::paths::METRICS;
 use tracemesh_runtime::contract::metric;
 use tracemesh_runtime::topology::{CONTAINER_ADMIN_PORT, TOPOLOGY};
 
+mod common;
+
+use common::yaml::{at, host_port, interpolation_default, scalar, strings};
+
 /// Profiles the checks consider active: `load` is part of the demo (started
 /// on demand); a service in any other profile is disabled.
 const ACTIVE_PROFILES: &[&str] = &["load"];
@@ -226,23 +230,6 @@ fn services(compose: &Value) -> BTreeMap<String, &Mapping> {
         .collect()
 }
 
-/// A YAML scalar or a sequence of scalars, as strings.
-fn strings(value: &Value) -> Vec<String> {
-    match value {
-        Value::Sequence(items) => items.iter().filter_map(scalar).collect(),
-        other => scalar(other).into_iter().collect(),
-    }
-}
-
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 /// A service's command as arguments (a string command is split on spaces).
 fn command(service: &Mapping) -> Vec<String> {
     match service.get("command") {
@@ -337,25 +324,8 @@ fn served_ports(service: &Mapping) -> BTreeSet<u16> {
     }
 }
 
-/// `(host, port)` of `scheme://host:port/path`, `host:port` or `svc=URL`.
-fn host_port(raw: &str) -> Option<(String, u16)> {
-    let raw = match raw.split_once('=') {
-        Some((service, url)) if !service.contains("://") => url,
-        _ => raw,
-    };
-    let rest = raw.split_once("://").map_or(raw, |(_, rest)| rest);
-    let authority = rest.split('/').next()?;
-    let (host, port) = authority.rsplit_once(':')?;
-    Some((host.to_owned(), port.parse().ok()?))
-}
-
 fn port_of(raw: &str) -> Option<u16> {
     host_port(raw).map(|(_, port)| port)
-}
-
-/// Follows a dotted path of mapping keys.
-fn at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(value, |v, key| v.get(key))
 }
 
 /// A URL or endpoint must name an enabled compose service and a port that
@@ -896,15 +866,6 @@ fn mounted_at(service: &Mapping, target: &str) -> Option<String> {
         .into_iter()
         .find(|(_, t)| t == target)
         .map(|(source, _)| source.trim_start_matches("./").to_owned())
-}
-
-/// The default of `${NAME:-default}` in a compose value.
-fn interpolation_default(value: &str) -> Option<&str> {
-    value
-        .strip_prefix("${")?
-        .strip_suffix('}')?
-        .split_once(":-")
-        .map(|(_, default)| default)
 }
 
 /// prometheus.yml scrapes every service of the topology at its compose name

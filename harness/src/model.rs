@@ -388,19 +388,10 @@ pub fn is_valid_id(id: &[u8], len: usize) -> bool {
     id.len() == len && id.iter().any(|b| *b != 0)
 }
 
-/// Lowercase hex, the form trace ids take in logs, traceparent headers and URLs.
-pub fn hex_encode(bytes: &[u8]) -> String {
-    // A table, not `write!("{b:02x}")`: the store hex-encodes the trace id
-    // of every span it receives, and the formatting machinery was 6% of the
-    // collector's time at 10,000 spans/s (perf, BENCHMARKS.md).
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0x0f)] as char);
-    }
-    out
-}
+/// Lowercase hex, the form trace ids take in logs, traceparent headers and
+/// URLs: the services' encoder (a table, not `core::fmt`, which showed in
+/// the collector's profile at 10,000 spans/s), so an id is written one way.
+pub use tracemesh_runtime::w3c::lower_hex as hex_encode;
 
 /// Decodes hex (either case) into bytes; `None` on odd length or a non-hex digit.
 pub fn hex_decode(text: &str) -> Option<Vec<u8>> {

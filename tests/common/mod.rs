@@ -6,6 +6,7 @@
 
 pub mod load;
 pub mod proxy;
+pub mod yaml;
 
 use std::time::Duration;
 

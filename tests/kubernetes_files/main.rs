@@ -50,6 +50,8 @@ use serde_yaml::{Mapping, Value};
 use tracemesh_runtime::topology::{CONTAINER_ADMIN_PORT, TOPOLOGY};
 
 mod checks;
+#[path = "../common/mod.rs"]
+mod common;
 mod files;
 mod schema;
 mod yaml;
