@@ -34,7 +34,6 @@
 //! `docker-compose config` (when installed) must accept both compose files.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::process::Command;
 
 use serde_yaml::{Mapping, Value};
@@ -44,7 +43,7 @@ use tracemesh_runtime::topology::{CONTAINER_ADMIN_PORT, TOPOLOGY};
 
 mod common;
 
-use common::yaml::{at, host_port, interpolation_default, scalar, strings};
+use common::yaml::{Texts, at, host_port, interpolation_default, scalar, strings};
 
 /// Profiles the checks consider active: `load` is part of the demo (started
 /// on demand); a service in any other profile is disabled.
@@ -63,12 +62,6 @@ const LOCAL_PROMETHEUS_IMAGE: &str = "${TRACEMESH_PROMETHEUS_IMAGE:-tracemesh-pr
 // ---------------------------------------------------------------------------
 // The files, as text (so a test can plant a mismatch) and parsed.
 
-/// The text of every file the checks read.
-#[derive(Clone)]
-struct Texts {
-    files: BTreeMap<&'static str, String>,
-}
-
 const FILES: &[&str] = &[
     "docker-compose.yml",
     "docker-compose.local.yml",
@@ -86,47 +79,9 @@ const FILES: &[&str] = &[
 /// The dashboards the provider loads (grafana/dashboards/, mounted whole).
 const DASHBOARDS: &[&str] = &["grafana/dashboards/red.json"];
 
-impl Texts {
-    fn real() -> Texts {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let files = FILES
-            .iter()
-            .map(|name| {
-                let text = std::fs::read_to_string(root.join(name))
-                    .unwrap_or_else(|e| panic!("cannot read {name}: {e}"));
-                (*name, text)
-            })
-            .collect();
-        Texts { files }
-    }
-
-    /// A copy with `from` replaced by `to` in `file`; panics if `from` is
-    /// absent, so a planted mismatch cannot silently plant nothing.
-    fn planting(&self, file: &str, from: &str, to: &str) -> Texts {
-        let mut copy = self.clone();
-        let text = copy.files.get_mut(file).expect("a known file");
-        assert!(
-            text.contains(from),
-            "{file} no longer contains {from:?}: update the planted mismatch"
-        );
-        *text = text.replacen(from, to, 1);
-        copy
-    }
-
-    fn text(&self, file: &str) -> &str {
-        &self.files[file]
-    }
-
-    fn yaml(&self, file: &str) -> Value {
-        let mut value: Value = serde_yaml::from_str(self.text(file))
-            .unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
-        // Compose files use `<<: *anchor` merge keys, which YAML parsers
-        // apply only on request.
-        value
-            .apply_merge()
-            .unwrap_or_else(|e| panic!("{file}: merge keys: {e}"));
-        value
-    }
+/// The files, read from the repository.
+fn real_texts() -> Texts {
+    Texts::read(FILES)
 }
 
 /// Every file parsed: the base compose file, the base merged with the
@@ -954,7 +909,7 @@ fn prometheus_scrapes_every_service(texts: &Texts, setup: &Setup) -> Vec<String>
             None => problems.push(format!(
                 "prometheus.yml reads the token from {file}, which compose does not mount into {PROMETHEUS}"
             )),
-            Some(source) => match texts.files.get(source.as_str()) {
+            Some(source) => match texts.get(&source) {
                 None => problems.push(format!(
                     "compose mounts {source} at {file}: not a file the checks know (add it to FILES)"
                 )),
@@ -1384,13 +1339,13 @@ fn all_problems(texts: &Texts) -> Vec<String> {
 
 #[test]
 fn the_shipped_files_agree() {
-    let problems = all_problems(&Texts::real());
+    let problems = all_problems(&real_texts());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
 fn the_override_keeps_the_services_and_disables_the_external_backends() {
-    let setup = Setup::parse(&Texts::real());
+    let setup = Setup::parse(&real_texts());
     let base: BTreeSet<String> = services(&setup.compose).keys().cloned().collect();
     let local: BTreeSet<String> = services(&setup.local).keys().cloned().collect();
     for backend in ["tempo", "jaeger", "grafana"] {
@@ -1432,7 +1387,7 @@ fn the_override_keeps_the_services_and_disables_the_external_backends() {
 
 #[test]
 fn every_check_reports_a_planted_mismatch() {
-    let real = Texts::real();
+    let real = real_texts();
     // A check run on (possibly planted) texts.
     type Check = fn(&Texts) -> Vec<String>;
     type BoxedCheck = Box<dyn Fn(&Texts) -> Vec<String>>;

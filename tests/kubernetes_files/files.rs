@@ -3,42 +3,10 @@
 
 use super::*;
 
-#[derive(Clone)]
-pub(crate) struct Texts {
-    pub(crate) files: BTreeMap<&'static str, String>,
-}
-
-impl Texts {
-    pub(crate) fn real() -> Texts {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let files = MANIFESTS
-            .iter()
-            .chain(&[VALUES, COMPOSE, BUILD_SCRIPT])
-            .map(|name| {
-                let text = std::fs::read_to_string(root.join(name))
-                    .unwrap_or_else(|e| panic!("cannot read {name}: {e}"));
-                (*name, text)
-            })
-            .collect();
-        Texts { files }
-    }
-
-    /// A copy with `from` replaced by `to` in `file`; panics if `from` is
-    /// absent, so a planted mismatch cannot silently plant nothing.
-    pub(crate) fn planting(&self, file: &str, from: &str, to: &str) -> Texts {
-        let mut copy = self.clone();
-        let text = copy.files.get_mut(file).expect("a known file");
-        assert!(
-            text.contains(from),
-            "{file} no longer contains {from:?}: update the planted mismatch"
-        );
-        *text = text.replacen(from, to, 1);
-        copy
-    }
-
-    pub(crate) fn text(&self, file: &str) -> &str {
-        &self.files[file]
-    }
+/// The manifests, the Tempo values, compose and the image build script,
+/// read from the repository.
+pub(crate) fn real_texts() -> Texts {
+    Texts::read(MANIFESTS.iter().chain(&[VALUES, COMPOSE, BUILD_SCRIPT]))
 }
 
 /// One Kubernetes object of a manifest.

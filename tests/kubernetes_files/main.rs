@@ -142,13 +142,13 @@ fn all_problems(texts: &Texts) -> Vec<String> {
 
 #[test]
 fn the_manifests_agree_with_compose_and_the_topology() {
-    let problems = all_problems(&Texts::real());
+    let problems = all_problems(&real_texts());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
 fn every_check_reports_a_planted_mismatch() {
-    let real = Texts::real();
+    let real = real_texts();
     let services = "deploy/kubernetes/services.yaml";
     let config = "deploy/kubernetes/config.yaml";
     let collector = "deploy/kubernetes/otel-collector.yaml";

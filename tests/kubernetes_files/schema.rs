@@ -58,7 +58,7 @@ pub(crate) fn kubernetes_validate_accepts_every_manifest() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
     // The same run over copies with one planted schema error each.
-    let real = Texts::real();
+    let real = real_texts();
     let services = "deploy/kubernetes/services.yaml";
     let cases = [
         // A misspelt field: only --strict rejects it.

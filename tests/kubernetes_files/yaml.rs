@@ -2,7 +2,7 @@
 //! fields, environment sources and ports.
 
 use super::*;
-pub(crate) use common::yaml::{at, host_port, interpolation_default, scalar, strings};
+pub(crate) use common::yaml::{Texts, at, host_port, interpolation_default, scalar, strings};
 
 pub(crate) fn seq(value: &Value) -> Vec<Value> {
     value.as_sequence().cloned().unwrap_or_default()
