@@ -6,7 +6,11 @@ use super::*;
 /// The manifests, the Tempo values, compose and the image build script,
 /// read from the repository.
 pub(crate) fn real_texts() -> Texts {
-    Texts::read(MANIFESTS.iter().chain(&[VALUES, COMPOSE, BUILD_SCRIPT]))
+    Texts::read(
+        MANIFESTS
+            .iter()
+            .chain(&[VALUES, PROMETHEUS_VALUES, COMPOSE, BUILD_SCRIPT]),
+    )
 }
 
 /// One Kubernetes object of a manifest.
@@ -21,6 +25,8 @@ pub(crate) struct Object {
 pub(crate) struct Setup {
     pub(crate) objects: Vec<Object>,
     pub(crate) values: Value,
+    /// deploy/prometheus/values.yaml.
+    pub(crate) prometheus: Value,
     pub(crate) compose: Value,
     /// The tag build-images.sh gives the image.
     pub(crate) built_image: String,
@@ -50,11 +56,7 @@ impl Setup {
                 });
             }
         }
-        let mut compose: Value = serde_yaml::from_str(texts.text(COMPOSE))
-            .unwrap_or_else(|e| panic!("{COMPOSE} is not valid YAML: {e}"));
-        compose
-            .apply_merge()
-            .unwrap_or_else(|e| panic!("{COMPOSE}: merge keys: {e}"));
+        let compose = texts.yaml(COMPOSE);
         let built_image = texts
             .text(BUILD_SCRIPT)
             .lines()
@@ -65,8 +67,8 @@ impl Setup {
             .unwrap_or_default();
         Setup {
             objects,
-            values: serde_yaml::from_str(texts.text(VALUES))
-                .unwrap_or_else(|e| panic!("{VALUES} is not valid YAML: {e}")),
+            values: texts.yaml(VALUES),
+            prometheus: texts.yaml(PROMETHEUS_VALUES),
             compose,
             built_image,
         }

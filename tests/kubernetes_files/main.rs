@@ -34,6 +34,8 @@
 //!     uid they reference is provisioned;
 //!   - every flag and `TRACEMESH_*` variable the load and merge Jobs pass is
 //!     one the built `tracemesh` lists in that subcommand's `--help`;
+//!   - Prometheus (deploy/prometheus/values.yaml) finds every service pod's
+//!     admin port, sends the token those pods check, and keeps exemplars;
 //!   - every object is in the one namespace, where the short names resolve;
 //!   - every pod has CPU and memory requests and limits, requests within
 //!     limits; each PodDisruptionBudget selects a replicated Deployment and
@@ -79,6 +81,7 @@ const MANIFESTS: &[&str] = &[
 ];
 
 const VALUES: &str = "deploy/tempo-distributed/values.yaml";
+const PROMETHEUS_VALUES: &str = "deploy/prometheus/values.yaml";
 const COMPOSE: &str = "docker-compose.yml";
 const BUILD_SCRIPT: &str = "scripts/build-images.sh";
 
@@ -126,6 +129,10 @@ const CHECKS: &[(&str, Check)] = &[
     ("resources are set", resources_are_set),
     ("disruption budgets fit", disruption_budgets_fit),
     ("Jobs speak the CLI", jobs_speak_the_cli),
+    (
+        "Prometheus scrapes every service",
+        prometheus_scrapes_every_service,
+    ),
 ];
 
 fn all_problems(texts: &Texts) -> Vec<String> {
@@ -374,6 +381,41 @@ fn every_check_reports_a_planted_mismatch() {
             "- --out",
             jobs_speak_the_cli,
             "passes --out, which `tracemesh report merge` does not accept",
+        ),
+        (
+            PROMETHEUS_VALUES,
+            "regex: admin",
+            "regex: admn",
+            prometheus_scrapes_every_service,
+            "it is not scraped",
+        ),
+        (
+            PROMETHEUS_VALUES,
+            "credentials_file: /etc/tracemesh-admin/token",
+            "credentials_file: /etc/tracemesh-admin/admin-token",
+            prometheus_scrapes_every_service,
+            "its scrapes would get 401",
+        ),
+        (
+            PROMETHEUS_VALUES,
+            "mountPath: /etc/tracemesh-admin",
+            "mountPath: /etc/admin",
+            prometheus_scrapes_every_service,
+            "is in no server.extraSecretMounts",
+        ),
+        (
+            PROMETHEUS_VALUES,
+            "- enable-feature=exemplar-storage",
+            "- web.enable-admin-api",
+            prometheus_scrapes_every_service,
+            "exemplars are dropped",
+        ),
+        (
+            PROMETHEUS_VALUES,
+            "names: [tracemesh]",
+            "names: [default]",
+            prometheus_scrapes_every_service,
+            "not tracemesh",
         ),
         (
             grafana,

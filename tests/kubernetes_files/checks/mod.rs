@@ -3,10 +3,12 @@
 
 mod cli;
 mod mesh;
+mod metrics;
 mod pods;
 mod wiring;
 
 pub(crate) use cli::*;
 pub(crate) use mesh::*;
+pub(crate) use metrics::*;
 pub(crate) use pods::*;
 pub(crate) use wiring::*;
