@@ -93,7 +93,7 @@ async fn a_collector_outage_loses_no_span_when_the_queue_holds_it() {
 
     // Every span the services ended reached the store, none dropped.
     let counts = mesh.flushed_export_counts().await;
-    let stored = mesh.wait_for_distinct_spans(counts.spans_ended).await;
+    let stored = mesh.wait_for_distinct_spans(counts.spans_exported).await;
     println!("outage with a 65536-span queue: {counts:?}; {stored} distinct spans stored");
     assert_eq!(
         counts.spans_not_exported, 0,
@@ -104,11 +104,7 @@ async fn a_collector_outage_loses_no_span_when_the_queue_holds_it() {
         counts.spans_failed <= 5 * 512,
         "more failed than the batches in flight: {counts:?}"
     );
-    assert_eq!(
-        stored + counts.spans_failed,
-        counts.spans_ended,
-        "spans lost without being counted: {counts:?}"
-    );
+    assert_stored_as_counted(&counts, stored);
     mesh.stop().await;
 }
 
@@ -131,14 +127,28 @@ async fn a_collector_outage_with_a_small_queue_counts_every_span_dropped() {
     let stored = mesh.wait_for_distinct_spans(counts.spans_exported).await;
     println!("outage with a 512-span queue: {counts:?}; {stored} distinct spans stored");
     // The queue could not hold 10 s of spans: some were dropped, and the
-    // count of the dropped is exact: ended = stored + dropped + failed.
+    // count of the dropped is exact (see assert_stored_as_counted).
     assert!(counts.spans_not_exported > 0, "{counts:?}");
-    assert_eq!(
-        stored + counts.spans_not_exported + counts.spans_failed,
-        counts.spans_ended,
-        "the drop count does not account for every missing span: {counts:?}"
-    );
+    assert_stored_as_counted(&counts, stored);
     mesh.stop().await;
+}
+
+/// The store holds every span the exporters counted as acknowledged, and
+/// of the rest only spans of exports counted as failed: an export whose
+/// request reached the collector before the cut took its answer is stored
+/// and, to the exporter, failed. Anything else the services ended and the
+/// store lacks was dropped and counted (`spans_not_exported` is ended minus
+/// exported minus failed), so a span lost without being counted, or one
+/// counted as exported that never arrived, breaks the bounds.
+fn assert_stored_as_counted(counts: &tracemesh_runtime::export_stats::ExportSnapshot, stored: u64) {
+    assert!(
+        stored >= counts.spans_exported,
+        "acknowledged spans missing from the store: {stored} stored, {counts:?}"
+    );
+    assert!(
+        stored <= counts.spans_exported + counts.spans_failed,
+        "spans stored that no export carried: {stored} stored, {counts:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
