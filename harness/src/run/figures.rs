@@ -129,7 +129,7 @@ pub fn dominant_operation(traces: &[TraceAttribution]) -> Option<((String, Strin
 
 /// A trace laid out for a waterfall chart.
 pub fn waterfall(title: String, tree: &TraceTree) -> Option<Waterfall> {
-    let root = tree.root()?;
+    let root = tree.top()?;
     let start = tree.span(root).start_unix_nanos;
     let self_times = attribution::self_times(tree);
     let critical: Vec<usize> = attribution::critical_path(tree, root)

@@ -183,6 +183,19 @@ impl TraceTree {
         }
     }
 
+    /// The span the whole trace hangs from: its single root or, when it has
+    /// no root and a single orphan, that orphan. The second case is a trace
+    /// continued from a caller outside it (a request that arrived with a
+    /// `traceparent` from a client that exports nowhere): its top span's
+    /// parent is remote, not missing. Tempo lists such a trace as "root span
+    /// not yet received" and still draws it; so do we.
+    pub fn top(&self) -> Option<usize> {
+        match (self.roots.as_slice(), self.orphans.as_slice()) {
+            ([only], _) | ([], [only]) => Some(*only),
+            _ => None,
+        }
+    }
+
     /// Spans whose parent id is not in the trace, by start time.
     pub fn orphans(&self) -> &[usize] {
         &self.orphans

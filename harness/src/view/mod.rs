@@ -42,8 +42,9 @@ pub struct TraceView {
 pub enum ViewError {
     #[error("trace {trace_id} has no spans")]
     Empty { trace_id: String },
-    /// A waterfall hangs from one root; a trace whose root has not arrived
-    /// (or with a broken propagation hop) has none or several.
+    /// A waterfall hangs from one top span ([`TraceTree::top`]); a trace
+    /// whose root has not arrived (or with a broken propagation hop) has
+    /// none or several.
     #[error(
         "trace {trace_id} has {roots} root spans (one expected): its root may not have arrived yet"
     )]
@@ -129,5 +130,53 @@ impl From<&crate::store::TraceSummary> for TraceRow {
             span_count: Some(hit.span_count),
             error: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::synthetic::{CheckoutDelays, checkout};
+
+    /// A request that arrived with a caller's `traceparent` (lab 2 of the
+    /// workshop sends one with curl): its root span's parent is remote, so the
+    /// trace has no root, one orphan, and is still drawn from that span.
+    #[test]
+    fn a_trace_continued_from_a_remote_parent_is_drawn_from_its_top_span() {
+        let trace = checkout(0xfeed, CheckoutDelays::default());
+        let id = trace.trace_id().to_owned();
+        let mut spans = trace.into_spans();
+        let root = spans
+            .iter()
+            .position(|s| s.parent_span_id.is_none())
+            .unwrap();
+        spans[root].parent_span_id = Some("00f067aa0ba902b7".into());
+        let count = spans.len();
+        let view = TraceView::of(&id, spans).unwrap();
+        assert_eq!(view.waterfall.spans.len(), count);
+        assert_eq!(view.waterfall.spans[0].name, "POST /api/checkout");
+        assert_eq!(view.waterfall.spans[0].depth, 0);
+        assert!(view.waterfall.spans[0].critical);
+    }
+
+    /// Two top spans are two trees (a hop lost the context), not one
+    /// waterfall: that still says so rather than drawing half.
+    #[test]
+    fn a_split_trace_is_not_drawn_as_one_waterfall() {
+        let trace = checkout(0xbeef, CheckoutDelays::default());
+        let id = trace.trace_id().to_owned();
+        let mut spans = trace.into_spans();
+        let charge = spans
+            .iter()
+            .position(|s| s.name == "POST /v1/charges")
+            .unwrap();
+        spans[charge].parent_span_id = None;
+        assert_eq!(
+            TraceView::of(&id, spans).unwrap_err(),
+            ViewError::NoSingleRoot {
+                trace_id: id.clone(),
+                roots: 2
+            }
+        );
     }
 }
