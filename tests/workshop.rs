@@ -148,6 +148,16 @@ fn every_lab_runs_in_english_and_chinese() {
     );
 }
 
+#[test]
+fn only_selects_by_prefix_or_glob() {
+    assert!(selected("en/03-errors.md", None));
+    assert!(selected("en/03-errors.md", Some("en/03")));
+    assert!(selected("zh-Hans/03-errors.md", Some("en/01, */03-*")));
+    assert!(!selected("zh-Hans/03-errors.md", Some("en/03")));
+    assert!(selected("en/10-scale.md", Some("en/1?-*.md")));
+    assert!(!selected("en/01-first-trace.md", Some("en/1?-*.md")));
+}
+
 // The runner itself, on fixture labs of plain shell commands, with a
 // stand-in `tracemesh` whose `lab check N` passes once `done-N` exists.
 

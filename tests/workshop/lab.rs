@@ -93,9 +93,19 @@ pub fn run(lab: &Lab, options: &Options, summary: &mut Summary) -> Result<(), St
         }
     }
     let steps: Vec<&Block> = blocks.iter().filter(|b| !b.catch_up).collect();
-    run_blocks(lab, &steps, options, summary, None)?;
     let catch_up: Vec<&Block> = blocks.iter().filter(|b| b.catch_up).collect();
-    run_blocks(lab, &catch_up, options, summary, Some(lab.number))
+    // The Catch up runs even when a step failed: both are worth knowing.
+    let steps = run_blocks(lab, &steps, options, summary, None);
+    let catch_up = run_blocks(lab, &catch_up, options, summary, Some(lab.number));
+    match (steps, catch_up) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(steps), Err(catch_up)) => Err(format!(
+            "{steps}
+
+{catch_up}"
+        )),
+    }
 }
 
 /// The parts every lab has, in the Steps: first `tracemesh lab check N`

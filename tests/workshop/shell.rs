@@ -30,6 +30,10 @@ impl Terminal {
             .current_dir(&self.dir)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            // LANG alone picks the language (`tracemesh lab` reads LC_ALL
+            // and LC_MESSAGES first, and CI images often set LC_ALL).
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
             // Its own process group: a stop reaches everything it started.
             .process_group(0);
         command
