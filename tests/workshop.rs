@@ -295,3 +295,15 @@ fn a_file_block_may_not_write_into_the_repository() {
         &["file=scenarios/mine.yaml: scenarios links into the repository"],
     );
 }
+
+#[test]
+fn a_command_bash_cannot_parse_is_named_not_run() {
+    let _alone = exclusive();
+    fails_with(
+        "12-unclosed-quote.md",
+        &[
+            "12-unclosed-quote.md:6: `echo \"unclosed`",
+            "not a valid bash command",
+        ],
+    );
+}

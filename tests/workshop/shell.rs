@@ -96,6 +96,7 @@ impl Shell {
     /// together in one file. `Err` when it does not end within `timeout`
     /// (the shell is then killed: the lab cannot go on) or the shell ended.
     pub fn run(&mut self, command: &str, timeout: Duration) -> Result<Finished, String> {
+        syntax_ok(command)?;
         self.count += 1;
         let out = self.scratch.path().join(format!("{}.out", self.count));
         let script = format!(
@@ -133,7 +134,7 @@ impl Shell {
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(format!(
-                        "the shell ended (a syntax error, or `exit`?); output:\n{}",
+                        "the shell ended (an `exit`?); output:\n{}",
                         tail(&output())
                     ));
                 }
@@ -150,6 +151,23 @@ impl Shell {
 impl Drop for Shell {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// `bash -n`: a syntax error would end the shell, and an unclosed quote
+/// would swallow the commands after it; both are named here instead.
+fn syntax_ok(command: &str) -> Result<(), String> {
+    let out = Command::new("bash")
+        .args(["--noprofile", "--norc", "-n", "-c", command])
+        .output()
+        .map_err(|e| format!("cannot start bash: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "not a valid bash command: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
