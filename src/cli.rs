@@ -315,6 +315,12 @@ pub struct RunArgs {
     /// Remove the planted bottleneck in inventory.
     #[arg(long)]
     pub fix_inventory_lock: bool,
+    /// Add an expected tree of your own (the YAML format of
+    /// `harness/expectations/`; repeatable). A file whose `endpoint:` and
+    /// `outcome:` status match a shipped tree replaces it for this run; its
+    /// verdict is `full_tree <file name without .yaml>`.
+    #[arg(long, value_name = "FILE")]
+    pub expect: Vec<PathBuf>,
     /// Compare with an earlier run (a clean one, usually): its report directory
     /// or its verdict.json. Critical-path self time per service and operation
     /// and latency per endpoint (p50, p90, traces without injected faults)

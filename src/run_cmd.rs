@@ -1,7 +1,7 @@
 //! `tracemesh run`: the main job.
 //!
-//! 1. Read the scenario and the `--baseline` report, if any (a mistake in
-//!    either: exit 2, before anything starts).
+//! 1. Read the scenario, the `--expect` files and the `--baseline` report,
+//!    if any (a mistake in any: exit 2, before anything starts).
 //! 2. Start the embedded collector and the mesh (or, with `--gateway`, use a
 //!    running mesh and read its traces from Tempo or Jaeger).
 //! 3. Apply the scenario's faults through the services' admin endpoints.
@@ -36,6 +36,7 @@ use tracemesh_harness::load::bottleneck::CpuWindow;
 use tracemesh_harness::load::{self, LoadPlan, LoadProgress, Workload};
 use tracemesh_harness::report::model::{RunSettings, SdkExportCounts, ShardRecord};
 use tracemesh_harness::report::{self, RunReport, terminal};
+use tracemesh_harness::run::expectations::{self, Expectation};
 use tracemesh_harness::run::settle::{self, Settled};
 use tracemesh_harness::run::{RunInput, analyse};
 use tracemesh_harness::scenario::Scenario;
@@ -86,6 +87,8 @@ struct Job<'a> {
     report_dir: &'a Path,
     /// The `--baseline` report, read before the run.
     baseline: Option<&'a RunReport>,
+    /// The `--expect` files, read before the run.
+    expectation_files: &'a [Expectation],
 }
 
 pub async fn run(args: RunArgs) -> Result<(), Failure> {
@@ -110,6 +113,8 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
             }
         }
     }
+    let expectation_files = expectations::load_files(&args.expect)
+        .map_err(|e| Failure::Usage(format!("--expect {e}")))?;
     let baseline = match &args.baseline {
         Some(path) => {
             let report =
@@ -135,6 +140,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         started_at,
         report_dir: &report_dir,
         baseline: baseline.as_ref(),
+        expectation_files: &expectation_files,
     };
 
     match &args.gateway {
@@ -246,6 +252,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         started_at,
         report_dir,
         baseline,
+        expectation_files,
     } = job;
     let base_seed = args.seed.unwrap_or_else(fresh_seed);
     let seed = args.shard.map_or(base_seed, |shard| shard.seed(base_seed));
@@ -357,6 +364,11 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
             None => target.source.describe(),
         },
         seed,
+        expectations: args
+            .expect
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
     };
     // What `report merge` combines: this shard's trace ids and samples.
     let shard_record = args
@@ -372,6 +384,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
         sdk_export,
         readiness_ms,
         window_unix_secs: window,
+        expectation_files,
         baseline: baseline.map(|report| Baseline {
             report,
             origin: args

@@ -37,6 +37,26 @@ fn scenario(name: &str) -> String {
         .to_string()
 }
 
+/// A learner's expected tree: the shipped checkout tree under another file
+/// name, so its verdict is `full_tree my-checkout` and it replaces
+/// `checkout-succeeds.yaml` (same endpoint and status) for the run.
+fn my_checkout(dir: &Path) -> String {
+    let shipped =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/expectations/checkout-succeeds.yaml");
+    let mine = dir.join("my-checkout.yaml");
+    std::fs::copy(shipped, &mine).unwrap();
+    mine.display().to_string()
+}
+
+/// The verdict named `check`, if the run has one.
+fn check<'a>(verdict: &'a serde_json::Value, check: &str) -> Option<&'a serde_json::Value> {
+    verdict["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["check"] == check)
+}
+
 fn failed_checks(verdict: &serde_json::Value) -> Vec<String> {
     verdict["verdicts"]
         .as_array()
@@ -52,10 +72,13 @@ fn the_default_run_passes_every_check_and_writes_every_report() {
     let _alone = exclusive();
     let dir = tempfile::tempdir().unwrap();
     let reports = dir.path().join("reports");
+    let mine = my_checkout(dir.path());
     let out = tracemesh(&[
         "run",
         "--run-time",
         "12s",
+        "--expect",
+        &mine,
         "--report-dir",
         reports.to_str().unwrap(),
     ]);
@@ -100,6 +123,13 @@ fn the_default_run_passes_every_check_and_writes_every_report() {
         assert!(checks.contains(&expected), "{expected} not in {checks:?}");
     }
     assert!(checks.iter().any(|c| c.starts_with("full_tree")));
+    // The learner's tree replaced the shipped one of the same request.
+    assert!(checks.contains(&"full_tree my-checkout"), "{checks:?}");
+    assert!(
+        !checks.contains(&"full_tree checkout-succeeds"),
+        "{checks:?}"
+    );
+    assert_eq!(verdict["config"]["expectations"], serde_json::json!([mine]));
     assert!(verdict["load"]["requests"].as_u64().unwrap() > 50);
     assert!(stdout.contains("PASS"), "{stdout}");
     // The services' own counts: everything they ended was exported.
@@ -200,6 +230,33 @@ fn injected_payment_errors_are_explained_by_the_traces() {
 }
 
 #[test]
+fn a_learner_tree_fails_on_a_planted_defect() {
+    let _alone = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let mine = my_checkout(dir.path());
+    let out = tracemesh(&[
+        "run",
+        "-t",
+        "3s",
+        "--scenario",
+        &scenario("broken/lost-attribute.yaml"),
+        "--expect",
+        &mine,
+        "--report-dir",
+        dir.path().join("reports").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let verdict = verdict(&dir.path().join("reports"));
+    let tree = check(&verdict, "full_tree my-checkout").expect("the learner's verdict");
+    assert_eq!(tree["passed"], false, "{tree:#}");
+    let reasons = tree["reasons"].to_string();
+    assert!(
+        reasons.contains("INSERT orders") && reasons.contains("db.operation.name"),
+        "{reasons}"
+    );
+}
+
+#[test]
 fn usage_mistakes_exit_2_and_name_the_problem() {
     let out = tracemesh(&["run", "--bogus"]);
     assert_eq!(out.status.code(), Some(2));
@@ -217,6 +274,26 @@ fn usage_mistakes_exit_2_and_name_the_problem() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("bad.yaml") && stderr.contains("warehouse"),
+        "{stderr}"
+    );
+
+    // A learner's expected tree: missing, or wrong at a place (before any
+    // mesh starts: nothing listens, yet the answer is about the file).
+    let out = tracemesh(&["run", "--expect", "/nonexistent/mine.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--expect /nonexistent/mine.yaml"),
+        "{stderr}"
+    );
+    let mine = my_checkout(dir.path());
+    let text = std::fs::read_to_string(&mine).unwrap();
+    std::fs::write(&mine, text.replace("kind: server", "kind: sever")).unwrap();
+    let out = tracemesh(&["run", "--expect", &mine]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("my-checkout.yaml: root.kind") && stderr.contains("sever"),
         "{stderr}"
     );
 

@@ -15,8 +15,8 @@
 //!
 //! ```yaml
 //! name: checkout succeeds            # for reports
-//! endpoint: POST /api/checkout       # documentation only
-//! outcome: 200, order placed         # documentation only
+//! endpoint: POST /api/checkout       # with outcome's status: which requests
+//! outcome: 200, order placed         # `tracemesh run` checks against this tree
 //! root:
 //!   service: gateway
 //!   name: POST /api/checkout

@@ -111,6 +111,10 @@ pub struct RunSettings {
     /// and trace ids.
     #[serde(default)]
     pub seed: u64,
+    /// The learner's expected-tree files (`--expect`), as given; empty in a
+    /// report written before they existed.
+    #[serde(default)]
+    pub expectations: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

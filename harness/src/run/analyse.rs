@@ -70,6 +70,9 @@ pub struct RunInput<'a> {
     /// Unix seconds from before the first request to after the traces
     /// settled: the orphans check searches this window.
     pub window_unix_secs: (u64, u64),
+    /// The learner's expected trees (`--expect`), already loaded: each
+    /// replaces the shipped tree of its request, or adds one.
+    pub expectation_files: &'a [Expectation],
     /// An earlier run's report to compare with (`--baseline`).
     pub baseline: Option<crate::checks::baseline::Baseline<'a>>,
     /// The mesh's metrics before and after the load, when the run read them.
@@ -82,7 +85,7 @@ pub struct RunInput<'a> {
 /// Runs every check and builds the report.
 pub async fn analyse(input: RunInput<'_>) -> RunReport {
     let expectations = match expectations::built_in() {
-        Ok(all) => all,
+        Ok(all) => expectations::with_files(all, input.expectation_files),
         Err(e) => {
             let mut v = Verdict::new("expectations");
             v.fail(format!("the built-in expected trees do not load: {e}"));
@@ -203,7 +206,7 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         .count() as u64;
     for (expectation, trees) in &trees_by_expectation {
         let mut verdict = check_trees(&expectation.tree, trees);
-        verdict.check = format!("full_tree {}", expectation.file.trim_end_matches(".yaml"));
+        verdict.check = expectation.check_name();
         verdicts.push(verdict);
     }
     if trees_by_expectation.is_empty() {

@@ -36,6 +36,7 @@ pub fn realistic_report() -> RunReport {
             sampler_ratio: 0.25,
             target: "http://127.0.0.1:8080".into(),
             trace_source: "embedded".into(),
+            expectations: Vec::new(),
         },
         load: LoadSummary {
             requests: 1234,

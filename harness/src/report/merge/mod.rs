@@ -193,6 +193,8 @@ pub fn merge(mut shards: Vec<ShardReport>) -> Result<RunReport, MergeError> {
                 .shard
                 .as_ref()
                 .map_or(first.config.seed, |s| s.base_seed),
+            // The shards of one load are given the same files.
+            expectations: first.config.expectations.clone(),
         },
         load: merged_load(&reports),
         traces: merged_traces(&reports),

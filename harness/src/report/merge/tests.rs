@@ -37,6 +37,7 @@ fn shard(index: u32, count: u32, latencies: &[f64], trace_ids: &[&str]) -> Shard
             target: "http://gateway".into(),
             trace_source: "http://tempo".into(),
             seed: Shard::new(index, count).unwrap().seed(7),
+            expectations: Vec::new(),
         },
         load: LoadSummary {
             requests,
