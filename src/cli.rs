@@ -220,6 +220,13 @@ pub struct UpArgs {
     /// Remove the planted bottleneck in inventory (the warehouse lock).
     #[arg(long, env = "TRACEMESH_FIX_INVENTORY_LOCK")]
     pub fix_inventory_lock: bool,
+    /// Remove the planted N+1 in inventory's catalog (one join instead of a
+    /// query per product).
+    #[arg(long, env = "TRACEMESH_FIX_CATALOG_QUERIES")]
+    pub fix_catalog_queries: bool,
+    /// Remove the planted pool of one in order's client to payment.
+    #[arg(long, env = "TRACEMESH_FIX_PAYMENT_POOL")]
+    pub fix_payment_pool: bool,
     /// Embedded collector's OTLP/gRPC port; unused when
     /// OTEL_EXPORTER_OTLP_ENDPOINT points the services elsewhere.
     #[arg(long, env = "TRACEMESH_COLLECTOR_GRPC_PORT", default_value_t = 4317)]
@@ -312,9 +319,22 @@ pub struct RunArgs {
     /// reports with `tracemesh report merge`.
     #[arg(long, env = "TRACEMESH_SHARD", value_name = "I/N")]
     pub shard: Option<tracemesh_harness::load::Shard>,
-    /// Remove the planted bottleneck in inventory.
-    #[arg(long)]
+    /// Remove the planted bottleneck in inventory (the warehouse lock) in
+    /// the mesh the run starts.
+    #[arg(long, env = "TRACEMESH_FIX_INVENTORY_LOCK", conflicts_with = "gateway")]
     pub fix_inventory_lock: bool,
+    /// Remove the planted N+1 in inventory's catalog in the mesh the run
+    /// starts.
+    #[arg(
+        long,
+        env = "TRACEMESH_FIX_CATALOG_QUERIES",
+        conflicts_with = "gateway"
+    )]
+    pub fix_catalog_queries: bool,
+    /// Remove the planted pool of one in order's client to payment in the
+    /// mesh the run starts.
+    #[arg(long, env = "TRACEMESH_FIX_PAYMENT_POOL", conflicts_with = "gateway")]
+    pub fix_payment_pool: bool,
     /// Compare with an earlier run (a clean one, usually): its report directory
     /// or its verdict.json. Critical-path self time per service and operation
     /// and latency per endpoint (p50, p90, traces without injected faults)

@@ -59,6 +59,8 @@ pub async fn run(args: UpArgs) -> Result<(), Failure> {
         faults: args.faults.clone(),
         fault_seed: args.fault_seed,
         fix_inventory_lock: args.fix_inventory_lock,
+        fix_catalog_queries: args.fix_catalog_queries,
+        fix_payment_pool: args.fix_payment_pool,
         env: collector
             .as_ref()
             .map(collector::telemetry_env)

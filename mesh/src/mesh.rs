@@ -36,8 +36,14 @@ pub struct MeshOptions {
     /// A fault file per service, applied at start.
     pub faults: Vec<(Service, PathBuf)>,
     pub fault_seed: Option<u64>,
-    /// Remove the planted bottleneck (inventory's warehouse lock).
+    /// Remove inventory's planted warehouse lock (`--fix-inventory-lock`).
     pub fix_inventory_lock: bool,
+    /// Read inventory's catalog with one join instead of the planted N+1
+    /// (`--fix-catalog-queries`).
+    pub fix_catalog_queries: bool,
+    /// Remove the planted pool of one in order's client to payment
+    /// (`--fix-payment-pool`).
+    pub fix_payment_pool: bool,
     /// Added to every child's environment (the OTLP endpoint, the sampler...).
     pub env: Vec<(String, String)>,
     pub ready_timeout: Duration,
@@ -57,6 +63,8 @@ impl MeshOptions {
             faults: Vec::new(),
             fault_seed: None,
             fix_inventory_lock: false,
+            fix_catalog_queries: false,
+            fix_payment_pool: false,
             env: Vec::new(),
             ready_timeout: Duration::from_secs(30),
             log_file: None,
@@ -78,8 +86,23 @@ impl MeshOptions {
             flags.push(callee.flag.into());
             flags.push(format!("http://{}", addr_of(callee.service)).into());
         }
-        if service == Service::Inventory && self.fix_inventory_lock {
-            flags.push("--fix-inventory-lock".into());
+        // Each planted bottleneck's fix goes to the one service it lives in.
+        for (fixed, owner, flag) in [
+            (
+                self.fix_inventory_lock,
+                Service::Inventory,
+                "--fix-inventory-lock",
+            ),
+            (
+                self.fix_catalog_queries,
+                Service::Inventory,
+                "--fix-catalog-queries",
+            ),
+            (self.fix_payment_pool, Service::Order, "--fix-payment-pool"),
+        ] {
+            if fixed && service == owner {
+                flags.push(flag.into());
+            }
         }
         if let Some((_, path)) = self.faults.iter().find(|(s, _)| *s == service) {
             flags.extend(["--faults".into(), path.as_os_str().to_owned()]);
@@ -308,6 +331,15 @@ mod tests {
     }
 
     #[test]
+    fn by_default_every_planted_bottleneck_stays() {
+        let options = MeshOptions::new("/data");
+        for service in Service::ALL {
+            let flags = flags_of(&options, service);
+            assert!(!flags.iter().any(|f| f.starts_with("--fix-")), "{flags:?}");
+        }
+    }
+
+    #[test]
     fn every_caller_is_wired_to_its_callees_by_the_topology_flags() {
         let options = MeshOptions::new("/data");
         for spec in &TOPOLOGY {
@@ -324,19 +356,33 @@ mod tests {
     }
 
     #[test]
-    fn the_lock_fix_faults_and_seed_reach_only_the_services_they_name() {
+    fn the_fixes_faults_and_seed_reach_only_the_services_they_name() {
         let options = MeshOptions {
             fix_inventory_lock: true,
+            fix_catalog_queries: true,
+            fix_payment_pool: true,
             faults: vec![(Service::Payment, PathBuf::from("/slow.yaml"))],
             fault_seed: Some(7),
             ..MeshOptions::new("/data")
         };
+        let fixes = |service| -> Vec<String> {
+            flags_of(&options, service)
+                .into_iter()
+                .filter(|f| f.starts_with("--fix-"))
+                .collect()
+        };
+        assert_eq!(
+            fixes(Service::Inventory),
+            ["--fix-inventory-lock", "--fix-catalog-queries"]
+        );
+        assert_eq!(fixes(Service::Order), ["--fix-payment-pool"]);
+        for service in [Service::Gateway, Service::User, Service::Payment] {
+            assert!(fixes(service).is_empty(), "{service}");
+        }
         let inventory = flags_of(&options, Service::Inventory);
-        assert!(inventory.contains(&"--fix-inventory-lock".to_owned()));
         assert!(!inventory.contains(&"--faults".to_owned()));
         let payment = flags_of(&options, Service::Payment);
         assert!(payment.windows(2).any(|w| w == ["--faults", "/slow.yaml"]));
-        assert!(!payment.contains(&"--fix-inventory-lock".to_owned()));
         for service in Service::ALL {
             let flags = flags_of(&options, service);
             assert!(

@@ -435,6 +435,7 @@ pub(crate) mod tests {
             partial: false,
             config: RunSettings {
                 seed: 1,
+                fixes: Vec::new(),
                 scenario: "slow-inventory".into(),
                 users: 8,
                 run_time_secs: 20.0,

@@ -193,6 +193,14 @@ pub fn merge(mut shards: Vec<ShardReport>) -> Result<RunReport, MergeError> {
                 .shard
                 .as_ref()
                 .map_or(first.config.seed, |s| s.base_seed),
+            // A fix counts for the whole load only when every shard used it.
+            fixes: first
+                .config
+                .fixes
+                .iter()
+                .filter(|fix| reports.iter().all(|r| r.config.fixes.contains(fix)))
+                .cloned()
+                .collect(),
         },
         load: merged_load(&reports),
         traces: merged_traces(&reports),
