@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::run_metrics::PrometheusChoice;
 use clap::{Args, Parser, Subcommand};
 use tracemesh_runtime::service::CommonArgs;
-use tracemesh_runtime::topology::Service;
+use tracemesh_runtime::topology::{Service, TOPOLOGY};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -208,6 +208,11 @@ pub struct UpArgs {
     /// Payment service port (0: a free one).
     #[arg(long, env = "TRACEMESH_PAYMENT_PORT", default_value_t = 0)]
     pub payment_port: u16,
+    /// The admin endpoints at PORT and the four ports after it, in topology
+    /// order: gateway, order, user, inventory, payment (9100..9104 for
+    /// 9100). Free ports when unset.
+    #[arg(long, env = "TRACEMESH_ADMIN_PORT_BASE", value_name = "PORT", value_parser = parse_admin_port_base)]
+    pub admin_port_base: Option<u16>,
     /// Directory for the services' SQLite files; a fresh temporary one when unset.
     #[arg(long, env = "TRACEMESH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -352,6 +357,19 @@ pub struct RunArgs {
           default_value_t = tracemesh_harness::checks::baseline::DEFAULT_TOLERANCE_PCT,
           value_parser = parse_non_negative)]
     pub baseline_tolerance_pct: f64,
+}
+
+/// A first admin port that leaves room for one port per service.
+fn parse_admin_port_base(raw: &str) -> Result<u16, String> {
+    let last_offset = (TOPOLOGY.len() - 1) as u16;
+    let highest = u16::MAX - last_offset;
+    match raw.trim().parse::<u16>() {
+        Ok(base) if (1..=highest).contains(&base) => Ok(base),
+        _ => Err(format!(
+            "{raw:?} is not a port from 1 to {highest}: the {} admin ports are PORT..PORT+{last_offset}",
+            TOPOLOGY.len()
+        )),
+    }
 }
 
 fn parse_non_negative(raw: &str) -> Result<f64, String> {

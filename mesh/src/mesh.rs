@@ -2,8 +2,9 @@
 //! the topology table, and [`Mesh::stop`]. What `up`, `run`, `bench` and the
 //! end-to-end tests share.
 //!
-//! Ports: each service and admin endpoint gets the port asked for, or a free
-//! one ([`crate::ports`]). The flags that wire a caller to its callees come
+//! Ports: each service gets the port asked for, or a free one
+//! ([`crate::ports`]); the admin endpoints get consecutive ports from
+//! [`MeshOptions::admin_port_base`] in [`TOPOLOGY`] order, or free ones. The flags that wire a caller to its callees come
 //! from [`TOPOLOGY`]: for each callee, its flag and the callee's address.
 
 use std::ffi::OsString;
@@ -31,6 +32,11 @@ pub struct MeshOptions {
     pub host: IpAddr,
     /// Port per service (0, or not listed: a free one).
     pub ports: Vec<(Service, u16)>,
+    /// The admin endpoints at this port and the ones after it, one per
+    /// service in [`TOPOLOGY`] order (gateway 9100, order 9101 ... payment
+    /// 9104 for 9100), so a Prometheus or a learner can find them without
+    /// reading the banner; free ports when `None`.
+    pub admin_port_base: Option<u16>,
     /// Where the services keep their SQLite files.
     pub data_dir: PathBuf,
     /// A fault file per service, applied at start.
@@ -59,6 +65,7 @@ impl MeshOptions {
             program: None,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             ports: Vec::new(),
+            admin_port_base: None,
             data_dir: data_dir.into(),
             faults: Vec::new(),
             fault_seed: None,
@@ -76,6 +83,17 @@ impl MeshOptions {
             .iter()
             .find(|(s, _)| *s == service)
             .map_or(0, |(_, p)| *p)
+    }
+
+    /// The admin port of the service at `index` in [`TOPOLOGY`] (0: a free one).
+    fn admin_port(&self, index: usize) -> Result<u16, MeshError> {
+        let Some(base) = self.admin_port_base else {
+            return Ok(0);
+        };
+        u16::try_from(index)
+            .ok()
+            .and_then(|i| base.checked_add(i))
+            .ok_or(MeshError::AdminPortBase { base })
     }
 
     /// The flags of `tracemesh service <service>` besides its addresses.
@@ -132,9 +150,9 @@ impl Mesh {
         // Every port is reserved before any child starts, so two of our own
         // services are never handed the same free port.
         let mut reserved: Vec<(Service, Reservation, Reservation)> = Vec::new();
-        for spec in &TOPOLOGY {
+        for (index, spec) in TOPOLOGY.iter().enumerate() {
             let service = ports::reserve(options.host, options.port(spec.service))?;
-            let admin = ports::reserve(options.host, 0)?;
+            let admin = ports::reserve(options.host, options.admin_port(index)?)?;
             reserved.push((spec.service, service, admin));
         }
         let addr_of = |service: Service| {
@@ -328,6 +346,27 @@ mod tests {
             .into_iter()
             .map(|f| f.to_string_lossy().into_owned())
             .collect()
+    }
+
+    #[test]
+    fn admin_ports_follow_the_base_in_topology_order_or_are_free() {
+        assert_eq!(MeshOptions::new("/data").admin_port(3).unwrap(), 0);
+        let options = MeshOptions {
+            admin_port_base: Some(9100),
+            ..MeshOptions::new("/data")
+        };
+        let ports: Vec<u16> = (0..TOPOLOGY.len())
+            .map(|i| options.admin_port(i).unwrap())
+            .collect();
+        assert_eq!(ports, [9100, 9101, 9102, 9103, 9104]);
+        assert_eq!(TOPOLOGY[0].service, Service::Gateway);
+        assert_eq!(TOPOLOGY[4].service, Service::Payment);
+        let past_the_end = MeshOptions {
+            admin_port_base: Some(65532),
+            ..MeshOptions::new("/data")
+        };
+        assert!(past_the_end.admin_port(3).is_ok());
+        assert!(past_the_end.admin_port(4).is_err());
     }
 
     #[test]
