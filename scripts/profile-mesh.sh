@@ -55,7 +55,7 @@ if [ "$variant" = traced ]; then
 else
   export OTEL_SDK_DISABLED=true
 fi
-"$bin" up --gateway-port $gateway_port --data-dir "$out/data" --fix-inventory-lock >"$out/up.log" 2>&1 &
+"$bin" up --gateway-port $gateway_port --data-dir "$out/data" --fix-inventory-lock --fix-catalog-queries --fix-payment-pool >"$out/up.log" 2>&1 &
 up=$!
 pids=("$up" "${pids[@]}")
 gateway=http://127.0.0.1:$gateway_port

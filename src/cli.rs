@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::run_metrics::PrometheusChoice;
 use clap::{Args, Parser, Subcommand};
 use tracemesh_runtime::service::CommonArgs;
-use tracemesh_runtime::topology::Service;
+use tracemesh_runtime::topology::{Service, TOPOLOGY};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -208,6 +208,11 @@ pub struct UpArgs {
     /// Payment service port (0: a free one).
     #[arg(long, env = "TRACEMESH_PAYMENT_PORT", default_value_t = 0)]
     pub payment_port: u16,
+    /// The admin endpoints at PORT and the four ports after it, in topology
+    /// order: gateway, order, user, inventory, payment (9100..9104 for
+    /// 9100). Free ports when unset.
+    #[arg(long, env = "TRACEMESH_ADMIN_PORT_BASE", value_name = "PORT", value_parser = parse_admin_port_base)]
+    pub admin_port_base: Option<u16>,
     /// Directory for the services' SQLite files; a fresh temporary one when unset.
     #[arg(long, env = "TRACEMESH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -220,6 +225,13 @@ pub struct UpArgs {
     /// Remove the planted bottleneck in inventory (the warehouse lock).
     #[arg(long, env = "TRACEMESH_FIX_INVENTORY_LOCK")]
     pub fix_inventory_lock: bool,
+    /// Remove the planted N+1 in inventory's catalog (one join instead of a
+    /// query per product).
+    #[arg(long, env = "TRACEMESH_FIX_CATALOG_QUERIES")]
+    pub fix_catalog_queries: bool,
+    /// Remove the planted pool of one in order's client to payment.
+    #[arg(long, env = "TRACEMESH_FIX_PAYMENT_POOL")]
+    pub fix_payment_pool: bool,
     /// Embedded collector's OTLP/gRPC port; unused when
     /// OTEL_EXPORTER_OTLP_ENDPOINT points the services elsewhere.
     #[arg(long, env = "TRACEMESH_COLLECTOR_GRPC_PORT", default_value_t = 4317)]
@@ -312,8 +324,9 @@ pub struct RunArgs {
     /// reports with `tracemesh report merge`.
     #[arg(long, env = "TRACEMESH_SHARD", value_name = "I/N")]
     pub shard: Option<tracemesh_harness::load::Shard>,
-    /// Remove the planted bottleneck in inventory.
-    #[arg(long)]
+    /// Remove the planted bottleneck in inventory (the warehouse lock) in
+    /// the mesh the run starts.
+    #[arg(long, env = "TRACEMESH_FIX_INVENTORY_LOCK", conflicts_with = "gateway")]
     pub fix_inventory_lock: bool,
     /// Add an expected tree of your own (the YAML format of
     /// `harness/expectations/`; repeatable). A file whose `endpoint:` and
@@ -321,6 +334,18 @@ pub struct RunArgs {
     /// verdict is `full_tree <file name without .yaml>`.
     #[arg(long, value_name = "FILE")]
     pub expect: Vec<PathBuf>,
+    /// Remove the planted N+1 in inventory's catalog in the mesh the run
+    /// starts.
+    #[arg(
+        long,
+        env = "TRACEMESH_FIX_CATALOG_QUERIES",
+        conflicts_with = "gateway"
+    )]
+    pub fix_catalog_queries: bool,
+    /// Remove the planted pool of one in order's client to payment in the
+    /// mesh the run starts.
+    #[arg(long, env = "TRACEMESH_FIX_PAYMENT_POOL", conflicts_with = "gateway")]
+    pub fix_payment_pool: bool,
     /// Compare with an earlier run (a clean one, usually): its report directory
     /// or its verdict.json. Critical-path self time per service and operation
     /// and latency per endpoint (p50, p90, traces without injected faults)
@@ -338,6 +363,19 @@ pub struct RunArgs {
           default_value_t = tracemesh_harness::checks::baseline::DEFAULT_TOLERANCE_PCT,
           value_parser = parse_non_negative)]
     pub baseline_tolerance_pct: f64,
+}
+
+/// A first admin port that leaves room for one port per service.
+fn parse_admin_port_base(raw: &str) -> Result<u16, String> {
+    let last_offset = (TOPOLOGY.len() - 1) as u16;
+    let highest = u16::MAX - last_offset;
+    match raw.trim().parse::<u16>() {
+        Ok(base) if (1..=highest).contains(&base) => Ok(base),
+        _ => Err(format!(
+            "{raw:?} is not a port from 1 to {highest}: the {} admin ports are PORT..PORT+{last_offset}",
+            TOPOLOGY.len()
+        )),
+    }
 }
 
 fn parse_non_negative(raw: &str) -> Result<f64, String> {

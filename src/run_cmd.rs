@@ -197,6 +197,8 @@ async fn run_embedded(job: Job<'_>) -> Result<(), Failure> {
     let log_file = job.report_dir.join(tracemesh_harness::logs::RUN_LOG_FILE);
     let options = MeshOptions {
         fix_inventory_lock: job.args.fix_inventory_lock,
+        fix_catalog_queries: job.args.fix_catalog_queries,
+        fix_payment_pool: job.args.fix_payment_pool,
         env,
         log_file: Some(log_file.clone()),
         ..MeshOptions::new(data_dir.path())
@@ -237,6 +239,20 @@ fn users(args: &RunArgs, scenario: &Scenario) -> usize {
         .or(scenario.load.users)
         .unwrap_or(DEFAULT_USERS);
     args.shard.map_or(total, |shard| shard.users(total))
+}
+
+/// The `--fix-*` flags given, by the names the report records
+/// ([`RunSettings::fixes`]), in their fixed order.
+fn fixes(args: &RunArgs) -> Vec<String> {
+    [
+        (args.fix_inventory_lock, "inventory-lock"),
+        (args.fix_catalog_queries, "catalog-queries"),
+        (args.fix_payment_pool, "payment-pool"),
+    ]
+    .into_iter()
+    .filter(|(given, _)| *given)
+    .map(|(_, name)| name.to_owned())
+    .collect()
 }
 
 /// Other shards of the same load drive the same mesh at the same time.
@@ -369,6 +385,7 @@ async fn drive(job: Job<'_>, target: Target<'_>) -> Result<(), Failure> {
             .iter()
             .map(|p| p.display().to_string())
             .collect(),
+        fixes: fixes(args),
     };
     // What `report merge` combines: this shard's trace ids and samples.
     let shard_record = args

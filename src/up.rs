@@ -56,9 +56,12 @@ pub async fn run(args: UpArgs) -> Result<(), Failure> {
             (Service::Inventory, args.inventory_port),
             (Service::Payment, args.payment_port),
         ],
+        admin_port_base: args.admin_port_base,
         faults: args.faults.clone(),
         fault_seed: args.fault_seed,
         fix_inventory_lock: args.fix_inventory_lock,
+        fix_catalog_queries: args.fix_catalog_queries,
+        fix_payment_pool: args.fix_payment_pool,
         env: collector
             .as_ref()
             .map(collector::telemetry_env)

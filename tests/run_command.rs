@@ -394,7 +394,18 @@ fn the_planted_bottleneck_is_found_and_its_fix_is_seen() {
             // Without the lock, 24 users on two cores saturate the CPU and
             // the queue in front of each process becomes the cost; 4 users
             // leave the 15 ms warehouse check itself as the costliest step.
-            args.extend(["--fix-inventory-lock".into(), "--users".into(), "4".into()]);
+            // The other two fixes too: with the lock gone the charges of 4
+            // users would meet at order's pool of one to payment.
+            args.extend(
+                [
+                    "--fix-inventory-lock",
+                    "--fix-catalog-queries",
+                    "--fix-payment-pool",
+                    "--users",
+                    "4",
+                ]
+                .map(String::from),
+            );
         }
         args
     };
@@ -412,6 +423,11 @@ fn the_planted_bottleneck_is_found_and_its_fix_is_seen() {
     let out = run(args(fixed.path(), true));
     assert_eq!(out.status.code(), Some(1));
     let verdict_fixed = verdict(fixed.path());
+    assert_eq!(verdict_with_lock["config"]["fixes"], serde_json::json!([]));
+    assert_eq!(
+        verdict_fixed["config"]["fixes"],
+        serde_json::json!(["inventory-lock", "catalog-queries", "payment-pool"])
+    );
     let failed = failed_checks(&verdict_fixed);
     assert_eq!(failed.len(), 1, "{failed:#?}");
     assert!(failed[0].contains("dominant_operation"), "{failed:#?}");

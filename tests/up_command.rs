@@ -15,6 +15,11 @@ use nix::unistd::Pid;
 
 /// `tracemesh up` on free ports, with its own embedded collector.
 fn start_up(data_dir: &std::path::Path) -> (Child, u16) {
+    start_up_with(data_dir, &[])
+}
+
+/// As [`start_up`], with `extra` flags.
+fn start_up_with(data_dir: &std::path::Path, extra: &[String]) -> (Child, u16) {
     let port = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -24,8 +29,10 @@ fn start_up(data_dir: &std::path::Path) -> (Child, u16) {
         .args(["--collector-grpc-port", "0", "--collector-http-port", "0"])
         .arg("--data-dir")
         .arg(data_dir)
+        .args(extra)
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("TRACEMESH_ADMIN_PORT_BASE")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -133,6 +140,86 @@ async fn services_stop_when_up_is_killed() {
         left.is_empty(),
         "orphaned services after up was killed: {left:?}"
     );
+}
+
+/// Five consecutive ports free right now (bound, checked, released): the
+/// test's own, never the fixed 9100.
+fn five_free_ports() -> u16 {
+    for _ in 0..100 {
+        let first = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = first.local_addr().unwrap().port();
+        let Some(last) = base.checked_add(4) else {
+            continue;
+        };
+        let rest: Vec<_> = (base + 1..=last)
+            .map_while(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
+        if rest.len() == 4 {
+            return base;
+        }
+    }
+    panic!("no five consecutive free ports in 100 tries");
+}
+
+/// `up --admin-port-base PORT`: each service's admin endpoint at PORT plus
+/// its place in the topology table, answering there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_endpoints_sit_at_the_base_in_topology_order() {
+    let data = tempfile::tempdir().unwrap();
+    let base = five_free_ports();
+    let (mut up, port) = start_up_with(
+        data.path(),
+        &["--admin-port-base".to_owned(), base.to_string()],
+    );
+    let services = wait_until_up(&mut up, port).await;
+    let http = reqwest::Client::new();
+    for (offset, name) in ["gateway", "order", "user", "inventory", "payment"]
+        .into_iter()
+        .enumerate()
+    {
+        let admin = format!("127.0.0.1:{}", base + offset as u16);
+        let pid = services
+            .iter()
+            .find(|p| cmdline(**p).contains(&format!(" service {name} ")))
+            .unwrap_or_else(|| panic!("no {name} among up's children"));
+        assert!(
+            cmdline(*pid).contains(&format!("--admin-listen {admin} ")),
+            "{name}: {}",
+            cmdline(*pid)
+        );
+        let metrics = http
+            .get(format!("http://{admin}/metrics"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name}'s admin endpoint at {admin}: {e}"));
+        assert_eq!(metrics.status(), 200, "{name} at {admin}");
+    }
+    kill(Pid::from_raw(up.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(up.wait().unwrap().success());
+    let left = wait_until_all_gone(&services, Duration::from_secs(5));
+    assert!(left.is_empty(), "services outlived up: {left:?}");
+}
+
+/// A base without room for five ports is a usage error naming the flag or
+/// its variable, before anything starts.
+#[test]
+fn a_base_without_room_for_five_admin_ports_exits_2_naming_the_flag() {
+    for (args, env) in [
+        (vec!["up", "--admin-port-base", "65532"], None),
+        (vec!["up", "--admin-port-base", "0"], None),
+        (vec!["up"], Some("65535")),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tracemesh"));
+        command.args(&args).env_remove("TRACEMESH_ADMIN_PORT_BASE");
+        if let Some(value) = env {
+            command.env("TRACEMESH_ADMIN_PORT_BASE", value);
+        }
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+        assert!(stderr.contains("--admin-port-base"), "{stderr}");
+        assert!(stderr.contains("65531"), "{stderr}");
+    }
 }
 
 /// `up --prometheus start`: a real Prometheus (Debian's binary; CI installs

@@ -149,6 +149,9 @@ fn the_page_has_its_banner_sections_and_render_markers() {
         assert!(html.contains(section), "no {section}");
     }
     assert!(html.contains("Bottleneck: <strong>mesh</strong>"));
+    assert!(
+        html.contains("<tr><th>fixes (--fix-*)</th><td>inventory-lock, payment-pool</td></tr>")
+    );
     assert!(html.contains(
         r#"<tr><td>inventory</td><td class="num">105</td><td class="num">62.0%</td></tr>"#
     ));

@@ -35,6 +35,7 @@ fn summary_of_a_failed_run_fits_one_screen_and_shows_the_figures() {
         "✓ ratio 0.25, observed 0.2387 (74 of 310), 99.9% interval [0.1834, 0.3052]",
         "scenario slow-inventory · 10 users · 20s of load · sampler ratio 0.25 · took 21.4s",
         "target http://127.0.0.1:8080 · traces from embedded",
+        "fixes inventory-lock, payment-pool (planted bottlenecks removed)",
         "Bottleneck mesh · generator 33% · services 151% (inventory 62%) · machine 191% of 200% CPU",
     ] {
         assert!(text.contains(figure), "missing {figure:?} in\n{text}");

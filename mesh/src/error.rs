@@ -16,6 +16,11 @@ pub enum MeshError {
         host: IpAddr,
         source: std::io::Error,
     },
+    #[error(
+        "admin ports from {base}: the last of the five would be past 65535 \
+         (the base may be at most 65531)"
+    )]
+    AdminPortBase { base: u16 },
     #[error("cannot start the {service} service: {source}")]
     Spawn {
         service: Service,

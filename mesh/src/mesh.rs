@@ -2,8 +2,9 @@
 //! the topology table, and [`Mesh::stop`]. What `up`, `run`, `bench` and the
 //! end-to-end tests share.
 //!
-//! Ports: each service and admin endpoint gets the port asked for, or a free
-//! one ([`crate::ports`]). The flags that wire a caller to its callees come
+//! Ports: each service gets the port asked for, or a free one
+//! ([`crate::ports`]); the admin endpoints get consecutive ports from
+//! [`MeshOptions::admin_port_base`] in [`TOPOLOGY`] order, or free ones. The flags that wire a caller to its callees come
 //! from [`TOPOLOGY`]: for each callee, its flag and the callee's address.
 
 use std::ffi::OsString;
@@ -31,13 +32,24 @@ pub struct MeshOptions {
     pub host: IpAddr,
     /// Port per service (0, or not listed: a free one).
     pub ports: Vec<(Service, u16)>,
+    /// The admin endpoints at this port and the ones after it, one per
+    /// service in [`TOPOLOGY`] order (gateway 9100, order 9101 ... payment
+    /// 9104 for 9100), so a Prometheus or a learner can find them without
+    /// reading the banner; free ports when `None`.
+    pub admin_port_base: Option<u16>,
     /// Where the services keep their SQLite files.
     pub data_dir: PathBuf,
     /// A fault file per service, applied at start.
     pub faults: Vec<(Service, PathBuf)>,
     pub fault_seed: Option<u64>,
-    /// Remove the planted bottleneck (inventory's warehouse lock).
+    /// Remove inventory's planted warehouse lock (`--fix-inventory-lock`).
     pub fix_inventory_lock: bool,
+    /// Read inventory's catalog with one join instead of the planted N+1
+    /// (`--fix-catalog-queries`).
+    pub fix_catalog_queries: bool,
+    /// Remove the planted pool of one in order's client to payment
+    /// (`--fix-payment-pool`).
+    pub fix_payment_pool: bool,
     /// Added to every child's environment (the OTLP endpoint, the sampler...).
     pub env: Vec<(String, String)>,
     pub ready_timeout: Duration,
@@ -53,10 +65,13 @@ impl MeshOptions {
             program: None,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             ports: Vec::new(),
+            admin_port_base: None,
             data_dir: data_dir.into(),
             faults: Vec::new(),
             fault_seed: None,
             fix_inventory_lock: false,
+            fix_catalog_queries: false,
+            fix_payment_pool: false,
             env: Vec::new(),
             ready_timeout: Duration::from_secs(30),
             log_file: None,
@@ -70,6 +85,17 @@ impl MeshOptions {
             .map_or(0, |(_, p)| *p)
     }
 
+    /// The admin port of the service at `index` in [`TOPOLOGY`] (0: a free one).
+    fn admin_port(&self, index: usize) -> Result<u16, MeshError> {
+        let Some(base) = self.admin_port_base else {
+            return Ok(0);
+        };
+        u16::try_from(index)
+            .ok()
+            .and_then(|i| base.checked_add(i))
+            .ok_or(MeshError::AdminPortBase { base })
+    }
+
     /// The flags of `tracemesh service <service>` besides its addresses.
     fn flags(&self, service: Service, addr_of: impl Fn(Service) -> SocketAddr) -> Vec<OsString> {
         let mut flags: Vec<OsString> =
@@ -78,8 +104,23 @@ impl MeshOptions {
             flags.push(callee.flag.into());
             flags.push(format!("http://{}", addr_of(callee.service)).into());
         }
-        if service == Service::Inventory && self.fix_inventory_lock {
-            flags.push("--fix-inventory-lock".into());
+        // Each planted bottleneck's fix goes to the one service it lives in.
+        for (fixed, owner, flag) in [
+            (
+                self.fix_inventory_lock,
+                Service::Inventory,
+                "--fix-inventory-lock",
+            ),
+            (
+                self.fix_catalog_queries,
+                Service::Inventory,
+                "--fix-catalog-queries",
+            ),
+            (self.fix_payment_pool, Service::Order, "--fix-payment-pool"),
+        ] {
+            if fixed && service == owner {
+                flags.push(flag.into());
+            }
         }
         if let Some((_, path)) = self.faults.iter().find(|(s, _)| *s == service) {
             flags.extend(["--faults".into(), path.as_os_str().to_owned()]);
@@ -109,9 +150,9 @@ impl Mesh {
         // Every port is reserved before any child starts, so two of our own
         // services are never handed the same free port.
         let mut reserved: Vec<(Service, Reservation, Reservation)> = Vec::new();
-        for spec in &TOPOLOGY {
+        for (index, spec) in TOPOLOGY.iter().enumerate() {
             let service = ports::reserve(options.host, options.port(spec.service))?;
-            let admin = ports::reserve(options.host, 0)?;
+            let admin = ports::reserve(options.host, options.admin_port(index)?)?;
             reserved.push((spec.service, service, admin));
         }
         let addr_of = |service: Service| {
@@ -308,6 +349,36 @@ mod tests {
     }
 
     #[test]
+    fn admin_ports_follow_the_base_in_topology_order_or_are_free() {
+        assert_eq!(MeshOptions::new("/data").admin_port(3).unwrap(), 0);
+        let options = MeshOptions {
+            admin_port_base: Some(9100),
+            ..MeshOptions::new("/data")
+        };
+        let ports: Vec<u16> = (0..TOPOLOGY.len())
+            .map(|i| options.admin_port(i).unwrap())
+            .collect();
+        assert_eq!(ports, [9100, 9101, 9102, 9103, 9104]);
+        assert_eq!(TOPOLOGY[0].service, Service::Gateway);
+        assert_eq!(TOPOLOGY[4].service, Service::Payment);
+        let past_the_end = MeshOptions {
+            admin_port_base: Some(65532),
+            ..MeshOptions::new("/data")
+        };
+        assert!(past_the_end.admin_port(3).is_ok());
+        assert!(past_the_end.admin_port(4).is_err());
+    }
+
+    #[test]
+    fn by_default_every_planted_bottleneck_stays() {
+        let options = MeshOptions::new("/data");
+        for service in Service::ALL {
+            let flags = flags_of(&options, service);
+            assert!(!flags.iter().any(|f| f.starts_with("--fix-")), "{flags:?}");
+        }
+    }
+
+    #[test]
     fn every_caller_is_wired_to_its_callees_by_the_topology_flags() {
         let options = MeshOptions::new("/data");
         for spec in &TOPOLOGY {
@@ -324,19 +395,33 @@ mod tests {
     }
 
     #[test]
-    fn the_lock_fix_faults_and_seed_reach_only_the_services_they_name() {
+    fn the_fixes_faults_and_seed_reach_only_the_services_they_name() {
         let options = MeshOptions {
             fix_inventory_lock: true,
+            fix_catalog_queries: true,
+            fix_payment_pool: true,
             faults: vec![(Service::Payment, PathBuf::from("/slow.yaml"))],
             fault_seed: Some(7),
             ..MeshOptions::new("/data")
         };
+        let fixes = |service| -> Vec<String> {
+            flags_of(&options, service)
+                .into_iter()
+                .filter(|f| f.starts_with("--fix-"))
+                .collect()
+        };
+        assert_eq!(
+            fixes(Service::Inventory),
+            ["--fix-inventory-lock", "--fix-catalog-queries"]
+        );
+        assert_eq!(fixes(Service::Order), ["--fix-payment-pool"]);
+        for service in [Service::Gateway, Service::User, Service::Payment] {
+            assert!(fixes(service).is_empty(), "{service}");
+        }
         let inventory = flags_of(&options, Service::Inventory);
-        assert!(inventory.contains(&"--fix-inventory-lock".to_owned()));
         assert!(!inventory.contains(&"--faults".to_owned()));
         let payment = flags_of(&options, Service::Payment);
         assert!(payment.windows(2).any(|w| w == ["--faults", "/slow.yaml"]));
-        assert!(!payment.contains(&"--fix-inventory-lock".to_owned()));
         for service in Service::ALL {
             let flags = flags_of(&options, service);
             assert!(

@@ -30,8 +30,9 @@ pub fn round_order(variants: usize, round: usize) -> Vec<usize> {
     order
 }
 
-/// A mesh with the planted warehouse lock removed (so the lock does not
-/// cap the rate), its own fresh data directory (full stock), and `env`.
+/// A mesh with every planted bottleneck removed (so none caps the rate or
+/// adds its queue to what is measured), its own fresh data directory (full
+/// stock), and `env`.
 pub async fn start_mesh(
     label: &str,
     env: Vec<(String, String)>,
@@ -45,6 +46,8 @@ pub async fn start_mesh(
     env.push(("TRACEMESH_LOG_FORMAT".into(), "json".into()));
     let options = MeshOptions {
         fix_inventory_lock: true,
+        fix_catalog_queries: true,
+        fix_payment_pool: true,
         env,
         ready_timeout: Duration::from_secs(60),
         log_file: Some(logs.join(format!("{label}.log"))),

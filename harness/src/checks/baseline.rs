@@ -436,6 +436,7 @@ pub(crate) mod tests {
             config: RunSettings {
                 seed: 1,
                 expectations: Vec::new(),
+                fixes: Vec::new(),
                 scenario: "slow-inventory".into(),
                 users: 8,
                 run_time_secs: 20.0,

@@ -98,6 +98,7 @@ fn settings(html: &mut String, report: &RunReport) {
         ("users", c.users.to_string()),
         ("run time", format!("{} s", c.run_time_secs)),
         ("sampler ratio", c.sampler_ratio.to_string()),
+        ("fixes (--fix-*)", c.fixes_text()),
         ("target", c.target.clone()),
         ("trace source", c.trace_source.clone()),
         ("load seed", c.seed.to_string()),

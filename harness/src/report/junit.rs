@@ -77,6 +77,7 @@ fn settings(report: &RunReport) -> Vec<(String, String)> {
         ("users".into(), c.users.to_string()),
         ("run_time_secs".into(), c.run_time_secs.to_string()),
         ("sampler_ratio".into(), c.sampler_ratio.to_string()),
+        ("fixes".into(), c.fixes.join(",")),
         ("target".into(), c.target.clone()),
         ("trace_source".into(), c.trace_source.clone()),
         ("partial".into(), report.partial.to_string()),

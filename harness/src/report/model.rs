@@ -115,6 +115,24 @@ pub struct RunSettings {
     /// report written before they existed.
     #[serde(default)]
     pub expectations: Vec<String>,
+    /// The planted bottlenecks the run's mesh was started without, by the
+    /// name of their `--fix-*` flag: `inventory-lock`, `catalog-queries`,
+    /// `payment-pool`, in that order. Empty when none was fixed, with
+    /// `--gateway` (the target's configuration is its own), and in a report
+    /// written before it existed.
+    #[serde(default)]
+    pub fixes: Vec<String>,
+}
+
+impl RunSettings {
+    /// The fixes as the summary and the HTML report show them.
+    pub fn fixes_text(&self) -> String {
+        if self.fixes.is_empty() {
+            "none".to_owned()
+        } else {
+            self.fixes.join(", ")
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

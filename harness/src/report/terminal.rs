@@ -37,6 +37,7 @@ pub fn summary(report: &RunReport, color: bool) -> String {
 pub fn summary_with_reports(report: &RunReport, color: bool, reports: &[PathBuf]) -> String {
     let paint = Paint { color };
     let mut head = vec![headline(report, paint), settings(report), endpoints(report)];
+    head.extend(fixes(report));
     head.extend(shard(report));
     head.extend([String::new(), load(report)]);
     head.extend(bottleneck(report));
@@ -90,6 +91,18 @@ fn endpoints(report: &RunReport) -> String {
         "target {} · traces from {} · seed {}",
         c.target, c.trace_source, c.seed
     ))
+}
+
+/// The planted bottlenecks the run's mesh was started without; no line
+/// when it had them all (or the mesh was not the run's).
+fn fixes(report: &RunReport) -> Option<String> {
+    let c = &report.config;
+    (!c.fixes.is_empty()).then(|| {
+        escape::terminal(&format!(
+            "fixes {} (planted bottlenecks removed)",
+            c.fixes_text()
+        ))
+    })
 }
 
 /// A sharded run's place in its load (`run --shard I/N`).

@@ -30,6 +30,7 @@ pub fn realistic_report() -> RunReport {
         partial: false,
         config: RunSettings {
             seed: 1,
+            fixes: vec!["inventory-lock".into(), "payment-pool".into()],
             scenario: "slow-inventory".into(),
             users: 10,
             run_time_secs: 20.0,

@@ -7,7 +7,9 @@
 //!   service, and serves until shutdown behind the runtime's
 //!   [`GrpcServerLayer`], which owns the SERVER span, propagation and faults.
 //! - [`server`]: the `InventoryService` trait implementation. Thin: parse,
-//!   warehouse check (Reserve only), store, answer.
+//!   warehouse check (Reserve only), store or catalog, answer.
+//! - [`catalog`]: ListProducts' reads, a **planted bottleneck**: one query
+//!   per product (N+1), replaced by one join with `--fix-catalog-queries`.
 //! - [`domain`]: SKUs (from the runtime's `shop`), reservation ids and
 //!   Reserve requests, each validated in one `parse`; the values the store
 //!   returns.
@@ -19,6 +21,7 @@
 //! - [`error`]: [`error::InventoryError`], the service's one error enum, and
 //!   its mapping to a gRPC status (logged there, once).
 
+pub mod catalog;
 pub mod domain;
 pub mod error;
 pub mod server;
@@ -33,6 +36,7 @@ use tracemesh_runtime::service::{ServeError, ServiceContext};
 use tracemesh_runtime::shutdown::Shutdown;
 use tracemesh_runtime::topology::Service;
 
+use crate::catalog::{Catalog, CatalogQueries};
 use crate::server::InventoryServer;
 use crate::store::Store;
 use crate::warehouse::Warehouse;
@@ -58,6 +62,14 @@ pub struct Config {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub fix_inventory_lock: bool,
+    /// Read the catalog with one join instead of the planted N+1 (one
+    /// query for the products, then one per product).
+    #[arg(
+        long,
+        env = "TRACEMESH_FIX_CATALOG_QUERIES",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub fix_catalog_queries: bool,
 }
 
 /// Serves the inventory service on `listener` until `shutdown` fires, then
@@ -71,9 +83,11 @@ pub async fn serve(
     let path = ctx.data_dir.join(DB_FILE);
     let store = Store::open(&path).map_err(|source| ServeError::Store { path, source })?;
     let warehouse = Warehouse::from_config(&config);
+    let catalog = Catalog::new(&store, CatalogQueries::from_config(&config));
     tracing::info!(
         warehouse_check_ms = config.warehouse_check_ms,
         fix_inventory_lock = config.fix_inventory_lock,
+        fix_catalog_queries = config.fix_catalog_queries,
         "inventory configured"
     );
 
@@ -88,7 +102,7 @@ pub async fn serve(
         .layer(GrpcServerLayer::new(ctx.faults.clone()))
         .add_service(health_service)
         .add_service(InventoryServiceServer::new(InventoryServer::new(
-            store, warehouse,
+            store, catalog, warehouse,
         )))
         .serve_with_incoming_shutdown(listener::grpc(listener), shutdown.wait())
         .await
@@ -108,16 +122,21 @@ mod tests {
     }
 
     #[test]
-    fn by_default_the_check_takes_15_ms_behind_the_planted_lock() {
+    fn by_default_the_check_takes_15_ms_behind_the_planted_lock_and_the_catalog_is_n_plus_one() {
         let cli = Cli::try_parse_from(["inventory"]).unwrap();
         assert_eq!(cli.config.warehouse_check_ms, 15);
         assert!(!cli.config.fix_inventory_lock);
+        assert!(!cli.config.fix_catalog_queries);
     }
 
     #[test]
-    fn the_fix_flag_turns_the_lock_off() {
+    fn each_fix_flag_turns_its_bottleneck_off_alone() {
         let cli = Cli::try_parse_from(["inventory", "--fix-inventory-lock"]).unwrap();
         assert!(cli.config.fix_inventory_lock);
+        assert!(!cli.config.fix_catalog_queries);
+        let cli = Cli::try_parse_from(["inventory", "--fix-catalog-queries"]).unwrap();
+        assert!(cli.config.fix_catalog_queries);
+        assert!(!cli.config.fix_inventory_lock);
     }
 
     #[test]

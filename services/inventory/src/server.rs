@@ -1,5 +1,6 @@
 //! The `InventoryService` trait implementation. Thin on purpose: parse,
-//! (for Reserve) the warehouse check, the store, shape the answer. Spans,
+//! (for Reserve) the warehouse check, the store (the catalog for
+//! ListProducts), shape the answer. Spans,
 //! propagation and faults are the runtime layer's job; logging an error is
 //! [`crate::error`]'s.
 
@@ -10,6 +11,7 @@ use tracemesh_proto::inventory::v1::{
     ReleaseResponse, ReserveRequest, ReserveResponse, StockLevel,
 };
 
+use crate::catalog::Catalog;
 use crate::domain::{self, ReservationId, ReservationRequest};
 use crate::error::InventoryError;
 use crate::store::Store;
@@ -18,12 +20,17 @@ use crate::warehouse::Warehouse;
 #[derive(Debug, Clone)]
 pub struct InventoryServer {
     store: Store,
+    catalog: Catalog,
     warehouse: Warehouse,
 }
 
 impl InventoryServer {
-    pub fn new(store: Store, warehouse: Warehouse) -> Self {
-        InventoryServer { store, warehouse }
+    pub fn new(store: Store, catalog: Catalog, warehouse: Warehouse) -> Self {
+        InventoryServer {
+            store,
+            catalog,
+            warehouse,
+        }
     }
 }
 
@@ -33,8 +40,9 @@ impl InventoryService for InventoryServer {
         &self,
         _request: Request<ListProductsRequest>,
     ) -> Result<Response<ListProductsResponse>, Status> {
+        // A planted bottleneck by default: see `crate::catalog`.
         let products = self
-            .store
+            .catalog
             .list_products()
             .await
             .map_err(InventoryError::from)?;

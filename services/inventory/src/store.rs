@@ -1,5 +1,5 @@
 //! The inventory tables: schema, the seed written on first start, and the
-//! queries. Every runtime access goes through [`Db::call`], so each query or
+//! queries (ListProducts' are in [`crate::catalog`]). Every runtime access goes through [`Db::call`], so each query or
 //! transaction is one CLIENT span carrying its parameterised SQL.
 //!
 //! Why stock is never oversold: a Reserve takes stock with
@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tracemesh_runtime::db::{Db, DbError, Statement};
 
-use crate::domain::{Product, Reservation, ReservationId, ReservationRequest, ReservedLine, Sku};
+use crate::domain::{Reservation, ReservationId, ReservationRequest, ReservedLine, Sku};
 use crate::error::InventoryError;
 
 const SCHEMA: &str = "
@@ -53,15 +53,10 @@ pub const CATALOG: &[SeedProduct] = &[
     ("DSK-008", "Standing desk", 45900, 20),
 ];
 
-const LIST_PRODUCTS: Statement = Statement {
-    operation: "SELECT",
-    collection: "products",
-    query: "SELECT p.sku, p.name, p.price_cents, s.available \
-            FROM products AS p JOIN stock AS s ON s.sku = p.sku ORDER BY p.sku",
-};
-
-/// Run once per requested SKU, inside one read transaction.
-const STOCK_OF: Statement = Statement {
+/// One SKU's stock: run once per requested SKU inside one read transaction
+/// by GetStock, and once per product by the planted N+1 of
+/// [`crate::catalog`].
+pub(crate) const STOCK_OF: Statement = Statement {
     operation: "SELECT",
     collection: "stock",
     query: "SELECT available FROM stock WHERE sku = ?1",
@@ -124,22 +119,9 @@ impl Store {
         Ok(Store { db })
     }
 
-    /// The whole catalog with current stock, by SKU.
-    pub async fn list_products(&self) -> Result<Vec<Product>, DbError> {
-        self.db
-            .call(LIST_PRODUCTS, |conn| {
-                let mut statement = conn.prepare_cached(LIST_PRODUCTS.query)?;
-                let rows = statement.query_map([], |row| {
-                    Ok(Product {
-                        sku: row.get(0)?,
-                        name: row.get(1)?,
-                        price_cents: row.get(2)?,
-                        available: row.get(3)?,
-                    })
-                })?;
-                rows.collect()
-            })
-            .await
+    /// The connection, for [`crate::catalog`], which reads the catalog.
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The stock of each SKU, in the order asked; the first unknown SKU
@@ -363,16 +345,6 @@ mod tests {
         for statement in [MARK_RELEASED, RETURN_STOCK] {
             assert!(release_statement().query.contains(statement));
         }
-    }
-
-    #[tokio::test]
-    async fn list_products_returns_the_seeded_catalog_by_sku() {
-        let (_dir, store) = open();
-        let products = store.list_products().await.unwrap();
-        assert_eq!(products.len(), CATALOG.len());
-        assert_eq!(products[0].sku, "CAB-004");
-        let lamp = products.iter().find(|p| p.sku == "LMP-006").unwrap();
-        assert_eq!((lamp.price_cents, lamp.available), (3400, 3));
     }
 
     #[tokio::test]

@@ -157,6 +157,7 @@ mod tests {
         let planted = Warehouse::from_config(&Config {
             warehouse_check_ms: 15,
             fix_inventory_lock: false,
+            fix_catalog_queries: false,
         });
         check_concurrently(&planted, 5).await;
         assert_eq!(planted.max_concurrent_checks(), 1);
@@ -164,6 +165,7 @@ mod tests {
         let fixed = Warehouse::from_config(&Config {
             warehouse_check_ms: 15,
             fix_inventory_lock: true,
+            fix_catalog_queries: false,
         });
         check_concurrently(&fixed, 5).await;
         assert_eq!(fixed.max_concurrent_checks(), 5);

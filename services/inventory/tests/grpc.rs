@@ -42,6 +42,7 @@ impl Running {
         Running::start_with(Config {
             warehouse_check_ms: 1,
             fix_inventory_lock: false,
+            fix_catalog_queries: false,
         })
         .await
     }
@@ -130,6 +131,32 @@ async fn list_products_returns_the_catalog_with_stock() {
     let chair = products.iter().find(|p| p.sku == "CHR-007").unwrap();
     assert_eq!((chair.price_cents, chair.stock), (19900, 0));
     service.stop().await;
+}
+
+/// The planted N+1 and its fix differ in the trace only, never in the answer.
+#[tokio::test]
+async fn the_catalog_answers_alike_with_the_n_plus_one_and_with_the_join() {
+    let mut answers = Vec::new();
+    for fix_catalog_queries in [false, true] {
+        let service = Running::start_with(Config {
+            warehouse_check_ms: 1,
+            fix_inventory_lock: false,
+            fix_catalog_queries,
+        })
+        .await;
+        answers.push(
+            service
+                .client()
+                .list_products(ListProductsRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .products,
+        );
+        service.stop().await;
+    }
+    assert_eq!(answers[0].len(), 8);
+    assert_eq!(answers[0], answers[1]);
 }
 
 #[tokio::test]
@@ -296,6 +323,7 @@ async fn concurrent_reserves_never_oversell_with_the_planted_lock() {
     concurrent_reserves_never_oversell(Config {
         warehouse_check_ms: 1,
         fix_inventory_lock: false,
+        fix_catalog_queries: false,
     })
     .await;
 }
@@ -307,6 +335,7 @@ async fn concurrent_reserves_never_oversell_with_the_lock_fixed() {
     concurrent_reserves_never_oversell(Config {
         warehouse_check_ms: 1,
         fix_inventory_lock: true,
+        fix_catalog_queries: false,
     })
     .await;
 }
@@ -342,6 +371,7 @@ async fn stock_taken_before_a_restart_stays_taken() {
             Config {
                 warehouse_check_ms: 1,
                 fix_inventory_lock: false,
+                fix_catalog_queries: false,
             },
             shutdown.clone(),
         ));

@@ -11,11 +11,15 @@
 //! - `saga`: the steps: Reserve, charge, store; Release if the charge fails.
 //! - `payment_client`: `POST /v1/charges` over the traced HTTP client, and
 //!   payment's answers as order errors.
+//! - `payment_pool`: the **planted bottleneck**: one call to payment at a
+//!   time, the others queued before their CLIENT span starts; removed by
+//!   `--fix-payment-pool`.
 //! - `store`: the orders and order_lines tables.
 //! - `error`: [`error::OrderError`] and its gRPC code and reason, logged once.
 
 pub mod error;
 mod payment_client;
+pub mod payment_pool;
 pub mod request;
 mod saga;
 mod server;
@@ -52,10 +56,18 @@ pub struct Config {
         default_value_t = Service::Payment.default_url()
     )]
     pub payment_url: String,
-    /// How long a charge may take, connecting included, before it fails
-    /// with DEADLINE_EXCEEDED (and the reservation is released).
+    /// How long a charge may take, the wait for a connection and connecting
+    /// included, before it fails with DEADLINE_EXCEEDED (and the
+    /// reservation is released).
     #[arg(long, env = "TRACEMESH_PAYMENT_TIMEOUT_MS", default_value_t = 2000)]
     pub payment_timeout_ms: u64,
+    /// Remove the planted pool of one, so charges go to payment concurrently.
+    #[arg(
+        long,
+        env = "TRACEMESH_FIX_PAYMENT_POOL",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub fix_payment_pool: bool,
 }
 
 /// Serves order on `listener` until `shutdown`, then lets in-flight calls
@@ -79,6 +91,7 @@ pub async fn serve(
         ctx.faults.hop(Service::Payment),
         &config.payment_url,
         Duration::from_millis(config.payment_timeout_ms),
+        payment_pool::PaymentPool::from_config(&config),
     )
     .map_err(ServeError::Config)?;
     let saga = saga::Saga::new(

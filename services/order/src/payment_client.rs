@@ -4,8 +4,13 @@
 //!
 //! The request carries the card; it is built here and handed to reqwest,
 //! and nothing on the way logs it or puts it on a span.
+//!
+//! Before the call, a charge waits for a slot of [`PaymentPool`], the
+//! planted pool of one (see [`crate::payment_pool`]).
 
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use reqwest::StatusCode;
 use tracemesh_payment::api::{Card, Charge, ChargeErrorBody, ChargeRequest};
@@ -14,6 +19,7 @@ use tracemesh_runtime::http_client::TracedHttpClient;
 use tracemesh_runtime::propagation::Hop;
 
 use crate::error::OrderError;
+use crate::payment_pool::PaymentPool;
 
 /// The currency of every order: the shop sells in dollars.
 pub const CURRENCY: &str = "usd";
@@ -26,19 +32,33 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct PaymentClient {
     http: TracedHttpClient,
     charges_url: reqwest::Url,
+    pool: PaymentPool,
+    /// The deadline of a whole charge: the wait for a slot and the call.
+    timeout: Duration,
 }
 
 impl PaymentClient {
     /// A client of the payment service at `base_url` (`http://host:port`);
-    /// each charge may take at most `timeout`, connecting included. `hop`
-    /// carries the telemetry faults of calls to payment.
-    pub fn new(hop: Hop, base_url: &str, timeout: Duration) -> Result<PaymentClient, String> {
+    /// each charge may take at most `timeout`, the wait for a slot of `pool`
+    /// and connecting included. `hop` carries the telemetry faults of calls
+    /// to payment.
+    pub fn new(
+        hop: Hop,
+        base_url: &str,
+        timeout: Duration,
+        pool: PaymentPool,
+    ) -> Result<PaymentClient, String> {
         let charges_url = reqwest::Url::parse(base_url)
             .and_then(|base| base.join("/v1/charges"))
             .map_err(|e| format!("--payment-url {base_url}: {e}"))?;
         let http = TracedHttpClient::new(hop, MAX_CONNECT_TIMEOUT.min(timeout), timeout)
             .map_err(|e| format!("cannot build the payment client: {e}"))?;
-        Ok(PaymentClient { http, charges_url })
+        Ok(PaymentClient {
+            http,
+            charges_url,
+            pool,
+            timeout,
+        })
     }
 
     /// Charges `amount_cents` to `card`, once per `idempotency_key`: a retry
@@ -50,6 +70,20 @@ impl PaymentClient {
         card: &Card,
         description: String,
     ) -> Result<Charge, OrderError> {
+        let deadline = Instant::now() + self.timeout;
+        // The planted bottleneck: the queue for the pool's slot, before the
+        // CLIENT span (opened by `send`) starts. Held until the answer is read.
+        let _slot = self
+            .pool
+            .slot(deadline)
+            .await
+            .map_err(|_| OrderError::PaymentUnavailable {
+                timed_out: true,
+                message: format!(
+                    "no connection to payment within {} ms: every slot of the pool was busy",
+                    self.timeout.as_millis()
+                ),
+            })?;
         let body = ChargeRequest {
             amount_cents,
             currency: CURRENCY.to_owned(),
@@ -62,6 +96,8 @@ impl PaymentClient {
             .post(self.charges_url.clone())
             .header(tracemesh_payment::IDEMPOTENCY_KEY_HEADER, idempotency_key)
             .json(&body)
+            // What the wait for a slot left of the deadline.
+            .timeout(deadline.saturating_duration_since(Instant::now()))
             .build()
             // The key was checked to be a valid header value: a bug if not.
             .map_err(|e| OrderError::Internal(format!("cannot build the charge request: {e}")))?;
@@ -229,8 +265,13 @@ mod tests {
 
     #[test]
     fn a_bad_payment_url_is_refused_at_start() {
-        let error =
-            PaymentClient::new(Hop::external(), "not a url", Duration::from_secs(1)).unwrap_err();
+        let error = PaymentClient::new(
+            Hop::external(),
+            "not a url",
+            Duration::from_secs(1),
+            PaymentPool::new(crate::payment_pool::PoolMode::Fixed),
+        )
+        .unwrap_err();
         assert!(error.contains("--payment-url"), "{error}");
     }
 }

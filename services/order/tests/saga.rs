@@ -181,6 +181,7 @@ impl Mesh {
             inventory_url: format!("http://{inventory_addr}"),
             payment_url: format!("http://{payment_addr}"),
             payment_timeout_ms,
+            fix_payment_pool: false,
         };
         servers.push(tokio::spawn(tracemesh_order::serve(
             listener,
@@ -459,6 +460,7 @@ async fn inventory_down_fails_with_unavailable() {
         inventory_url: format!("http://{dead}"),
         payment_url: format!("http://{dead}"),
         payment_timeout_ms: 2000,
+        fix_payment_pool: false,
     };
     let server = tokio::spawn(tracemesh_order::serve(
         listener,

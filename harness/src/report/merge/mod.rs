@@ -195,6 +195,14 @@ pub fn merge(mut shards: Vec<ShardReport>) -> Result<RunReport, MergeError> {
                 .map_or(first.config.seed, |s| s.base_seed),
             // The shards of one load are given the same files.
             expectations: first.config.expectations.clone(),
+            // A fix counts for the whole load only when every shard used it.
+            fixes: first
+                .config
+                .fixes
+                .iter()
+                .filter(|fix| reports.iter().all(|r| r.config.fixes.contains(fix)))
+                .cloned()
+                .collect(),
         },
         load: merged_load(&reports),
         traces: merged_traces(&reports),

@@ -38,6 +38,7 @@ fn shard(index: u32, count: u32, latencies: &[f64], trace_ids: &[&str]) -> Shard
             trace_source: "http://tempo".into(),
             seed: Shard::new(index, count).unwrap().seed(7),
             expectations: Vec::new(),
+            fixes: vec!["inventory-lock".into()],
         },
         load: LoadSummary {
             requests,
@@ -164,6 +165,15 @@ fn percentiles_are_recomputed_exactly_from_every_shards_samples() {
     assert!(merged.passed(), "{:#?}", merged.verdicts);
     assert_eq!(check(&merged, "full_tree").figures["traces"], 101);
     assert_eq!(check(&merged, "full_tree").examined, 3);
+}
+
+#[test]
+fn a_fix_counts_for_the_merged_load_only_when_every_shard_used_it() {
+    let both = || vec![shard(0, 2, &[1.0], &["a"]), shard(1, 2, &[2.0], &["b"])];
+    assert_eq!(merge(both()).unwrap().config.fixes, ["inventory-lock"]);
+    let mut shards = both();
+    shards[1].report.config.fixes.clear();
+    assert!(merge(shards).unwrap().config.fixes.is_empty());
 }
 
 #[test]
