@@ -115,6 +115,9 @@ pub struct LabCheckArgs {
     /// working directory that parse as one.
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// Lab 9: the compose stack's gateway.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub gateway: String,
     /// Lab 8: a service's admin URL, whose /metrics holds exemplars
     /// (`order=http://host:port`, repeatable) [default: ports 9100 to 9104
     /// of 127.0.0.1, as `tracemesh up --admin-port-base 9100` binds them].

@@ -1,11 +1,12 @@
 //! `tracemesh lab check N` end to end: each check fails with its hint on
 //! the untouched state and passes once the lab's work is done.
 //!
-//! - The labs that read traces (1, 2, 3, 8) run against ONE real mesh and
-//!   collector (tests/common), doing what the learner does: a checkout,
-//!   their own traceparent and baggage, `drop_context` planted through
-//!   order's admin endpoint, a declined card, an empty shelf, inventory
-//!   made unavailable, an exemplar followed to its trace.
+//! - The labs that read traces (1, 2, 3, 8, and 9 with this mesh standing
+//!   in for the compose stack) run against ONE real mesh and collector
+//!   (tests/common), doing what the learner does: a checkout, their own
+//!   traceparent and baggage, `drop_context` planted through order's admin
+//!   endpoint, a declined card, an empty shelf, inventory made unavailable,
+//!   an exemplar followed to its trace.
 //! - The labs that read reports (4, 5, 6, 7, 10) are given report
 //!   directories written with the harness's report model, piece by piece:
 //!   each missing piece fails with its own hint.
@@ -226,6 +227,31 @@ async fn the_trace_labs_fail_untouched_and_pass_after_their_work() {
     fails_with(8, dir, &no_admin, "--admin-port-base 9100").await;
     lab8.extend(["--trace", followed.as_str()]);
     passes(8, dir, &lab8).await;
+
+    // Lab 9: this mesh stands in for the compose stack (its gateway, its
+    // collector); the reports are written as a run against it writes them.
+    let mut lab9 = at.to_vec();
+    lab9.extend(["--gateway", mesh.gateway.as_str()]);
+    let mut nothing_there = at.to_vec();
+    nothing_there.extend(["--gateway", "http://127.0.0.1:9"]);
+    fails_with(9, dir, &nothing_there, "Start the stack").await;
+    let mut run = report(
+        "2026-12-01T10:00:00Z",
+        "baseline",
+        vec![verdict("full_tree", true)],
+    );
+    run.config.target = mesh.gateway.clone();
+    // A run that started its own mesh is not a run against the stack.
+    write(dir, "own-mesh", &run, json!({}), true);
+    fails_with(9, dir, &lab9, "The same checks against Tempo").await;
+    run.config.trace_source = collector.clone();
+    run.verdicts = vec![verdict("full_tree", false)];
+    write(dir, "stack-failed", &run, json!({}), true);
+    fails_with(9, dir, &lab9, "Your run against the stack failed").await;
+    run.started_at = "2026-12-01T10:01:00Z".into();
+    run.verdicts = vec![verdict("full_tree", true)];
+    write(dir, "stack", &run, json!({}), true);
+    passes(9, dir, &lab9).await;
 }
 
 // ---- the labs that read reports ------------------------------------------

@@ -1,5 +1,5 @@
 //! Lab 9, the compose demo (offline variant): the stack's gateway answers
-//! at http://127.0.0.1:8080, the stack's collector (`--collector`, default
+//! at http://127.0.0.1:8080 (`--gateway`), the stack's collector (`--collector`, default
 //! http://127.0.0.1:4318) holds traces of service `gateway`, and a report
 //! under `reports/` of a `tracemesh run --gateway http://127.0.0.1:8080
 //! --tempo http://127.0.0.1:4318 ...` passed.
@@ -11,15 +11,14 @@ use tracemesh_harness::sources::TraceQuery;
 use super::reports::{self, Report};
 use super::{Context, Requirement};
 
-const GATEWAY: &str = "http://127.0.0.1:8080";
 /// A read every gateway answers without side effects.
 const PRODUCTS: &str = "/api/products";
 
 /// A run against the stack: its load went to the stack's gateway and its
 /// traces were read from a store, not from a mesh the run started itself.
-fn against_the_stack(report: &Report) -> bool {
+fn against_the_stack(report: &Report, gateway: &str) -> bool {
     let config = &report.report.config;
-    config.target.trim_end_matches('/') == GATEWAY && config.trace_source != "embedded"
+    config.target.trim_end_matches('/') == gateway && config.trace_source != "embedded"
 }
 
 pub async fn check(cx: &Context<'_>) -> Vec<Requirement> {
@@ -29,7 +28,7 @@ pub async fn check(cx: &Context<'_>) -> Vec<Requirement> {
         .build()
         .unwrap_or_default();
     let gateway = client
-        .get(format!("{GATEWAY}{PRODUCTS}"))
+        .get(format!("{}{PRODUCTS}", cx.gateway))
         .send()
         .await
         .is_ok_and(|r| r.status().is_success());
@@ -40,12 +39,15 @@ pub async fn check(cx: &Context<'_>) -> Vec<Requirement> {
         .await
         .is_empty();
     let all = reports::read_all(&cx.dir);
-    let runs: Vec<&Report> = all.iter().filter(|r| against_the_stack(r)).collect();
+    let runs: Vec<&Report> = all
+        .iter()
+        .filter(|r| against_the_stack(r, &cx.gateway))
+        .collect();
     let passed = runs.iter().rev().find(|r| r.report.passed()).copied();
     vec![
         Requirement::new(
             gateway,
-            m.f("lab9.gateway", &[("url", GATEWAY)]),
+            m.f("lab9.gateway", &[("url", &cx.gateway)]),
             m.t("lab9.gateway.hint"),
         ),
         reachable,

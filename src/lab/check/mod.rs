@@ -100,6 +100,8 @@ pub struct Context<'a> {
     pub traces: Vec<String>,
     /// `--file` (lab 6).
     pub file: Option<PathBuf>,
+    /// `--gateway` (lab 9), without a trailing slash.
+    pub gateway: String,
     /// `--admin` (lab 8), the defaults filled in.
     pub admin: Vec<AdminEndpoint>,
 }
@@ -164,6 +166,7 @@ pub async fn run(messages: &Messages, args: LabCheckArgs) -> Result<(), Failure>
         dir: args.dir.clone(),
         traces: args.traces.clone(),
         file: args.file.clone(),
+        gateway: args.gateway.trim_end_matches('/').to_owned(),
         admin,
     };
     let lab = Lab::get(args.number);
