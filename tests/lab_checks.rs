@@ -174,7 +174,18 @@ async fn the_trace_labs_fail_untouched_and_pass_after_their_work() {
         mesh.ready_trace(&trace).await;
     }
     fails_with(3, dir, &at, "Inventory down").await;
+    // Planted: a 503 of another service (user down) is not inventory's.
     let unavailable = "operations:\n  \"*\":\n    error_rate: 1.0\n    error: unavailable\n";
+    mesh.set_faults(Service::User, unavailable).await;
+    let response = http
+        .get(mesh.url("/api/users/u-1001"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    mesh.ready_trace(&common::trace_id_of(&response)).await;
+    mesh.set_faults(Service::User, "").await;
+    fails_with(3, dir, &at, "No 503 trace holds a span at inventory").await;
     mesh.set_faults(Service::Inventory, unavailable).await;
     let response = http.get(mesh.url("/api/products")).send().await.unwrap();
     assert_eq!(response.status(), 503);

@@ -71,10 +71,10 @@ impl Lab {
 
     /// The markdown in `lang`, if the lab is written in it.
     pub fn markdown(&self, lang: Lang) -> Option<&'static str> {
-        MARKDOWN
-            .iter()
-            .find(|(tag, number, _, _)| *tag == lang.tag() && *number == self.number)
-            .map(|(_, _, _, text)| *text)
+        match shown(MARKDOWN, self.number, lang) {
+            Shown::Text(text) => Some(text),
+            _ => None,
+        }
     }
 
     /// The title: from the markdown's first `# ` heading in the learner's
@@ -137,15 +137,39 @@ fn print_list(messages: &Messages, dir: &std::path::Path) {
     );
 }
 
+/// What `lab show` prints for a lab.
+#[derive(Debug, PartialEq, Eq)]
+enum Shown {
+    /// In the learner's language.
+    Text(&'static str),
+    /// In English: not written in the learner's language yet.
+    English(&'static str),
+    /// Not written in any language yet.
+    Missing,
+}
+
+/// The lab's text in `lang` from `table` (the embedded [`MARKDOWN`]), else
+/// the English one.
+fn shown(table: &[(&str, u8, &str, &'static str)], number: u8, lang: Lang) -> Shown {
+    let find = |tag: &str| {
+        table
+            .iter()
+            .find(|(t, n, _, _)| *t == tag && *n == number)
+            .map(|(_, _, _, text)| *text)
+    };
+    match (find(lang.tag()), find(Lang::En.tag())) {
+        (Some(text), _) => Shown::Text(text),
+        (None, Some(text)) => Shown::English(text),
+        (None, None) => Shown::Missing,
+    }
+}
+
 /// The lab in the learner's language, else (said on stderr) in English.
 fn print_lab(messages: &Messages, lab: Lab) -> Result<(), Failure> {
     let number = lab.number.to_string();
-    if let Some(text) = lab.markdown(messages.lang()) {
-        print!("{text}");
-        return Ok(());
-    }
-    match lab.markdown(Lang::En) {
-        Some(text) => {
+    match shown(MARKDOWN, lab.number, messages.lang()) {
+        Shown::Text(text) => print!("{text}"),
+        Shown::English(text) => {
             eprintln!(
                 "{}",
                 messages.f(
@@ -154,13 +178,15 @@ fn print_lab(messages: &Messages, lab: Lab) -> Result<(), Failure> {
                 )
             );
             print!("{text}");
-            Ok(())
         }
-        None => Err(Failure::Runtime(messages.f(
-            "show.not_written",
-            &[("number", &number), ("file", &lab.file_name())],
-        ))),
+        Shown::Missing => {
+            return Err(Failure::Runtime(messages.f(
+                "show.not_written",
+                &[("number", &number), ("file", &lab.file_name())],
+            )));
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -179,6 +205,25 @@ mod tests {
         );
         assert_eq!(heading_title("# Plain\n"), Some("Plain".into()));
         assert_eq!(heading_title("no heading\n## second level\n"), None);
+    }
+
+    #[test]
+    fn a_lab_not_written_in_a_language_is_shown_in_english() {
+        let table = [
+            ("en", 1, "01-first-trace.md", "# Lab 1 · Your first trace\n"),
+            (
+                "zh-Hans",
+                1,
+                "01-first-trace.md",
+                "# 实验 1 · 你的第一条链路\n",
+            ),
+            ("en", 2, "02-propagation.md", "# Lab 2 · Propagation\n"),
+        ];
+        assert_eq!(shown(&table, 1, Lang::ZhHans), Shown::Text(table[1].3));
+        assert_eq!(shown(&table, 1, Lang::ZhHant), Shown::English(table[0].3));
+        assert_eq!(shown(&table, 2, Lang::ZhHans), Shown::English(table[2].3));
+        assert_eq!(shown(&table, 2, Lang::En), Shown::Text(table[2].3));
+        assert_eq!(shown(&table, 3, Lang::En), Shown::Missing);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Lab 3, errors: three error traces in the collector, each told by its
 //! gateway SERVER span's `http.response.status_code`: a checkout answered
 //! 402 (card declined), one answered 409 (out of stock), and a request
-//! answered 503 because inventory was down, where some span has status
-//! ERROR and an `error.type`.
+//! answered 503 because inventory was down, where a span at inventory or
+//! of a call to it has status ERROR and an `error.type`.
 
 use tracemesh_harness::model::{SpanKind, StatusCode};
 use tracemesh_harness::sources::TraceQuery;
@@ -13,6 +13,8 @@ use super::{Context, Requirement};
 
 const STATUS_CODE: &str = "http.response.status_code";
 const ERROR_TYPE: &str = "error.type";
+/// The gRPC service inventory serves: in its callers' CLIENT span names.
+const INVENTORY_RPC: &str = "InventoryService/";
 
 /// The gateway answered `status` (to `endpoint`, when given).
 fn answered(tree: &TraceTree, status: i64, endpoint: Option<&str>) -> bool {
@@ -24,11 +26,16 @@ fn answered(tree: &TraceTree, status: i64, endpoint: Option<&str>) -> bool {
     })
 }
 
-/// A span says what went wrong: status ERROR and an `error.type`.
-fn has_error_span(tree: &TraceTree) -> bool {
-    tree.spans()
-        .iter()
-        .any(|s| s.status.code == StatusCode::Error && s.attributes.contains_key(ERROR_TYPE))
+/// A span at inventory, or of a call to it, says what went wrong: status
+/// ERROR and an `error.type`. (Inventory stopped, the caller's CLIENT span
+/// `tracemesh.inventory.v1.InventoryService/...` says it; inventory failing,
+/// its own SERVER span.)
+fn inventory_error_span(tree: &TraceTree) -> bool {
+    tree.spans().iter().any(|s| {
+        s.status.code == StatusCode::Error
+            && s.attributes.contains_key(ERROR_TYPE)
+            && (s.service_name == "inventory" || s.name.contains(INVENTORY_RPC))
+    })
 }
 
 /// The gateway's answers with `status`, found with TraceQL.
@@ -64,7 +71,7 @@ pub async fn check(cx: &Context<'_>) -> Vec<Requirement> {
     let unavailable = trees.iter().find(|t| answered(t, 503, None));
     let explained = trees
         .iter()
-        .find(|t| answered(t, 503, None) && has_error_span(t));
+        .find(|t| answered(t, 503, None) && inventory_error_span(t));
     requirements.push(Requirement::new(
         unavailable.is_some(),
         match unavailable {
