@@ -46,11 +46,7 @@ pub async fn run(m: &Messages, dir: &Path) -> Result<(), Failure> {
             text,
         });
     }
-    let busy: Vec<String> = PORTS
-        .iter()
-        .filter(|&&port| TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err())
-        .map(u16::to_string)
-        .collect();
+    let busy: Vec<String> = busy_ports(&PORTS).iter().map(u16::to_string).collect();
     items.push(Item {
         required: true,
         ok: busy.is_empty(),
@@ -140,6 +136,16 @@ async fn first_line(program: &str, args: &[&str]) -> Option<String> {
         .filter(|l| !l.is_empty())
 }
 
+/// The ports of `ports` that cannot be bound on loopback now (the listener
+/// is dropped at once: a bind attempt is the one honest test).
+fn busy_ports(ports: &[u16]) -> Vec<u16> {
+    ports
+        .iter()
+        .copied()
+        .filter(|&port| TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err())
+        .collect()
+}
+
 /// `rustc 1.91.0 (f8297e351 2025-10-28)` -> (1, 91).
 fn rust_version(line: &str) -> Option<(u32, u32)> {
     let version = line.split_whitespace().nth(1)?;
@@ -173,6 +179,15 @@ mod tests {
         );
         assert_eq!(rust_version("rustc"), None);
         assert!(rust_version("rustc 1.87.0 (x)").unwrap() < MIN_RUST);
+    }
+
+    #[test]
+    fn a_port_in_use_is_busy_and_a_released_one_free() {
+        let held = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = held.local_addr().unwrap().port();
+        assert_eq!(busy_ports(&[port]), [port]);
+        drop(held);
+        assert!(busy_ports(&[port]).is_empty());
     }
 
     #[test]
