@@ -48,6 +48,89 @@ pub enum Command {
     /// Work on run reports: `report merge` combines the shards of a load.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// The workshop's ten labs: list them, show one, check your work,
+    /// check the laptop (`lab preflight`).
+    Lab(LabArgs),
+}
+
+/// `tracemesh lab [--lang L] ...`.
+#[derive(Debug, Clone, Args)]
+pub struct LabArgs {
+    /// The language of the labs and of this command's messages: en,
+    /// zh-Hans or zh-Hant [default: from LC_ALL, LC_MESSAGES or LANG].
+    #[arg(long, global = true, value_name = "LANG", value_parser = crate::lab::lang::Lang::parse_flag)]
+    pub lang: Option<crate::lab::lang::Lang>,
+    #[command(subcommand)]
+    pub command: LabCommand,
+}
+
+/// `tracemesh lab ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum LabCommand {
+    /// The ten labs, their minutes, and a ✓ for each one passed here.
+    List(LabListArgs),
+    /// Print lab N in your language.
+    Show(LabShowArgs),
+    /// Check your work on lab N against real traces, files and reports:
+    /// exit 0 when it passes, 1 when something is missing (the hint says what).
+    Check(LabCheckArgs),
+    /// Check this laptop: Rust, free ports, free disk; Docker and
+    /// Prometheus are reported but optional.
+    Preflight(LabPreflightArgs),
+}
+
+/// `tracemesh lab list`.
+#[derive(Debug, Clone, Args)]
+pub struct LabListArgs {
+    /// The working directory whose progress file is read.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// `tracemesh lab show N`.
+#[derive(Debug, Clone, Args)]
+pub struct LabShowArgs {
+    /// The lab's number, 1 to 10.
+    #[arg(value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub number: u8,
+}
+
+/// `tracemesh lab check N`.
+#[derive(Debug, Clone, Args)]
+pub struct LabCheckArgs {
+    /// The lab's number, 1 to 10.
+    #[arg(value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub number: u8,
+    /// A trace to check (repeatable); by default the newest fitting traces
+    /// in the collector.
+    #[arg(long = "trace", value_name = "ID")]
+    pub traces: Vec<String>,
+    /// The collector's HTTP URL (it serves Tempo's API).
+    #[arg(long, default_value = "http://127.0.0.1:4318")]
+    pub collector: String,
+    /// The working directory: its files, its `reports/`, its progress file.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Lab 6: your expected tree; by default the `*.yaml` files of the
+    /// working directory that parse as one.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Lab 9: the compose stack's gateway.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub gateway: String,
+    /// Lab 8: a service's admin URL, whose /metrics holds exemplars
+    /// (`order=http://host:port`, repeatable) [default: ports 9100 to 9104
+    /// of 127.0.0.1, as `tracemesh up --admin-port-base 9100` binds them].
+    #[arg(long = "admin", value_name = "SERVICE=URL", value_parser = parse_service_url)]
+    pub admin: Vec<(Service, String)>,
+}
+
+/// `tracemesh lab preflight`.
+#[derive(Debug, Clone, Args)]
+pub struct LabPreflightArgs {
+    /// Where the free disk is measured.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
 }
 
 /// `tracemesh report ...`.

@@ -75,7 +75,7 @@ fn from_dir(dir: &std::path::Path, trace_id: &str) -> Result<Vec<LogLine>, Failu
     })
 }
 
-async fn from_collector(base: &str, trace_id: &str) -> Result<Vec<LogLine>, Failure> {
+pub(crate) async fn from_collector(base: &str, trace_id: &str) -> Result<Vec<LogLine>, Failure> {
     let url = reqwest::Url::parse(base)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))

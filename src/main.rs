@@ -21,12 +21,15 @@
 //!   `--jaeger` names ([`view_source`]).
 //! - `tracemesh report merge DIR...` combines the reports of a load's
 //!   shards (`run --shard I/N`) into one ([`report_cmd`]).
+//! - `tracemesh lab list | show N | check N | preflight` is the workshop's
+//!   companion: the labs embedded, the learner's work checked ([`lab`]).
 //!
 //! The services themselves live in the library crates under `services/`;
 //! this binary only parses flags and calls them ([`cli`] has every flag).
 
 mod cli;
 mod collector_cmd;
+mod lab;
 mod logs_cmd;
 mod probe_cmd;
 mod report_cmd;
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
             cli::Command::Trace(args) => trace_cmd::run(args).await,
             cli::Command::Traces(args) => traces_cmd::run(args).await,
             cli::Command::Report(cli::ReportCommand::Merge(args)) => report_cmd::merge(args),
+            cli::Command::Lab(args) => lab::run(args).await,
         }
     });
     match result {

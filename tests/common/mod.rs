@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test file uses a part of this module
 
+pub mod lab;
 pub mod load;
 pub mod proxy;
 pub mod yaml;
