@@ -221,6 +221,12 @@ async fn a_bad_lang_exits_2_naming_the_flag() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("--lang"), "{stderr}");
     }
+    for (flag, bad) in [("--collector", "127.0.0.1:4318"), ("--gateway", "ftp://x")] {
+        let output = tracemesh(&["lab", "check", "9", flag, bad, "--dir", "."], &[]).await;
+        let (_, stderr) = output_text(&output);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(flag), "{stderr}");
+    }
     let output = tracemesh(&["lab", "check", "11"], &[]).await;
     assert_eq!(output.status.code(), Some(2));
     let output = tracemesh(

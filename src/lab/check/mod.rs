@@ -133,12 +133,8 @@ impl Context<'_> {
 const DEFAULT_ADMIN_PORT_BASE: u16 = 9100;
 
 pub async fn run(messages: &Messages, args: LabCheckArgs) -> Result<(), Failure> {
-    let collector = Collector::new(&args.collector).map_err(|()| {
-        Failure::Usage(messages.f(
-            "check.bad_url",
-            &[("flag", "--collector"), ("url", &args.collector)],
-        ))
-    })?;
+    let collector = Collector::new(&http_url(messages, "--collector", &args.collector)?);
+    let gateway = http_url(messages, "--gateway", &args.gateway)?;
     if !args.dir.is_dir() {
         return Err(Failure::Usage(
             messages.f("check.bad_dir", &[("dir", &args.dir.display().to_string())]),
@@ -166,7 +162,7 @@ pub async fn run(messages: &Messages, args: LabCheckArgs) -> Result<(), Failure>
         dir: args.dir.clone(),
         traces: args.traces.clone(),
         file: args.file.clone(),
-        gateway: args.gateway.trim_end_matches('/').to_owned(),
+        gateway,
         admin,
     };
     let lab = Lab::get(args.number);
@@ -183,6 +179,19 @@ pub async fn run(messages: &Messages, args: LabCheckArgs) -> Result<(), Failure>
         eprintln!("{}", messages.f("progress.not_recorded", &[("why", &why)]));
     }
     Ok(())
+}
+
+/// `url` without a trailing slash if it is an http(s) URL, else the usage
+/// error naming `flag`.
+fn http_url(messages: &Messages, flag: &str, url: &str) -> Result<String, Failure> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
+            Ok(url.trim_end_matches('/').to_owned())
+        }
+        _ => Err(Failure::Usage(
+            messages.f("check.bad_url", &[("flag", flag), ("url", url)]),
+        )),
+    }
 }
 
 async fn requirements(number: u8, cx: &Context<'_>) -> Vec<Requirement> {
