@@ -418,11 +418,46 @@ fn the_planted_bottleneck_is_found_and_its_fix_is_seen() {
         failed_checks(&verdict_with_lock)
     );
 
+    // The N+1 of the catalog: named by its count in the default run, with
+    // its line in the summary, and gone with --fix-catalog-queries
+    // (below).
+    let stock_queries = |verdict: &serde_json::Value| -> Option<serde_json::Value> {
+        verdict["repeated_calls"]
+            .as_array()
+            .expect("repeated_calls in verdict.json")
+            .iter()
+            .find(|c| c["service"] == "inventory" && c["name"] == "SELECT stock")
+            .cloned()
+    };
+    let n_plus_one = stock_queries(&verdict_with_lock).unwrap_or_else(|| {
+        panic!(
+            "no repeated SELECT stock: {:#}",
+            verdict_with_lock["repeated_calls"]
+        )
+    });
+    assert_eq!(n_plus_one["count_p50"], 8, "{n_plus_one:#}");
+    assert_eq!(
+        n_plus_one["parent"], "tracemesh.inventory.v1.InventoryService/ListProducts",
+        "{n_plus_one:#}"
+    );
+    let summary = std::fs::read_to_string(with_lock.path().join("summary.txt")).unwrap();
+    assert!(
+        summary.contains("Repeated  inventory SELECT stock ×8 under "),
+        "{summary}"
+    );
+
     // With the lock removed the expectation must fail: the wait is gone.
     let fixed = tempfile::tempdir().unwrap();
     let out = run(args(fixed.path(), true));
     assert_eq!(out.status.code(), Some(1));
     let verdict_fixed = verdict(fixed.path());
+    // The catalog's one join: no N+1 left to name.
+    assert_eq!(
+        stock_queries(&verdict_fixed),
+        None,
+        "{:#}",
+        verdict_fixed["repeated_calls"]
+    );
     assert_eq!(verdict_with_lock["config"]["fixes"], serde_json::json!([]));
     assert_eq!(
         verdict_fixed["config"]["fixes"],

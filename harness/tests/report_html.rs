@@ -265,3 +265,26 @@ fn report_html_renders_in_chromium() {
 
     std::fs::remove_dir_all(thrower.parent().unwrap()).unwrap();
 }
+
+#[test]
+fn repeated_calls_have_their_section_and_say_the_count_is_the_symptom() {
+    let mut report = realistic_report();
+    report.repeated_calls[0].parent = HOSTILE_SPAN.into();
+    let html = to_html(&report);
+    let section = html
+        .split("<h2>Repeated calls under one parent (N+1 queries)</h2>")
+        .nth(1)
+        .expect("the section")
+        .split("<h2>")
+        .next()
+        .unwrap();
+    assert!(section.contains("the symptom is the count"), "{section}");
+    assert!(section.contains("<td>SELECT stock</td>"), "{section}");
+    assert!(section.contains("×8"), "{section}");
+    assert!(section.contains(">111<"), "{section}");
+    assert!(!section.contains(HOSTILE_SPAN), "{section}");
+
+    report.repeated_calls.clear();
+    let html = to_html(&report);
+    assert!(html.contains("No call was repeated 3 or more times"));
+}

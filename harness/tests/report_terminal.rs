@@ -210,3 +210,30 @@ fn a_failed_sampling_check_is_marked_on_its_line() {
         "{text}"
     );
 }
+
+#[test]
+fn the_most_widespread_repeated_call_has_one_line_that_fits() {
+    let text = summary(&realistic_report(), false);
+    assert_fits_one_screen(&text);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Repeated  "))
+        .unwrap_or_else(|| panic!("no Repeated line:\n{text}"));
+    // The parent's package is cut; its method and the figures stay whole.
+    assert!(
+        line.starts_with("Repeated  inventory SELECT stock ×8 under …"),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("InventoryService/ListProducts in 111 traces (an N+1?)"),
+        "{line}"
+    );
+
+    let mut report = realistic_report();
+    report.repeated_calls.clear();
+    let text = summary(&report, false);
+    assert!(
+        text.lines().any(|l| l.starts_with("Repeated  none")),
+        "{text}"
+    );
+}

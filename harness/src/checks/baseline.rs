@@ -473,6 +473,7 @@ pub(crate) mod tests {
             exemplar_jump: None,
             shard: None,
             bottleneck: None,
+            repeated_calls: Vec::new(),
         }
     }
 

@@ -5,7 +5,8 @@
 //! Self-contained means no network fetch of any kind: the CSS is inlined
 //! (`html/page.css`), the charts are inline SVG drawn here
 //! (`html/charts.rs`, `html/waterfall.rs`; `html/baseline.rs`,
-//! `html/bottleneck.rs` and `html/exemplar.rs` draw their sections), fonts are the system's, and
+//! `html/bottleneck.rs`, `html/repeated.rs` and `html/exemplar.rs` draw
+//! their sections), fonts are the system's, and
 //! the only script marks the page as rendered (and records any page error)
 //! so a headless browser can tell a good render from a broken one
 //! (`scripts/check-html.sh`). Every piece of text from the report goes
@@ -16,6 +17,7 @@ mod bottleneck;
 mod charts;
 pub(crate) mod colors;
 mod exemplar;
+mod repeated;
 mod svg;
 pub(crate) mod waterfall;
 
@@ -68,6 +70,7 @@ pub fn to_html(report: &RunReport) -> String {
     attribution(&mut html, report, &colors);
     html.push_str(&baseline::section(report.baseline.as_ref()));
     critical_path(&mut html, report, &colors);
+    html.push_str(&repeated::section(&report.repeated_calls));
     html.push_str(&exemplar::section(report.exemplar_jump.as_ref()));
     waterfalls(&mut html, report, &colors);
     files(&mut html, report);

@@ -50,6 +50,12 @@ pub struct RunReport {
     /// which one set the rate. `None` in a report written before it existed.
     #[serde(default)]
     pub bottleneck: Option<BottleneckReport>,
+    /// Same-name CLIENT calls repeated under one parent span (an N+1's
+    /// shape), most traces affected first, then most repeats: a figure,
+    /// not a check (`run::repeated`). Empty in a report written before it
+    /// existed.
+    #[serde(default)]
+    pub repeated_calls: Vec<RepeatedCall>,
 }
 
 /// One shard's identity and raw samples, as `verdict.json` keeps them for
@@ -192,6 +198,25 @@ pub struct OperationAttribution {
     pub critical_p90_ms: f64,
     pub self_p50_ms: f64,
     pub self_p90_ms: f64,
+}
+
+/// Calls of one service with one span name, repeated under one parent
+/// span of one name, over the traces they were repeated in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepeatedCall {
+    /// The service making the calls.
+    pub service: String,
+    /// The parent span's name.
+    pub parent: String,
+    /// The repeated CLIENT span's name (`SELECT stock`).
+    pub name: String,
+    /// Traces with the calls repeated under such a parent.
+    pub traces: u64,
+    /// Median repeats under one parent.
+    pub count_p50: u64,
+    /// Median, per trace, of the time in the repeated spans (their
+    /// durations summed).
+    pub time_p50_ms: f64,
 }
 
 impl OperationAttribution {

@@ -3,14 +3,16 @@
 //! At most [`MAX_LINES`] lines of at most [`MAX_COLUMNS`] columns, so it is
 //! read at a glance after a run without scrolling: the headline, the load
 //! and what set its rate, the traces, the sampling ratio, where the time
-//! went, one line per check, and where the full reports are. Everything longer (all reasons, all
-//! figures, waterfalls) lives in the HTML report.
+//! went, the most widespread call repeated under one parent, one line per
+//! check, and where the full reports are. Everything longer (all reasons,
+//! all figures, waterfalls) lives in the HTML report.
 
 use std::path::PathBuf;
 
 use super::RunReport;
 use super::escape;
 use super::outcome::{Outcome, SamplingFigures, first_reason, ms};
+use crate::run::repeated::MIN_REPEATS;
 
 /// The summary never grows past one screen.
 pub const MAX_LINES: usize = 40;
@@ -25,6 +27,9 @@ const MAX_REPORT_LINES: usize = 8;
 const BASELINE_ROWS: usize = 3;
 /// Width of the row names in the baseline table.
 const BASELINE_NAME_WIDTH: usize = 36;
+/// A repeated call's parent is cut to no less than this (its method's
+/// name, at least), even if the line is then cut too.
+const PARENT_MIN_WIDTH: usize = 24;
 
 /// The summary of `report`, listing the goose reports from `report.files`.
 /// ANSI colours only when `color` (never into a file or a pipe).
@@ -47,6 +52,7 @@ pub fn summary_with_reports(report: &RunReport, color: bool, reports: &[PathBuf]
     head.extend(exemplar(report));
     head.push(String::new());
     head.extend(time_spent(report));
+    head.push(repeated(report));
     head.extend(baseline(report, paint));
     head.push(String::new());
     head.push("Checks".to_string());
@@ -228,6 +234,24 @@ fn time_spent(report: &RunReport) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// The most widespread repeated call under one parent (an N+1's shape),
+/// which time alone does not rank; the HTML report lists them all. A long
+/// parent name keeps its end (the method), so the line fits.
+fn repeated(report: &RunReport) -> String {
+    let Some(call) = report.repeated_calls.first() else {
+        return format!("Repeated  none (no call {MIN_REPEATS}+ times under one parent)");
+    };
+    let line = |parent: &str| {
+        escape::terminal(&format!(
+            "Repeated  {} {} ×{} under {parent} in {} traces (an N+1?)",
+            call.service, call.name, call.count_p50, call.traces
+        ))
+    };
+    let over = visible_width(&line(&call.parent)).saturating_sub(MAX_COLUMNS);
+    let room = (call.parent.chars().count().saturating_sub(over)).max(PARENT_MIN_WIDTH);
+    line(&short_name(&call.parent, room))
 }
 
 /// The comparison with `--baseline`, when there was one: a count line,

@@ -33,6 +33,7 @@ use tracemesh_runtime::contract::attr;
 use super::expectations::{self, Expectation};
 use super::figures;
 use super::latency;
+use super::repeated::RepeatedTally;
 use crate::SpanRecord;
 use crate::checks::Verdict;
 use crate::checks::attribution::{
@@ -160,6 +161,8 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
     // Trees of the requests that answered as designed, grouped by expectation.
     let mut trees_by_expectation: Vec<(&Expectation, Vec<TraceTree>)> = Vec::new();
     let mut all_trees: Vec<(TraceTree, bool)> = Vec::new();
+    // Repeated calls are counted in the same pass, on the same trees.
+    let mut repeated = RepeatedTally::default();
     let mut explained = Verdict::new("faults_explained");
     let mut unverifiable = 0u64;
     for (request, trace_id, fetched) in &traces {
@@ -167,6 +170,7 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
             continue;
         };
         let tree = TraceTree::build(trace_id, spans.clone(), &TreeOptions::default());
+        repeated.add(&tree);
         let unexpected = figures::is_unexpected(request);
         if unexpected {
             explained.examine();
@@ -393,6 +397,7 @@ pub async fn analyse(input: RunInput<'_>) -> RunReport {
         counts,
         exemplar_jump,
     );
+    report.repeated_calls = repeated.calls();
     let baseline = input.baseline.as_ref();
     latency::finish(&mut report, &latency_profile, input.scenario, baseline);
     report
@@ -484,6 +489,8 @@ fn report(
         shard: None,
         // The caller measured the load window; it fills this in.
         bottleneck: None,
+        // Counted while the trees were built; the caller fills this in.
+        repeated_calls: Vec::new(),
     }
 }
 

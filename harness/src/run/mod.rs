@@ -11,6 +11,8 @@
 //!   `metrics_agree` verdicts, and the exemplar the report follows.
 //! - [`traceql`]: the TraceQL assertions of the expected trees' files and
 //!   of the scenario.
+//! - [`repeated`]: same-name calls repeated under one parent (an N+1's
+//!   shape), counted over the run's traces.
 //! - [`settle`]: after the load, wait until the traces are in and measure
 //!   each one's readiness.
 
@@ -19,6 +21,7 @@ pub mod expectations;
 pub mod figures;
 pub mod latency;
 pub mod metrics;
+pub mod repeated;
 pub mod settle;
 pub mod traceql;
 

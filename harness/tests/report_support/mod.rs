@@ -13,8 +13,8 @@ use tracemesh_harness::checks::baseline::{self, Baseline};
 use tracemesh_harness::report::RunReport;
 use tracemesh_harness::report::model::{
     Bottleneck, BottleneckReport, CriticalPathShare, EndpointLoad, LatencySample, LoadSummary,
-    OperationAttribution, ProcessCpu, RunSettings, ServiceAttribution, TraceCounts, Waterfall,
-    WaterfallLog, WaterfallSpan,
+    OperationAttribution, ProcessCpu, RepeatedCall, RunSettings, ServiceAttribution, TraceCounts,
+    Waterfall, WaterfallLog, WaterfallSpan,
 };
 
 /// The failed check's first reason: markup that must come out escaped.
@@ -107,6 +107,14 @@ pub fn realistic_report() -> RunReport {
             ]),
             machine_percent: Some(191.0),
         }),
+        repeated_calls: vec![RepeatedCall {
+            service: "inventory".into(),
+            parent: "tracemesh.inventory.v1.InventoryService/ListProducts".into(),
+            name: "SELECT stock".into(),
+            traces: 111,
+            count_p50: 8,
+            time_p50_ms: 1.75,
+        }],
     }
 }
 

@@ -24,7 +24,10 @@
 //! - **Figures**: request, failure, trace and status counts summed;
 //!   latency and readiness percentiles recomputed exactly from the samples
 //!   each shard keeps (`ShardRecord`); requests per second summed (the
-//!   shards run side by side); the shards' waterfalls, titled by shard.
+//!   shards run side by side); the shards' waterfalls, titled by shard;
+//!   repeated calls with their traces summed and the largest shard's
+//!   median counts and times (medians do not combine; see
+//!   [`merged_repeated`]).
 //!   Not combined, so left out: per-service attribution, critical-path
 //!   shares, operations and fault-free latency (a shard keeps no per-trace
 //!   samples of them), the services' SDK export counts (each shard read
@@ -34,10 +37,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::model::{
-    Bottleneck, BottleneckReport, EndpointLoad, LoadSummary, RunReport, RunSettings, ShardRecord,
-    TraceCounts,
+    Bottleneck, BottleneckReport, EndpointLoad, LoadSummary, RepeatedCall, RunReport, RunSettings,
+    ShardRecord, TraceCounts,
 };
 use crate::load::{SentRequest, Shard};
+use crate::run::repeated;
 use crate::stats::percentile;
 
 /// The check the merge adds: were the shards one whole load?
@@ -226,7 +230,33 @@ pub fn merge(mut shards: Vec<ShardReport>) -> Result<RunReport, MergeError> {
         exemplar_jump: None,
         shard: None,
         bottleneck: generator_bound(&shards),
+        repeated_calls: merged_repeated(&reports),
     })
+}
+
+/// The shards' repeated calls, by (service, parent, call): traces summed
+/// (each shard counted the traces it started, so none twice). A shard
+/// keeps medians, not samples, and medians do not combine: the largest
+/// shard's median stands for the load, an upper bound of the true median
+/// that is exact when the shards agree (an N+1 repeats as often in each).
+fn merged_repeated(reports: &[&RunReport]) -> Vec<RepeatedCall> {
+    let mut by_key: BTreeMap<(String, String, String), RepeatedCall> = BTreeMap::new();
+    for call in reports.iter().flat_map(|r| &r.repeated_calls) {
+        let key = (call.service.clone(), call.parent.clone(), call.name.clone());
+        match by_key.get_mut(&key) {
+            Some(merged) => {
+                merged.traces += call.traces;
+                merged.count_p50 = merged.count_p50.max(call.count_p50);
+                merged.time_p50_ms = merged.time_p50_ms.max(call.time_p50_ms);
+            }
+            None => {
+                by_key.insert(key, call.clone());
+            }
+        }
+    }
+    let mut calls: Vec<RepeatedCall> = by_key.into_values().collect();
+    repeated::rank(&mut calls);
+    calls
 }
 
 /// What set the rate is judged per pod, over its own cores. The merged

@@ -70,6 +70,7 @@ fn shard(index: u32, count: u32, latencies: &[f64], trace_ids: &[&str]) -> Shard
         baseline: None,
         exemplar_jump: None,
         bottleneck: None,
+        repeated_calls: Vec::new(),
         shard: Some(ShardRecord {
             index,
             count,
@@ -372,5 +373,32 @@ fn figures_merge_counts_by_sum_and_keep_the_rest_per_shard() {
     assert_eq!(
         merge_of("incomplete", json!([1]), json!([2])),
         json!([1, 2])
+    );
+}
+
+#[test]
+fn repeated_calls_sum_their_traces_and_keep_the_largest_median() {
+    let call = |name: &str, traces: u64, count_p50: u64, time_p50_ms: f64| RepeatedCall {
+        service: "inventory".into(),
+        parent: "ListProducts".into(),
+        name: name.into(),
+        traces,
+        count_p50,
+        time_p50_ms,
+    };
+    let mut a = shard(0, 2, &[10.0], &["a"]);
+    a.report.repeated_calls = vec![call("SELECT stock", 40, 8, 1.5)];
+    let mut b = shard(1, 2, &[10.0], &["b"]);
+    b.report.repeated_calls = vec![
+        call("SELECT price", 50, 3, 0.5),
+        call("SELECT stock", 30, 7, 2.5),
+    ];
+    let merged = merge(vec![a, b]).unwrap();
+    assert_eq!(
+        merged.repeated_calls,
+        [
+            call("SELECT stock", 70, 8, 2.5),
+            call("SELECT price", 50, 3, 0.5)
+        ]
     );
 }
