@@ -77,9 +77,8 @@ pub fn report(started_at: &str, scenario: &str, verdicts: Vec<Verdict>) -> RunRe
         started_at: started_at.into(),
         duration_secs: 20.0,
         partial: false,
-        // From JSON: fields a newer `tracemesh run` records in `config`
-        // (`expectations`, `fixes`) take their defaults, on either side of
-        // their arrival.
+        // From JSON, as a reader of an older report would see it: the
+        // fields left out (`expectations`, `fixes`) take their defaults.
         config: serde_json::from_value(json!({
             "scenario": scenario,
             "users": 8,
@@ -98,6 +97,7 @@ pub fn report(started_at: &str, scenario: &str, verdicts: Vec<Verdict>) -> RunRe
         waterfalls: Vec::new(),
         files: Vec::new(),
         operations: Vec::new(),
+        repeated_calls: Vec::new(),
         baseline: None,
         exemplar_jump: None,
         shard: None,

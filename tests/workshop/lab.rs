@@ -94,9 +94,10 @@ pub fn run(lab: &Lab, options: &Options, summary: &mut Summary) -> Result<(), St
     }
     let steps: Vec<&Block> = blocks.iter().filter(|b| !b.catch_up).collect();
     let catch_up: Vec<&Block> = blocks.iter().filter(|b| b.catch_up).collect();
+    let cleanup: Vec<&Block> = blocks.iter().filter(|b| b.cleanup).collect();
     // The Catch up runs even when a step failed: both are worth knowing.
-    let steps = run_blocks(lab, &steps, options, summary, None);
-    let catch_up = run_blocks(lab, &catch_up, options, summary, Some(lab.number));
+    let steps = run_blocks(lab, &steps, &cleanup, options, summary, None);
+    let catch_up = run_blocks(lab, &catch_up, &cleanup, options, summary, Some(lab.number));
     match (steps, catch_up) {
         (Ok(()), Ok(())) => Ok(()),
         (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
@@ -195,10 +196,12 @@ fn skip_allowed(command: &str) -> Result<(), String> {
 }
 
 /// Runs `blocks` in a fresh working directory; with `check_after`, then
-/// requires `tracemesh lab check N` to pass there (the Catch up).
+/// requires `tracemesh lab check N` to pass there (the Catch up). The
+/// `cleanup` blocks run again after a failure and after the Catch up.
 fn run_blocks(
     lab: &Lab,
     blocks: &[&Block],
+    cleanup: &[&Block],
     options: &Options,
     summary: &mut Summary,
     check_after: Option<u32>,
@@ -216,13 +219,55 @@ fn run_blocks(
     let mut shell = Shell::start(&terminal)?;
     // Dropped (stopped) when this function returns, however it returns.
     let mut running: Vec<Background> = Vec::new();
+    let result = run_in_order(
+        lab,
+        blocks,
+        options,
+        summary,
+        check_after,
+        &terminal,
+        &mut shell,
+        &mut running,
+    );
+    if result.is_err() || check_after.is_some() {
+        for block in cleanup {
+            if let BlockKind::Console { commands, .. } = &block.kind {
+                for command in commands {
+                    // Best effort: the failure being reported matters more.
+                    let _ = shell.run(&command.text, options.command_timeout);
+                }
+            }
+        }
+    }
+    for mut background in running {
+        background.stop(options.stop_grace);
+    }
+    result
+}
+
+/// The body of [`run_blocks`]: each block in file order, then the check.
+#[allow(clippy::too_many_arguments)]
+fn run_in_order(
+    lab: &Lab,
+    blocks: &[&Block],
+    options: &Options,
+    summary: &mut Summary,
+    check_after: Option<u32>,
+    terminal: &Terminal,
+    shell: &mut Shell,
+    running: &mut Vec<Background>,
+) -> Result<(), String> {
     let fail = |line: usize, command: &str, problem: String| {
         format!("{}:{line}: `{command}`\n  {problem}", lab.label)
     };
+    // A Catch up may end with its own `tracemesh lab check N --trace ..`
+    // (lab 8: the check needs the trace the learner followed); when that
+    // passed, the plain check after it is not needed.
+    let mut ended_with_passing_check = false;
     for block in blocks {
         match &block.kind {
             BlockKind::File { path, content } => {
-                let file = learner_file(dir.path(), path)
+                let file = learner_file(&terminal.dir, path)
                     .map_err(|e| format!("{}:{}: {e}", lab.label, block.line))?;
                 if let Some(parent) = file.parent() {
                     std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
@@ -247,7 +292,7 @@ fn run_blocks(
                 for command in commands {
                     summary.commands += 1;
                     if *background {
-                        let started = Background::start(&terminal, &command.text)?;
+                        let started = Background::start(terminal, &command.text)?;
                         running.push(started);
                         let last = running.last_mut().expect("just pushed");
                         wait_for_excerpt(last, &command.excerpt, options.background_wait)
@@ -258,12 +303,14 @@ fn run_blocks(
                             .map_err(|e| fail(command.line, &command.text, e))?;
                         compare(command, done.exit, &done.output)
                             .map_err(|e| fail(command.line, &command.text, e))?;
+                        ended_with_passing_check = check_after
+                            .is_some_and(|n| is_lab_check(&command.text, n) && done.exit == 0);
                     }
                 }
             }
         }
     }
-    if let Some(number) = check_after {
+    if let Some(number) = check_after.filter(|_| !ended_with_passing_check) {
         let check = format!("tracemesh lab check {number}");
         summary.commands += 1;
         let done = shell
@@ -277,9 +324,6 @@ fn run_blocks(
                 tail(&done.output)
             ));
         }
-    }
-    for mut background in running {
-        background.stop(options.stop_grace);
     }
     Ok(())
 }

@@ -38,6 +38,11 @@ pub struct Block {
     pub line: usize,
     /// `catch-up`: the block belongs to the lab's "Catch up" section.
     pub catch_up: bool,
+    /// `cleanup`: a step that takes down what the lab started outside the
+    /// runner's reach (a compose stack). It runs in its place, and again
+    /// after a failed step and after the Catch up, so no lab leaves
+    /// containers or ports behind for the next one.
+    pub cleanup: bool,
     pub kind: BlockKind,
 }
 
@@ -99,11 +104,13 @@ fn strip_indent(line: &str, indent: usize) -> &str {
 fn block(line: usize, info: &str, body: &[(usize, &str)]) -> Result<Option<Block>, String> {
     let words: Vec<&str> = info.split_whitespace().collect();
     let catch_up = words.contains(&"catch-up");
+    let cleanup = words.contains(&"cleanup");
     if let Some(path) = words.iter().find_map(|w| w.strip_prefix("file=")) {
         let content: String = body.iter().map(|(_, l)| format!("{l}\n")).collect();
         return Ok(Some(Block {
             line,
             catch_up,
+            cleanup,
             kind: BlockKind::File {
                 path: path.to_owned(),
                 content,
@@ -117,14 +124,14 @@ fn block(line: usize, info: &str, body: &[(usize, &str)]) -> Result<Option<Block
     for word in &words[1..] {
         match *word {
             "background" => background = true,
-            "catch-up" => {}
+            "catch-up" | "cleanup" => {}
             "ci=skip" => skip = true,
             _ => match word.strip_prefix("timeout=").map(str::parse::<u64>) {
                 Some(Ok(secs)) if secs > 0 => timeout_secs = Some(secs),
                 _ => {
                     return Err(format!(
                         "line {line}: `{word}` after `console`: expected background, catch-up, \
-                         ci=skip or timeout=SECS"
+                         cleanup, ci=skip or timeout=SECS"
                     ));
                 }
             },
@@ -133,6 +140,7 @@ fn block(line: usize, info: &str, body: &[(usize, &str)]) -> Result<Option<Block
     Ok(Some(Block {
         line,
         catch_up,
+        cleanup,
         kind: BlockKind::Console {
             commands: commands(body)?,
             background,
