@@ -16,8 +16,8 @@
 //! ===========================================================================
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use tracemesh_runtime::overlap::Overlap;
 
 use tracing::Instrument;
 
@@ -99,31 +99,7 @@ impl Warehouse {
     /// the planted lock however heavy the load, more once fixed. This is how
     /// tests see the mechanism without timing anything.
     pub fn max_concurrent_checks(&self) -> usize {
-        self.overlap.max.load(Ordering::Relaxed)
-    }
-}
-
-/// Counts checks in progress and remembers the peak.
-#[derive(Debug, Default)]
-struct Overlap {
-    current: AtomicUsize,
-    max: AtomicUsize,
-}
-
-impl Overlap {
-    fn enter(&self) -> InCheck<'_> {
-        let now = self.current.fetch_add(1, Ordering::Relaxed) + 1;
-        self.max.fetch_max(now, Ordering::Relaxed);
-        InCheck(self)
-    }
-}
-
-/// Leaves the count when dropped, including when a request is cancelled.
-struct InCheck<'a>(&'a Overlap);
-
-impl Drop for InCheck<'_> {
-    fn drop(&mut self) {
-        self.0.current.fetch_sub(1, Ordering::Relaxed);
+        self.overlap.max()
     }
 }
 
@@ -178,7 +154,7 @@ mod tests {
         // deadline would.
         let abandoned = tokio::time::timeout(Duration::from_millis(5), warehouse.check()).await;
         assert!(abandoned.is_err());
-        assert_eq!(warehouse.overlap.current.load(Ordering::Relaxed), 0);
+        assert_eq!(warehouse.overlap.current(), 0);
         // The lock was released: the next check runs.
         check_concurrently(&warehouse, 1).await;
         assert_eq!(warehouse.max_concurrent_checks(), 1);

@@ -24,7 +24,7 @@
 //! ===========================================================================
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use tracemesh_runtime::overlap::{Inside, Overlap};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -60,7 +60,7 @@ pub struct NoSlotInTime;
 #[derive(Debug)]
 pub struct Slot {
     _permit: Option<OwnedSemaphorePermit>,
-    _in_call: InCall,
+    _in_call: Inside,
 }
 
 impl PaymentPool {
@@ -107,32 +107,7 @@ impl PaymentPool {
     /// start: 1 with the planted pool however heavy the load, more once
     /// fixed. How tests see the mechanism without timing anything.
     pub fn max_concurrent_calls(&self) -> usize {
-        self.overlap.max.load(Ordering::Relaxed)
-    }
-}
-
-/// Counts slots held and remembers the peak.
-#[derive(Debug, Default)]
-struct Overlap {
-    current: AtomicUsize,
-    max: AtomicUsize,
-}
-
-impl Overlap {
-    fn enter(self: &Arc<Self>) -> InCall {
-        let now = self.current.fetch_add(1, Ordering::Relaxed) + 1;
-        self.max.fetch_max(now, Ordering::Relaxed);
-        InCall(self.clone())
-    }
-}
-
-/// Leaves the count when dropped, including when a charge is cancelled.
-#[derive(Debug)]
-struct InCall(Arc<Overlap>);
-
-impl Drop for InCall {
-    fn drop(&mut self) {
-        self.0.current.fetch_sub(1, Ordering::Relaxed);
+        self.overlap.max()
     }
 }
 
@@ -195,7 +170,7 @@ mod tests {
         })
         .await;
         assert!(abandoned.is_err());
-        assert_eq!(pool.overlap.current.load(Ordering::Relaxed), 0);
+        assert_eq!(pool.overlap.current(), 0);
         pool.slot(Instant::now()).await.unwrap();
     }
 

@@ -42,6 +42,8 @@
 //! - [`shop`]: the shop's values (SKU, user id, quantity) and their limits,
 //!   validated in one `parse` by every service that reads them.
 //! - [`time_format`]: [`time_format::rfc3339_utc`], the one date format.
+//! - [`overlap`]: callers inside a section and their peak, how the planted
+//!   bottlenecks' tests see a lock or a pool of one without timing it.
 
 pub mod admin;
 pub mod config;
@@ -58,6 +60,7 @@ pub mod http_server;
 pub mod listener;
 pub mod logs;
 pub mod metrics;
+pub mod overlap;
 pub mod propagation;
 pub mod service;
 pub mod shop;
