@@ -24,6 +24,12 @@ use crate::Failure;
 use crate::cli::UpArgs;
 use crate::run_metrics::{MetricsReader, PrometheusChoice};
 
+/// How long the services of `up` wait before exporting a batch to the
+/// embedded collector, unless `OTEL_BSP_SCHEDULE_DELAY` says otherwise: a
+/// second, so a trace is there a moment after its request (the SDK's
+/// default is 5 s, long for someone typing curl and then `tracemesh trace`).
+const SCHEDULE_DELAY_MS: u64 = 1000;
+
 pub async fn run(args: UpArgs) -> Result<(), Failure> {
     tracemesh_runtime::logs::init_logs_only(&ProcessEnv, "up", "info")
         .map_err(|e| Failure::Usage(e.to_string()))?;
@@ -64,7 +70,16 @@ pub async fn run(args: UpArgs) -> Result<(), Failure> {
         fix_payment_pool: args.fix_payment_pool,
         env: collector
             .as_ref()
-            .map(collector::telemetry_env)
+            .map(|collector| {
+                let mut env = collector::telemetry_env(collector);
+                if ProcessEnv.get("OTEL_BSP_SCHEDULE_DELAY").is_none() {
+                    env.push((
+                        "OTEL_BSP_SCHEDULE_DELAY".to_owned(),
+                        SCHEDULE_DELAY_MS.to_string(),
+                    ));
+                }
+                env
+            })
             .unwrap_or_default(),
         ready_timeout: Duration::from_secs(args.ready_timeout_secs),
         ..MeshOptions::new(&data_dir)
