@@ -24,9 +24,16 @@ pub struct Terminal {
 }
 
 impl Terminal {
+    /// `program` started as from a terminal. Through coreutils' `env
+    /// --default-signal`: in a terminal ctrl-c reaches the program, but a
+    /// test started where SIGINT and SIGQUIT are ignored (a background job
+    /// of a shell without job control, as some CI runners start it) would
+    /// pass that on, and a lab's bash `trap .. INT` would never run (bash
+    /// cannot undo a signal ignored when it started).
     fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(program);
+        let mut command = Command::new("env");
         command
+            .args(["--default-signal=INT,QUIT", program])
             .current_dir(&self.dir)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
