@@ -145,12 +145,7 @@ impl Catalog {
 mod tests {
     use super::*;
     use crate::store::CATALOG;
-
-    fn open() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("inventory.db")).unwrap();
-        (dir, store)
-    }
+    use crate::store::tests::open;
 
     #[tokio::test]
     async fn the_join_returns_the_seeded_catalog_by_sku() {

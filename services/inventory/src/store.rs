@@ -306,11 +306,13 @@ fn seed_if_empty(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::WantedLine;
 
-    fn open() -> (tempfile::TempDir, Store) {
+    /// A store in a fresh temporary directory (kept alive by the first
+    /// value); the catalog's tests open theirs here too.
+    pub(crate) fn open() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("inventory.db")).unwrap();
         (dir, store)
