@@ -19,6 +19,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
+use tracemesh_runtime::config::MapEnv;
+use tracemesh_runtime::telemetry::{TelemetryConfig, subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -161,6 +163,34 @@ fn through_tracing(c: &mut Criterion) {
     group.finish();
 }
 
+/// The services' whole subscriber (`telemetry::subscriber::services`): the
+/// layer above, the per-layer filters, asked on every span
+/// (`AskEachTime`), and the log lines' layer. The span's target is one of
+/// ours, since the span layer's filter takes no other.
+fn through_services_subscriber(c: &mut Criterion) {
+    let mut group = c.benchmark_group("span via the services' subscriber");
+    let provider = provider(Sampler::AlwaysOn);
+    let config = TelemetryConfig::from_env(&MapEnv::new([("RUST_LOG", "info")]), "bench")
+        .expect("a valid configuration");
+    let subscriber =
+        subscriber::services(&config, provider.tracer("bench"), None).expect("RUST_LOG is valid");
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("sampled, RUST_LOG=info", |b| {
+            b.iter(|| {
+                let span = tracing::info_span!(
+                    target: "tracemesh_runtime::db",
+                    "SELECT products",
+                    db.system.name = "sqlite",
+                    db.operation.name = "SELECT"
+                );
+                span.in_scope(|| black_box(1))
+            })
+        });
+    });
+    let _ = provider.shutdown();
+    group.finish();
+}
+
 fn raw_api(c: &mut Criterion) {
     let mut group = c.benchmark_group("span via OpenTelemetry API");
     for (label, sampler) in [
@@ -196,6 +226,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = through_tracing, raw_api
+    targets = through_tracing, through_services_subscriber, raw_api
 }
 criterion_main!(benches);

@@ -63,6 +63,9 @@ where
 pub fn init_logs_only(env: &dyn Env, name: &str, default_filter: &str) -> Result<(), ConfigError> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    // Asked on every call, as the services' filters are: a dropped `log`
+    // record must not silence the next line (telemetry/subscriber.rs).
+    use crate::telemetry::subscriber::AskEachTime;
     let filter_text = env
         .get("RUST_LOG")
         .unwrap_or_else(|| default_filter.to_string());
@@ -70,7 +73,7 @@ pub fn init_logs_only(env: &dyn Env, name: &str, default_filter: &str) -> Result
         .map_err(|e| ConfigError::new("RUST_LOG", &filter_text, e.to_string()))?;
     // Fails only if a subscriber is already installed, which is then kept.
     let _ = tracing_subscriber::registry()
-        .with(layer(LogFormat::from_env(env)?, name).with_filter(filter))
+        .with(layer(LogFormat::from_env(env)?, name).with_filter(AskEachTime(filter)))
         .try_init();
     Ok(())
 }

@@ -136,15 +136,14 @@ pub(super) fn build_provider(
     Ok(Some(builder.build()))
 }
 
-/// The layer that hands our crates' events to `provider`, each in the
-/// OpenTelemetry context of its span ([`InSpanContext`]).
+/// The layer that hands events to `provider`, each in the OpenTelemetry
+/// context of its span ([`InSpanContext`]). Which events: the filter
+/// `subscriber.rs` puts on it (our crates', where `RUST_LOG` logs them).
 pub(super) fn bridge<S>(provider: &SdkLoggerProvider) -> impl Layer<S> + Send + Sync
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    InSpanContext(OpenTelemetryTracingBridge::new(provider)).with_filter(
-        tracing_subscriber::filter::filter_fn(|meta| meta.target().starts_with("tracemesh")),
-    )
+    InSpanContext(OpenTelemetryTracingBridge::new(provider))
 }
 
 /// A log layer that sees each event with the OpenTelemetry context of the

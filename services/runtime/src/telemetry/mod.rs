@@ -20,6 +20,8 @@
 //! - `log_export.rs`: the logger provider (OTLP logs, `OTEL_BLRP_*`) and
 //!   the bridge from `tracing` events to log records; `log_console.rs` its
 //!   console exporter;
+//! - [`subscriber`]: the `tracing` subscriber, which layer sees what, and
+//!   why every per-layer filter is asked on every span;
 //! - [`chain`]: the one shape of the span processor chain's links;
 //! - `limits.rs`: the span limits, and the attribute value length limit the
 //!   SDK does not apply itself.
@@ -33,6 +35,7 @@ mod limits;
 mod log_console;
 mod log_export;
 mod otlp;
+pub mod subscriber;
 
 pub use console::{ConsoleExporter, format_span};
 pub use exporters::{ExporterKind, Fanout, LogsExporter, TracesExporter};
@@ -54,10 +57,7 @@ use opentelemetry_sdk::trace::{
     SpanProcessor,
 };
 use opentelemetry_semantic_conventions::attribute as semconv;
-use tracing_subscriber::filter::{self, FilterExt};
-use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{ConfigError, Env, parse_bool, parse_key_values, parse_millis, parse_var};
 use crate::export_stats::{CountingExporter, CountingProcessor, ExportCounters, ExportSnapshot};
@@ -378,12 +378,8 @@ pub fn init(
     // OTEL_PROPAGATORS on every hop, HTTP and gRPC alike.
     config.propagators.install();
 
-    let env_filter = EnvFilter::try_new(&config.log_filter)
-        .map_err(|e| ConfigError::new("RUST_LOG", &config.log_filter, e.to_string()))?;
-
     if config.sdk_disabled {
-        tracing_subscriber::registry()
-            .with(logs::layer(config.log_format, &config.service_name).with_filter(env_filter))
+        subscriber::lines_only(config)?
             .try_init()
             .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
         tracing::info!("OTEL_SDK_DISABLED=true: tracing export is off");
@@ -397,35 +393,7 @@ pub fn init(
     let guard = build(config, faults)?;
     let provider = guard.provider().expect("the SDK is enabled");
     let tracer = provider.tracer(config.service_name.clone());
-    // Only our own crates' spans become OpenTelemetry spans. Without this
-    // filter the exporter's own hyper/tonic/h2/reqwest spans would be traced
-    // and exported, which makes more spans to export: a loop. An event
-    // becomes a span event only where `RUST_LOG` lets it be a log line: the
-    // access log's `debug` line of every request was otherwise formatted
-    // into every HTTP SERVER span, written nowhere else.
-    let ours = || filter::filter_fn(|meta| meta.target().starts_with("tracemesh"));
-    let events = EnvFilter::try_new(&config.log_filter)
-        .map_err(|e| ConfigError::new("RUST_LOG", &config.log_filter, e.to_string()))?;
-    let otel_layer = span_layer(tracer).with_filter(
-        ours().and(
-            filter::filter_fn(|meta| meta.is_span())
-                .or(filter::filter_fn(|meta| meta.is_event()).and(events)),
-        ),
-    );
-    // Log records for OTLP pass the same `RUST_LOG` filter as the stderr
-    // lines, so both say the same things.
-    let bridge = match guard.logger_provider() {
-        Some(logger) => {
-            let filter = EnvFilter::try_new(&config.log_filter)
-                .map_err(|e| ConfigError::new("RUST_LOG", &config.log_filter, e.to_string()))?;
-            Some(log_export::bridge(logger).with_filter(filter))
-        }
-        None => None,
-    };
-    tracing_subscriber::registry()
-        .with(otel_layer)
-        .with(bridge)
-        .with(logs::layer(config.log_format, &config.service_name).with_filter(env_filter))
+    subscriber::services(config, tracer, guard.logger_provider())?
         .try_init()
         .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
     let propagators: Vec<&str> = config
