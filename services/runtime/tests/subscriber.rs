@@ -52,9 +52,9 @@ fn a_dropped_log_record() {
 }
 
 /// Each request in turn on this one thread, as a worker thread serves a
-/// keep-alive connection; `before` runs ahead of each. Returns how many
-/// answers came back without `traceresponse`, and how many spans were made.
-async fn serve_in_turn(rust_log: &str, paths: &[&str], before: fn()) -> (Vec<String>, usize) {
+/// keep-alive connection, `before` running ahead of each; every answer must
+/// carry `traceresponse` and every request must leave its SERVER span.
+async fn assert_each_traced(rust_log: &str, paths: &[&str], before: fn()) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
@@ -79,7 +79,12 @@ async fn serve_in_turn(rust_log: &str, paths: &[&str], before: fn()) -> (Vec<Str
         }
     }
     provider.force_flush().unwrap();
-    (untraced, exporter.get_finished_spans().unwrap().len())
+    assert!(
+        untraced.is_empty(),
+        "RUST_LOG={rust_log}: answered without a trace: {untraced:?}"
+    );
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), paths.len(), "RUST_LOG={rust_log}");
 }
 
 /// A successful request asks whether its `debug` access line would be
@@ -88,12 +93,7 @@ async fn serve_in_turn(rust_log: &str, paths: &[&str], before: fn()) -> (Vec<Str
 #[tokio::test(flavor = "current_thread")]
 async fn every_request_after_a_successful_one_is_traced() {
     let paths = ["/api/products"; 5];
-    let (untraced, spans) = serve_in_turn("info", &paths, || {}).await;
-    assert!(
-        untraced.is_empty(),
-        "answered without a trace: {untraced:?}"
-    );
-    assert_eq!(spans, paths.len());
+    assert_each_traced("info", &paths, || {}).await;
 }
 
 /// The same after a client error (its `info` access line is logged) and at
@@ -102,12 +102,7 @@ async fn every_request_after_a_successful_one_is_traced() {
 async fn every_request_is_traced_whatever_the_log_level_and_status() {
     let paths = ["/missing", "/api/products", "/missing", "/api/products"];
     for rust_log in ["warn", "info", "debug"] {
-        let (untraced, spans) = serve_in_turn(rust_log, &paths, || {}).await;
-        assert!(
-            untraced.is_empty(),
-            "RUST_LOG={rust_log}: answered without a trace: {untraced:?}"
-        );
-        assert_eq!(spans, paths.len(), "RUST_LOG={rust_log}");
+        assert_each_traced(rust_log, &paths, || {}).await;
     }
 }
 
@@ -115,12 +110,7 @@ async fn every_request_is_traced_whatever_the_log_level_and_status() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_dropped_log_record_does_not_cost_the_next_request_its_trace() {
     let paths = ["/api/products"; 3];
-    let (untraced, spans) = serve_in_turn("info", &paths, a_dropped_log_record).await;
-    assert!(
-        untraced.is_empty(),
-        "answered without a trace: {untraced:?}"
-    );
-    assert_eq!(spans, paths.len());
+    assert_each_traced("info", &paths, a_dropped_log_record).await;
 }
 
 /// A filter question nothing answers between requests: with callsite
@@ -129,10 +119,5 @@ async fn a_dropped_log_record_does_not_cost_the_next_request_its_trace() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_question_without_an_event_does_not_cost_the_next_request_its_trace() {
     let paths = ["/api/products"; 3];
-    let (untraced, spans) = serve_in_turn("info", &paths, a_question_without_an_event).await;
-    assert!(
-        untraced.is_empty(),
-        "answered without a trace: {untraced:?}"
-    );
-    assert_eq!(spans, paths.len());
+    assert_each_traced("info", &paths, a_question_without_an_event).await;
 }
