@@ -3,15 +3,14 @@
 //! line leads straight to its trace in Tempo or Jaeger.
 
 use std::fmt;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use opentelemetry::trace::TraceContextExt;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{ConfigError, Env};
@@ -48,12 +47,15 @@ pub fn layer<S>(format: LogFormat, service: &str) -> Box<dyn Layer<S> + Send + S
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let base = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => Box::new(base.event_format(JsonWithTraceIds {
+        LogFormat::Json => Box::new(JsonLines {
             service: service.to_string(),
-        })),
-        LogFormat::Pretty => Box::new(base.with_target(false)),
+        }),
+        LogFormat::Pretty => Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        ),
     }
 }
 
@@ -78,22 +80,21 @@ pub fn init_logs_only(env: &dyn Env, name: &str, default_filter: &str) -> Result
     Ok(())
 }
 
-/// Formats an event as one JSON object with the current trace and span ids.
-struct JsonWithTraceIds {
+/// The JSON lines: one object per event with the current trace and span
+/// ids, written to stderr as the event happens.
+///
+/// A layer of its own rather than `fmt::Layer` with a JSON event format:
+/// `fmt::Layer` formats every span's fields into a string as the span
+/// opens, for the formats that print them (the pretty one does). These
+/// lines print none, and a service opens several spans per request, so
+/// this layer does nothing for a span (BENCHMARKS.md, "span via the
+/// services' subscriber").
+struct JsonLines {
     service: String,
 }
 
-impl<S, N> FormatEvent<S, N> for JsonWithTraceIds
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
+impl JsonLines {
+    fn line(&self, event: &Event<'_>) -> String {
         let meta = event.metadata();
         let mut fields = JsonFields(serde_json::Map::new());
         event.record(&mut fields);
@@ -114,7 +115,22 @@ where
             line.insert("span_id".into(), sc.span_id().to_string().into());
         }
         line.extend(fields.0);
-        writeln!(writer, "{}", serde_json::Value::Object(line))
+        let mut text = serde_json::Value::Object(line).to_string();
+        text.push('\n');
+        text
+    }
+}
+
+impl<S> Layer<S> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let line = self.line(event);
+        // One write of the whole line under the lock, so the lines of two
+        // threads never interleave. A log line that cannot be written has
+        // nowhere else to go.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 }
 
@@ -139,5 +155,51 @@ impl Visit for JsonFields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.0
             .insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// Keeps the lines `JsonLines` would write.
+    struct Captured(JsonLines, Arc<Mutex<Vec<String>>>);
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Captured {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            self.1.lock().unwrap().push(self.0.line(event));
+        }
+    }
+
+    /// The fields of a line. Its trace and span ids come from the process's
+    /// global dispatcher (`tracing::Span::current()` inside a layer sees
+    /// none under a test's scoped one), so they are checked end to end:
+    /// tests/mesh_traces.rs reads them from the services' log lines.
+    #[test]
+    fn a_json_line_is_one_object_with_the_event_s_level_service_and_fields() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let json = JsonLines {
+            service: "order".into(),
+        };
+        let subscriber = tracing_subscriber::registry().with(Captured(json, lines.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(status = 503, elapsed_ms = 1.5, "GET /x");
+        });
+
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].ends_with('\n') && lines[0].matches('\n').count() == 1);
+        let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["service"], "order");
+        assert_eq!(line["target"], "tracemesh_runtime::logs::tests");
+        assert_eq!(line["status"], 503);
+        assert_eq!(line["elapsed_ms"], 1.5);
+        assert_eq!(line["message"], "GET /x");
+        assert!(line["timestamp"].as_str().unwrap().ends_with('Z'), "{line}");
     }
 }
