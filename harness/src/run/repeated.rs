@@ -127,6 +127,22 @@ mod tests {
 
     const LIST: &str = "tracemesh.inventory.v1.InventoryService/ListProducts";
 
+    /// One `kind` child of `parent` per name, in `service`, 1 ms each and
+    /// back to back from `start` ms.
+    fn children<'a>(
+        t: &mut SyntheticTrace,
+        parent: usize,
+        service: &str,
+        kind: SpanKind,
+        start: f64,
+        names: impl IntoIterator<Item = &'a str>,
+    ) {
+        for (i, name) in names.into_iter().enumerate() {
+            let at = start + i as f64;
+            t.span(Some(parent), service, name, kind, at, at + 1.0);
+        }
+    }
+
     /// A ListProducts span with one `SELECT products` and `stock_queries`
     /// `SELECT stock` CLIENT spans of 1 ms each under it.
     fn catalog(number: u128, stock_queries: usize) -> SyntheticTrace {
@@ -148,17 +164,8 @@ mod tests {
             1.0,
             2.0,
         );
-        for i in 0..stock_queries {
-            let start = 2.0 + i as f64;
-            t.span(
-                Some(list),
-                "inventory",
-                "SELECT stock",
-                SpanKind::Client,
-                start,
-                start + 1.0,
-            );
-        }
+        let stock = std::iter::repeat_n("SELECT stock", stock_queries);
+        children(&mut t, list, "inventory", SpanKind::Client, 2.0, stock);
         t
     }
 
@@ -199,25 +206,13 @@ mod tests {
     fn different_names_are_not_merged() {
         let mut t = SyntheticTrace::new(1);
         let list = t.span(None, "inventory", LIST, SpanKind::Server, 0.0, 10.0);
-        for (i, name) in [
+        let names = [
             "SELECT stock",
             "SELECT price",
             "SELECT stock",
             "SELECT price",
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let start = i as f64;
-            t.span(
-                Some(list),
-                "inventory",
-                name,
-                SpanKind::Client,
-                start,
-                start + 1.0,
-            );
-        }
+        ];
+        children(&mut t, list, "inventory", SpanKind::Client, 0.0, names);
         assert_eq!(calls(vec![t]), Vec::new());
     }
 
@@ -243,17 +238,8 @@ mod tests {
                 start,
                 start + 5.0,
             );
-            for i in 0..2 {
-                let s = start + f64::from(i);
-                t.span(
-                    Some(parent),
-                    "inventory",
-                    "SELECT stock",
-                    SpanKind::Client,
-                    s,
-                    s + 1.0,
-                );
-            }
+            let stock = ["SELECT stock"; 2];
+            children(&mut t, parent, "inventory", SpanKind::Client, start, stock);
         }
         // And a parent of the same name as another's, with three and five:
         // one trace, two parents, their counts kept apart.
@@ -275,17 +261,8 @@ mod tests {
                 start,
                 start + 8.0,
             );
-            for i in 0..n {
-                let s = start + f64::from(i);
-                u.span(
-                    Some(parent),
-                    "inventory",
-                    "SELECT stock",
-                    SpanKind::Client,
-                    s,
-                    s + 1.0,
-                );
-            }
+            let stock = std::iter::repeat_n("SELECT stock", n);
+            children(&mut u, parent, "inventory", SpanKind::Client, start, stock);
         }
         let found = calls(vec![t, u]);
         assert_eq!(found.len(), 1, "{found:#?}");
@@ -298,17 +275,14 @@ mod tests {
     fn server_and_internal_children_are_not_calls() {
         let mut t = SyntheticTrace::new(1);
         let list = t.span(None, "inventory", LIST, SpanKind::Server, 0.0, 10.0);
-        for i in 0..4 {
-            let start = f64::from(i);
-            t.span(
-                Some(list),
-                "inventory",
-                "step",
-                SpanKind::Internal,
-                start,
-                start + 1.0,
-            );
-        }
+        children(
+            &mut t,
+            list,
+            "inventory",
+            SpanKind::Internal,
+            0.0,
+            ["step"; 4],
+        );
         assert_eq!(calls(vec![t]), Vec::new());
     }
 
@@ -317,17 +291,14 @@ mod tests {
         let mut traces = vec![catalog(1, 4), catalog(2, 4)];
         let mut t = SyntheticTrace::new(3);
         let root = t.span(None, "order", "Place", SpanKind::Server, 0.0, 20.0);
-        for i in 0..9 {
-            let s = f64::from(i);
-            t.span(
-                Some(root),
-                "order",
-                "INSERT line",
-                SpanKind::Client,
-                s,
-                s + 1.0,
-            );
-        }
+        children(
+            &mut t,
+            root,
+            "order",
+            SpanKind::Client,
+            0.0,
+            ["INSERT line"; 9],
+        );
         traces.push(t);
         let found = calls(traces);
         let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
