@@ -5,7 +5,8 @@
 #
 # Starts `tracemesh collector` on its own ports, then `tracemesh up` pointed
 # at it (OTLP/gRPC, every span sampled, the SDK's 5000 ms schedule delay,
-# services logging at warn, the warehouse lock removed), or with
+# services logging at warn unless SERVICES_LOG says, the warehouse lock
+# removed), or with
 # OTEL_SDK_DISABLED=true. CAB-004's stock is raised so the load never runs
 # out. After a warm-up, SECS seconds of closed-loop checkouts (curl, 32 in
 # flight on keep-alive connections) while `perf record` samples the services
@@ -17,6 +18,8 @@
 # Env:   TRACEMESH_BIN (default target/release/tracemesh),
 #        OUT (default /tmp/profile-mesh-<variant>), CLIENTS (32),
 #        PORT_BASE (default 19000: gateway +0, collector gRPC +1, HTTP +2),
+#        SERVICES_LOG (default warn, as the bench: the services' RUST_LOG;
+#        info is what `up`, `run` and compose give them),
 #        DWARF=1 for DWARF call graphs (then `perf report --children -i OUT/perf.data`)
 # Needs: perf (linux-perf), curl, sqlite3; python3 with DWARF=1.
 set -euo pipefail
@@ -49,7 +52,7 @@ trap cleanup EXIT
 "$bin" collector --grpc-port $collector_grpc --http-port $collector_http >"$out/collector.log" 2>&1 &
 pids+=($!)
 export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$collector_grpc OTEL_EXPORTER_OTLP_PROTOCOL=grpc
-export RUST_LOG=warn TRACEMESH_LOG_FORMAT=json
+export RUST_LOG=${SERVICES_LOG:-warn} TRACEMESH_LOG_FORMAT=json
 if [ "$variant" = traced ]; then
   export OTEL_TRACES_SAMPLER=always_on OTEL_BSP_SCHEDULE_DELAY=5000
 else
