@@ -64,6 +64,13 @@ use crate::store::{DEFAULT_MAX_LOG_RECORDS, DEFAULT_MAX_SPANS, LogStore, TraceSt
 /// Default limit on one request: the same 4 MiB tonic uses for gRPC.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// The OTLP/gRPC server's HTTP/2 frame and flow-control sizes (see
+/// `serve`). The frame size is what the server accepts, not a limit on the
+/// export: tonic still refuses a message over `max_body_bytes`.
+const GRPC_MAX_FRAME_BYTES: u32 = 1024 * 1024;
+const GRPC_STREAM_WINDOW_BYTES: u32 = 4 * 1024 * 1024;
+const GRPC_CONNECTION_WINDOW_BYTES: u32 = 8 * 1024 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectorConfig {
     /// Where [`start`] binds OTLP/gRPC (default 127.0.0.1:4317; port 0 picks one).
@@ -209,6 +216,13 @@ impl Collector {
 
         tracing::debug!(grpc = ?grpc.local_addr().ok(), http = ?http.local_addr().ok(), "collector serving");
         let grpc_server = tonic::transport::Server::builder()
+            // An export is one message of up to `max_body_bytes` (a batch of
+            // 512 spans is about 100 KiB). HTTP/2's defaults (16 KiB frames,
+            // 64 KiB windows) cut it into frames and window updates that each
+            // cost a trip through h2; an export now arrives in a few frames.
+            .max_frame_size(GRPC_MAX_FRAME_BYTES)
+            .initial_stream_window_size(GRPC_STREAM_WINDOW_BYTES)
+            .initial_connection_window_size(GRPC_CONNECTION_WINDOW_BYTES)
             .add_service(self.grpc_service())
             .add_service(self.logs_grpc_service())
             .serve_with_incoming_shutdown(
