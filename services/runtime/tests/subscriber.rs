@@ -115,7 +115,8 @@ async fn a_dropped_log_record_does_not_cost_the_next_request_its_trace() {
 
 /// A filter question nothing answers between requests: with callsite
 /// interest cached as `always`, the next SERVER span read that question's
-/// "no" and reached no layer (the test fails so without `AskEachTime`).
+/// "no" and reached no layer. Without `AskEachTime` this test fails: all
+/// three answers come back without `traceresponse`.
 #[tokio::test(flavor = "current_thread")]
 async fn a_question_without_an_event_does_not_cost_the_next_request_its_trace() {
     let paths = ["/api/products"; 3];
