@@ -13,7 +13,13 @@
 //! bound of the *next* bucket: never below (a client waits at least as
 //! long as the server works), and at most one bucket above (the client
 //! also waits for loopback and its own scheduling, which the server does
-//! not see).
+//! not see). At p99 the client may also be up to [`P99_CLIENT_STALL_S`]
+//! above the bucket, whichever allows more: the slowest requests are the
+//! ones the client's own thread was late to read, and on a busy machine
+//! (two cores, five services, the collector and the load) that stall is
+//! several milliseconds, more than one of the small buckets. p50 and p90
+//! get no such allowance, so a histogram that measures the wrong thing
+//! still fails there.
 //!
 //! Requests that got no answer (connection refused, timeout) may or may
 //! not have reached the gateway: an endpoint with any is held to a range
@@ -33,6 +39,9 @@ pub const MIN_REQUESTS: usize = 20;
 
 /// The percentiles compared.
 const PERCENTILES: [f64; 3] = [50.0, 90.0, 99.0];
+
+/// How far above its bucket the client's p99 may be (see the file comment).
+const P99_CLIENT_STALL_S: f64 = 0.025;
 
 /// The gateway's service name, whose server histogram the load meets.
 const EDGE: &str = "gateway";
@@ -136,7 +145,11 @@ pub fn check_metrics_agree(traffic: &MetricsSnapshot, requests: &[SentRequest]) 
             let Some((lower, upper)) = histogram.percentile_bucket(q) else {
                 continue;
             };
-            let ceiling = next_bound(upper);
+            let ceiling = if q >= 99.0 {
+                next_bound(upper).max(upper + P99_CLIENT_STALL_S)
+            } else {
+                next_bound(upper)
+            };
             let client = percentile(samples, q);
             compared.push(serde_json::json!({
                 "endpoint": format!("{} {}", endpoint.0, endpoint.1), "percentile": q,
@@ -275,6 +288,35 @@ mod tests {
         let v = check_metrics_agree(&traffic(30, 10), &requests);
         assert!(
             v.reasons.iter().any(|r| r.contains("p90")),
+            "{:?}",
+            v.reasons
+        );
+    }
+
+    #[test]
+    fn a_p99_stalled_by_the_client_passes_where_a_p90_would_not() {
+        // The histogram puts every request under 5 ms; the client saw one
+        // in five at 14 ms (a CI run's p99): as a p99 that is the client's
+        // stall, as a p90 a histogram measuring the wrong thing.
+        let mut requests = load(32, 0);
+        requests.extend((0..8).map(|_| request(RequestKind::BrowseProducts, Some(200), 14.0)));
+        let v = check_metrics_agree(&traffic(40, 0), &requests);
+        assert!(
+            !v.reasons.iter().any(|r| r.contains("p99")),
+            "{:?}",
+            v.reasons
+        );
+        assert!(
+            v.reasons.iter().any(|r| r.contains("p90")),
+            "{:?}",
+            v.reasons
+        );
+        // Past the allowance, p99 fails too.
+        let mut requests = load(32, 0);
+        requests.extend((0..8).map(|_| request(RequestKind::BrowseProducts, Some(200), 40.0)));
+        let v = check_metrics_agree(&traffic(40, 0), &requests);
+        assert!(
+            v.reasons.iter().any(|r| r.contains("p99")),
             "{:?}",
             v.reasons
         );
