@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use common::{DECLINED_CARD, GOOD_CARD, Mesh, Service, checkout_body};
 use tracemesh_harness::SpanRecord;
 use tracemesh_harness::model::{SpanKind, StatusCode};
+use tracemesh_runtime::telemetry::INSTRUMENTATION_SCOPE;
 use tracemesh_runtime::w3c::TraceParent;
 
 const ALL: [&str; 5] = ["gateway", "user", "order", "inventory", "payment"];
@@ -36,11 +37,18 @@ async fn a_checkout_makes_one_complete_trace_across_all_five_services() {
     let by_id: HashMap<&str, &SpanRecord> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
 
     // One trace id (the store indexes by it), and every span of the five
-    // services received during the checkout belongs to it.
+    // services received during the checkout belongs to it. Every span's
+    // instrumentation scope is the services' instrumentation, not the
+    // service (that is the resource's `service.name`).
     for span in mesh.collector.store().all_spans() {
         assert_eq!(
             span.trace_id, trace_id,
             "a stray span: {} {}",
+            span.service_name, span.name
+        );
+        assert_eq!(
+            span.scope_name, INSTRUMENTATION_SCOPE,
+            "{} {}",
             span.service_name, span.name
         );
     }

@@ -20,7 +20,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
 use tracemesh_runtime::config::MapEnv;
-use tracemesh_runtime::telemetry::{TelemetryConfig, subscriber};
+use tracemesh_runtime::telemetry::{self, TelemetryConfig, subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -139,7 +139,10 @@ fn through_tracing(c: &mut Criterion) {
         ),
     ] {
         let provider = provider(sampler);
-        let tracer = provider.tracer("bench");
+        let tracer = match shape {
+            Shape::Services => telemetry::tracer(&provider),
+            _ => provider.tracer("bench"),
+        };
         let subscriber = tracing_subscriber::registry().with(layer(tracer, shape));
         let parent = unsampled_parent();
         tracing::subscriber::with_default(subscriber, || {
@@ -172,8 +175,8 @@ fn through_services_subscriber(c: &mut Criterion) {
     let provider = provider(Sampler::AlwaysOn);
     let config = TelemetryConfig::from_env(&MapEnv::new([("RUST_LOG", "info")]), "bench")
         .expect("a valid configuration");
-    let subscriber =
-        subscriber::services(&config, provider.tracer("bench"), None).expect("RUST_LOG is valid");
+    let subscriber = subscriber::services(&config, telemetry::tracer(&provider), None)
+        .expect("RUST_LOG is valid");
     tracing::subscriber::with_default(subscriber, || {
         group.bench_function("sampled, RUST_LOG=info", |b| {
             b.iter(|| {

@@ -392,7 +392,7 @@ pub fn init(
 
     let guard = build(config, faults)?;
     let provider = guard.provider().expect("the SDK is enabled");
-    let tracer = provider.tracer(config.service_name.clone());
+    let tracer = tracer(provider);
     subscriber::services(config, tracer, guard.logger_provider())?
         .try_init()
         .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
@@ -452,6 +452,22 @@ where
         .with_target(false)
         .with_tracked_inactivity(false)
         .with_context_activation(false)
+}
+
+/// The instrumentation scope of every span the services make: this crate's
+/// instrumentation, named and versioned as OpenTelemetry asks (the service
+/// is the resource's `service.name`, not the scope). Both are `'static`:
+/// the SDK clones the tracer's scope into every span it ends, and an owned
+/// name (the service's, as before) was one allocation and copy per span.
+pub const INSTRUMENTATION_SCOPE: &str = "tracemesh";
+
+/// The services' tracer, scoped [`INSTRUMENTATION_SCOPE`] at this crate's
+/// version. [`init`] makes its tracer here, and the benchmarks theirs.
+pub fn tracer(provider: &SdkTracerProvider) -> opentelemetry_sdk::trace::SdkTracer {
+    let scope = opentelemetry::InstrumentationScope::builder(INSTRUMENTATION_SCOPE)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build();
+    provider.tracer_with_scope(scope)
 }
 
 /// The tracer and logger providers [`init`] installs, without touching anything
