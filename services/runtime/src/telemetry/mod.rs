@@ -10,8 +10,9 @@
 //! One file per concern:
 //!
 //! - this one: [`TelemetryConfig`] (sampler, batch processor, resource,
-//!   logs), [`init`], the `tracing` layer that makes the spans
-//!   ([`span_layer`]) and the processor chain ([`build`]);
+//!   logs), [`init`], the tracer and its scope ([`tracer`]), the `tracing`
+//!   layer that makes the spans ([`span_layer`]) and the processor chain
+//!   ([`build`]);
 //! - `otlp.rs`: the OTLP exporter's protocol, endpoint, headers, timeout
 //!   and compression;
 //! - `exporters.rs`: `OTEL_TRACES_EXPORTER` and `OTEL_LOGS_EXPORTER`
