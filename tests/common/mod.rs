@@ -314,6 +314,31 @@ impl Mesh {
     }
 }
 
+/// The services' log lines a failing test prints (see `Drop for Mesh`).
+const LOG_TAIL_LINES: usize = 80;
+
+/// A test that fails with a mesh running prints the services' last log
+/// lines: the log directory goes with the mesh, and a failure seen once in
+/// CI must carry its own evidence (which downstream call failed, and why).
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+        eprintln!(
+            "--- the services' last {} of {} log lines ---",
+            tail.len(),
+            lines.len()
+        );
+        for line in tail {
+            eprintln!("{line}");
+        }
+    }
+}
+
 /// Waits until process `pid` is gone after a SIGKILL (dead, or a zombie
 /// not yet reaped by `up`): the signal is delivered asynchronously.
 pub fn wait_until_gone(pid: u32) {
