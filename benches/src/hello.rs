@@ -1,7 +1,7 @@
 //! The practical limit of one hop: an axum hello world on the same machine,
 //! driven by the same client loop as the mesh. A checkout crosses several
 //! hops; a hop that does nothing shows what one costs at best. The loadgen
-//! part runs it as its own process (`tracemesh bench --serve-hello ADDR`),
+//! part runs it as its own process (`tracemesh bench --serve-hello 127.0.0.1:0`),
 //! so its CPU is apart from the load generator's.
 
 use std::net::SocketAddr;

@@ -6,11 +6,11 @@
 //! The ingest part starts its collectors here too, pinned to a core with
 //! `taskset` and with a store bound.
 
-use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::suite::BenchError;
+use crate::suite::announce;
 use crate::suite::pinning::tracemesh_command;
 
 /// The collector process; killed when dropped.
@@ -23,42 +23,45 @@ pub struct CollectorProcess {
     pub http: String,
 }
 
-/// A port nothing listens on now (the OS picks it), for a child to bind.
-pub(crate) fn free_port() -> Result<u16, BenchError> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| BenchError::Runtime(format!("cannot find a free port: {e}")))
-}
-
 impl CollectorProcess {
-    /// Starts this executable's `collector` subcommand, pinned to `core`
+    /// Starts this executable's `collector` subcommand on ports the kernel
+    /// picks (read back from what it prints, `announce`), pinned to `core`
     /// (`taskset -c`) when given, with a store bound of `max_spans` when
     /// given, and waits until it answers `/ready`.
     pub async fn start(
         core: Option<&str>,
         max_spans: Option<usize>,
     ) -> Result<CollectorProcess, BenchError> {
-        let (grpc_port, http_port) = (free_port()?, free_port()?);
+        const WHAT: &str = "`tracemesh collector`";
         let mut command = tracemesh_command(core)?;
         command
-            .args(["collector", "--grpc-port", &grpc_port.to_string()])
-            .args(["--http-port", &http_port.to_string()])
+            .args(["collector", "--grpc-port", "0", "--http-port", "0"])
             .args(max_spans.map(|n| format!("--max-spans={n}")))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
             .kill_on_drop(true);
-        let child = command
+        let mut child = command
             .spawn()
-            .map_err(|e| BenchError::Runtime(format!("cannot start `tracemesh collector`: {e}")))?;
+            .map_err(|e| BenchError::Runtime(format!("cannot start {WHAT}: {e}")))?;
+        // What `tracemesh collector` prints once both ports are bound.
+        let endpoints =
+            announce::announced(&mut child, WHAT, &["OTLP/gRPC:", "OTLP/HTTP:"]).await?;
+        let [grpc, http_traces] = &endpoints[..] else {
+            unreachable!("one endpoint per prefix");
+        };
+        let http = http_traces.strip_suffix("/v1/traces").ok_or_else(|| {
+            BenchError::Runtime(format!(
+                "{WHAT} printed an OTLP/HTTP endpoint without /v1/traces: {http_traces}"
+            ))
+        })?;
         // taskset execs the collector, so the pid is the collector's.
         let process = CollectorProcess {
             pid: child.id().unwrap_or_default(),
             child,
-            grpc: format!("http://127.0.0.1:{grpc_port}"),
-            http: format!("http://127.0.0.1:{http_port}"),
+            grpc: grpc.clone(),
+            http: http.to_owned(),
         };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -72,9 +75,10 @@ impl CollectorProcess {
                 return Ok(process);
             }
             if Instant::now() > deadline {
-                return Err(BenchError::Runtime(
-                    "`tracemesh collector` did not answer within 20 s".into(),
-                ));
+                return Err(BenchError::Runtime(format!(
+                    "{WHAT} listens on {} but did not answer /ready within 20 s",
+                    process.http
+                )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -6,7 +6,7 @@
 //! as goose's ceiling, not the mesh's.
 //!
 //! - The server is the axum hello world (`crate::hello`, one worker) as
-//!   its own process, `tracemesh bench --serve-hello ADDR`, so its CPU is
+//!   its own process, `tracemesh bench --serve-hello 127.0.0.1:0`, so its CPU is
 //!   its own; with two cores or more and `taskset`, it is pinned to core 1
 //!   and both load generators to core 0 (this process for goose, `taskset
 //!   -c 0 wrk` for wrk).
@@ -35,7 +35,7 @@ use tokio::io::AsyncReadExt;
 use tracemesh_harness::load::{self, LoadPlan, Workload};
 use tracemesh_harness::stats::median;
 
-use super::collector_process::free_port;
+use super::announce;
 use super::pinning::{can_pin, on_core_zero, tracemesh_command};
 use super::report::{Results, Row};
 use super::round_order;
@@ -59,12 +59,17 @@ const INSTALL_WRK: &str = "apt-get install -y wrk";
 const MIN_RATIO: f64 = 0.25;
 const TARGET_TEXT: &str = ">= 0.25 x wrk";
 
+/// What `--serve-hello` prints before the address it serves on.
+const HELLO_LISTENS: &str = "hello world listening on";
+
 /// `tracemesh bench --serve-hello ADDR`: the hello world until this
 /// process's stdin closes (the bench process that started it ended or
 /// dropped it), so it never outlives the bench.
 pub async fn serve_hello(addr: std::net::SocketAddr) -> Result<(), BenchError> {
-    let _server = HelloServer::start_on(addr, HELLO_WORKERS)
+    let server = HelloServer::start_on(addr, HELLO_WORKERS)
         .map_err(|e| BenchError::Runtime(format!("--serve-hello {addr}: {e}")))?;
+    // The bench started it on port 0 and reads the port here.
+    println!("{HELLO_LISTENS} http://{}", server.addr);
     let mut stdin = tokio::io::stdin();
     let mut buffer = [0u8; 64];
     while stdin.read(&mut buffer).await.is_ok_and(|n| n > 0) {}
@@ -81,23 +86,24 @@ struct HelloProcess {
 
 impl HelloProcess {
     async fn start(core: Option<&str>) -> Result<HelloProcess, BenchError> {
-        let port = free_port()?;
+        const WHAT: &str = "the hello world";
         let mut command = tracemesh_command(core)?;
         command
-            .args(["bench", "--serve-hello", &format!("127.0.0.1:{port}")])
+            .args(["bench", "--serve-hello", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
-        let child = command
+        let mut child = command
             .spawn()
-            .map_err(|e| BenchError::Runtime(format!("cannot start the hello world: {e}")))?;
+            .map_err(|e| BenchError::Runtime(format!("cannot start {WHAT}: {e}")))?;
+        let mut base = announce::announced(&mut child, WHAT, &[HELLO_LISTENS]).await?;
         let hello = HelloProcess {
             // taskset execs the server, so the pid is the server's.
             pid: child.id().unwrap_or_default(),
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: base.remove(0),
         };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -28,6 +28,8 @@
 //! - `loadgen.rs`: the hello world as its own process, goose and `wrk`
 //!   taking turns against it, each one's requests/s and CPU;
 //! - `pinning.rs`: `taskset`, to give a measured process its own core;
+//! - `announce.rs`: where the collector and the hello world listen, read
+//!   from what they print after binding port 0;
 //! - `mesh.rs`: a fresh mesh per variant, the checkout request, the order
 //!   of variants;
 //! - `report.rs`: the results as rows, the markdown table, and rewriting
@@ -42,6 +44,7 @@
 //! meshes it starts and the collector it measures are that binary's own
 //! subcommands.
 
+pub mod announce;
 pub mod collector_process;
 pub mod ingest;
 pub mod loadgen;
