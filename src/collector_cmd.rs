@@ -4,7 +4,9 @@
 
 use std::net::SocketAddr;
 
-use tracemesh_harness::collector::{self, CollectorConfig};
+use tracemesh_harness::collector::{
+    self, ANNOUNCE_GRPC, ANNOUNCE_HTTP, CollectorConfig, TRACES_PATH,
+};
 use tracemesh_runtime::config::ProcessEnv;
 
 use crate::Failure;
@@ -27,8 +29,8 @@ pub async fn run(args: CollectorArgs) -> Result<(), Failure> {
             args.grpc_port, args.http_port
         ))
     })?;
-    println!("OTLP/gRPC:  {}", running.grpc_endpoint());
-    println!("OTLP/HTTP:  {}/v1/traces", running.http_endpoint());
+    println!("{ANNOUNCE_GRPC}  {}", running.grpc_endpoint());
+    println!("{ANNOUNCE_HTTP}  {}{TRACES_PATH}", running.http_endpoint());
     println!(
         "Tempo API:  {}/api/traces/<trace-id>",
         running.http_endpoint()

@@ -9,6 +9,8 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use tracemesh_harness::collector::{ANNOUNCE_GRPC, ANNOUNCE_HTTP, TRACES_PATH};
+
 use crate::suite::BenchError;
 use crate::suite::announce;
 use crate::suite::pinning::tracemesh_command;
@@ -45,15 +47,14 @@ impl CollectorProcess {
         let mut child = command
             .spawn()
             .map_err(|e| BenchError::Runtime(format!("cannot start {WHAT}: {e}")))?;
-        // What `tracemesh collector` prints once both ports are bound.
         let endpoints =
-            announce::announced(&mut child, WHAT, &["OTLP/gRPC:", "OTLP/HTTP:"]).await?;
+            announce::announced(&mut child, WHAT, &[ANNOUNCE_GRPC, ANNOUNCE_HTTP]).await?;
         let [grpc, http_traces] = &endpoints[..] else {
             unreachable!("one endpoint per prefix");
         };
-        let http = http_traces.strip_suffix("/v1/traces").ok_or_else(|| {
+        let http = http_traces.strip_suffix(TRACES_PATH).ok_or_else(|| {
             BenchError::Runtime(format!(
-                "{WHAT} printed an OTLP/HTTP endpoint without /v1/traces: {http_traces}"
+                "{WHAT} printed an OTLP/HTTP endpoint without {TRACES_PATH}: {http_traces}"
             ))
         })?;
         // taskset execs the collector, so the pid is the collector's.

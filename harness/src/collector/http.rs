@@ -39,10 +39,13 @@ use super::ingest::{IngestState, ingest};
 pub const PROTOBUF_CONTENT_TYPE: &str = "application/x-protobuf";
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
+/// Where OTLP/HTTP exports of spans are posted.
+pub const TRACES_PATH: &str = "/v1/traces";
+
 /// The router with `POST /v1/traces`.
 pub fn router(state: IngestState) -> Router {
     Router::new()
-        .route("/v1/traces", post(export_traces))
+        .route(TRACES_PATH, post(export_traces))
         .with_state(state)
 }
 

@@ -42,7 +42,7 @@ mod viewer;
 pub use error::ApiError;
 pub use forward::{ForwardStats, Forwarder};
 pub use grpc::{OtlpGrpcReceiver, OtlpGrpcService, grpc_service};
-pub use http::{JSON_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, decode_otlp_body};
+pub use http::{JSON_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, TRACES_PATH, decode_otlp_body};
 pub use ingest::IngestState;
 pub use limits::{
     DEFAULT_MAX_ATTRIBUTE_BYTES, IngestCounters, IngestStats, truncate_attribute_values,
@@ -296,6 +296,13 @@ pub struct RunningCollector {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
 }
+
+/// The first words of the lines `tracemesh collector` prints once both
+/// receivers listen, each followed by its endpoint (OTLP/HTTP's with
+/// [`TRACES_PATH`]). `tracemesh bench` starts its collectors on port 0 and
+/// reads the ports they got from these lines (`benches/src/suite/announce.rs`).
+pub const ANNOUNCE_GRPC: &str = "OTLP/gRPC:";
+pub const ANNOUNCE_HTTP: &str = "OTLP/HTTP:";
 
 impl RunningCollector {
     pub fn grpc_addr(&self) -> SocketAddr {
