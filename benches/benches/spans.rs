@@ -20,6 +20,8 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
 use tracemesh_runtime::config::MapEnv;
+use tracemesh_runtime::export_stats::ExportCounters;
+use tracemesh_runtime::fault::TelemetryFaults;
 use tracemesh_runtime::telemetry::{self, TelemetryConfig, subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
@@ -194,6 +196,49 @@ fn through_services_subscriber(c: &mut Criterion) {
     group.finish();
 }
 
+/// The services' layer again, now in front of the services' own tracer
+/// provider (`telemetry::provider_with_outputs`): their sampler (parent
+/// based, behind the telemetry-fault sampler) and their span processor
+/// chain (measured times, telemetry faults, value length limit, the
+/// counted batch output), the exporter still doing nothing. What a span of
+/// the services costs on its thread, where the group above measures the
+/// layer in front of a bare batch processor.
+fn through_services_provider(c: &mut Criterion) {
+    let mut group = c.benchmark_group("span via the services' tracer provider");
+    // The batch processor's queue as large as above, for the same reason.
+    let config = TelemetryConfig::from_env(
+        &MapEnv::new([
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "65536"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ]),
+        "bench",
+    )
+    .expect("a valid configuration");
+    let counters = std::sync::Arc::new(ExportCounters::default());
+    let output = telemetry::batch_output(&config, &counters, NoopExporter);
+    let provider = telemetry::provider_with_outputs(
+        &config,
+        &TelemetryFaults::new(Vec::new()),
+        vec![Box::new(output)],
+    );
+    let subscriber =
+        tracing_subscriber::registry().with(telemetry::span_layer(telemetry::tracer(&provider)));
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("sampled, services' layer and span processors", |b| {
+            b.iter(|| {
+                let span = tracing::info_span!(
+                    "SELECT products",
+                    db.system.name = "sqlite",
+                    db.operation.name = "SELECT"
+                );
+                span.in_scope(|| black_box(1))
+            })
+        });
+    });
+    let _ = provider.shutdown();
+    group.finish();
+}
+
 fn raw_api(c: &mut Criterion) {
     let mut group = c.benchmark_group("span via OpenTelemetry API");
     for (label, sampler) in [
@@ -229,6 +274,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = through_tracing, through_services_subscriber, raw_api
+    targets = through_tracing, through_services_subscriber, through_services_provider, raw_api
 }
 criterion_main!(benches);

@@ -25,7 +25,7 @@ pub type TelemetryFaultProcessor<P> = Link<PlantSpanFaults, P>;
 
 impl<P> TelemetryFaultProcessor<P> {
     pub fn new(faults: TelemetryFaults, inner: P) -> Self {
-        Link::wrap(PlantSpanFaults { faults }, inner)
+        Link::wrap(PlantSpanFaults::new(faults), inner)
     }
 }
 
@@ -33,6 +33,12 @@ impl<P> TelemetryFaultProcessor<P> {
 #[derive(Debug)]
 pub struct PlantSpanFaults {
     faults: TelemetryFaults,
+}
+
+impl PlantSpanFaults {
+    pub fn new(faults: TelemetryFaults) -> Self {
+        PlantSpanFaults { faults }
+    }
 }
 
 impl SpanStep for PlantSpanFaults {

@@ -93,7 +93,7 @@ pub type ValueLengthLimit<P> = Link<CutValues, P>;
 impl<P> ValueLengthLimit<P> {
     /// `None`: no limit, spans pass untouched.
     pub fn new(max_chars: Option<usize>, inner: P) -> Self {
-        Link::wrap(CutValues { max_chars }, inner)
+        Link::wrap(CutValues::new(max_chars), inner)
     }
 }
 
@@ -101,6 +101,13 @@ impl<P> ValueLengthLimit<P> {
 #[derive(Debug)]
 pub struct CutValues {
     max_chars: Option<usize>,
+}
+
+impl CutValues {
+    /// `None`: no limit, spans pass untouched.
+    pub fn new(max_chars: Option<usize>) -> Self {
+        CutValues { max_chars }
+    }
 }
 
 impl SpanStep for CutValues {

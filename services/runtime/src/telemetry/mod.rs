@@ -40,7 +40,7 @@ pub mod subscriber;
 
 pub use console::{ConsoleExporter, format_span};
 pub use exporters::{ExporterKind, Fanout, LogsExporter, TracesExporter};
-pub use limits::{SpanLimitsConfig, ValueLengthLimit};
+pub use limits::{CutValues, SpanLimitsConfig, ValueLengthLimit};
 pub use log_console::{ConsoleLogExporter, format_record};
 pub use log_export::{LogBatchSettings, LogsConfig};
 pub use otlp::{OtlpConfig, OtlpHeaders, OtlpProtocol, Signal};
@@ -55,7 +55,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SimpleSpanProcessor,
-    SpanProcessor,
+    SpanExporter, SpanProcessor,
 };
 use opentelemetry_semantic_conventions::attribute as semconv;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -64,10 +64,11 @@ use crate::config::{ConfigError, Env, parse_bool, parse_key_values, parse_millis
 use crate::export_stats::{CountingExporter, CountingProcessor, ExportCounters, ExportSnapshot};
 use crate::fault::TelemetryFaults;
 use crate::fault::sampler::TelemetryFaultSampler;
-use crate::fault::span_processor::TelemetryFaultProcessor;
+use crate::fault::span_processor::PlantSpanFaults;
 use crate::logs;
-use crate::metrics::clock::MeasuredTimesProcessor;
+use crate::metrics::clock::WriteMeasuredTimes;
 use crate::w3c;
+use chain::Link;
 
 /// The sampler named by `OTEL_TRACES_SAMPLER` with its `OTEL_TRACES_SAMPLER_ARG`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -538,7 +539,18 @@ fn build_provider(
             ))),
         }
     }
+    Ok(provider_with_outputs(config, faults, outputs))
+}
 
+/// The services' tracer provider, sending finished spans to `outputs`: the
+/// sampler, the span limits, the resource and the processor chain
+/// [`init`] installs. Public so the `spans` benchmark measures a span
+/// through this very chain, with an exporter that sends nothing.
+pub fn provider_with_outputs(
+    config: &TelemetryConfig,
+    faults: &TelemetryFaults,
+    outputs: Vec<Box<dyn SpanProcessor>>,
+) -> SdkTracerProvider {
     let sampler = TelemetryFaultSampler::new(
         config.sampler.to_sampler(),
         config.sampler.ratio(),
@@ -557,13 +569,14 @@ fn build_provider(
         // edit a finished span, its long values are cut, then each output
         // gets it. A span a fault dropped is thus never counted, and
         // `ended - exported - failed` still means "dropped by the full queue".
-        builder =
-            builder.with_span_processor(MeasuredTimesProcessor::new(TelemetryFaultProcessor::new(
-                faults.clone(),
-                ValueLengthLimit::new(config.span_limits.value_length, Fanout(outputs)),
-            )));
+        let steps = (
+            WriteMeasuredTimes::new(),
+            PlantSpanFaults::new(faults.clone()),
+            CutValues::new(config.span_limits.value_length),
+        );
+        builder = builder.with_span_processor(Link::wrap(steps, Fanout(outputs)));
     }
-    Ok(builder.build())
+    builder.build()
 }
 
 /// The OTLP output: counted as ended, batched, exported (and counted again
@@ -577,6 +590,17 @@ fn otlp_output(
         .otlp
         .exporter(config.batch.export_timeout, retry)
         .map_err(TelemetryError::Exporter)?;
+    Ok(batch_output(config, counters, exporter))
+}
+
+/// A batching output to `exporter` with the configured queue, delay and
+/// batch size, counted as [`otlp_output`] counts: spans ended before the
+/// queue, and each export's outcome. The `spans` benchmark's output too.
+pub fn batch_output<E: SpanExporter + 'static>(
+    config: &TelemetryConfig,
+    counters: &Arc<ExportCounters>,
+    exporter: E,
+) -> CountingProcessor<BatchSpanProcessor> {
     let exporter = CountingExporter::new(exporter, counters.clone());
     let batch = BatchConfigBuilder::default()
         .with_max_queue_size(config.batch.max_queue_size)
@@ -586,7 +610,7 @@ fn otlp_output(
     let processor = BatchSpanProcessor::builder(exporter)
         .with_batch_config(batch)
         .build();
-    Ok(CountingProcessor::new(counters.clone(), processor))
+    CountingProcessor::new(counters.clone(), processor)
 }
 
 fn resource(config: &TelemetryConfig) -> Resource {
