@@ -79,3 +79,67 @@ impl<S: SpanStep, P: SpanProcessor> SpanProcessor for Link<S, P> {
         self.inner.set_resource(resource);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor};
+
+    use super::*;
+
+    /// Records the names of the spans it sees, and adds an attribute to
+    /// them (or drops those named `drop`).
+    #[derive(Debug, Default)]
+    struct Step {
+        name: &'static str,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl SpanStep for &'static Step {
+        fn on_end(&self, span: &mut SpanData) -> bool {
+            self.seen.lock().unwrap().push(span.name.to_string());
+            if span.name == "drop" && self.name == "second" {
+                return false;
+            }
+            span.attributes.push(KeyValue::new(self.name, true));
+            true
+        }
+    }
+
+    fn step(name: &'static str) -> &'static Step {
+        Box::leak(Box::new(Step {
+            name,
+            seen: Mutex::default(),
+        }))
+    }
+
+    #[test]
+    fn three_steps_run_in_order_and_a_drop_stops_the_rest() {
+        let (first, second, third) = (step("first"), step("second"), step("third"));
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(Link::wrap(
+                (first, second, third),
+                SimpleSpanProcessor::new(exporter.clone()),
+            ))
+            .build();
+        let tracer = provider.tracer("t");
+        tracer.start("keep").end();
+        tracer.start("drop").end();
+
+        let spans = exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), 1, "the dropped span reached the exporter");
+        let keys: Vec<&str> = spans[0]
+            .attributes
+            .iter()
+            .map(|kv| kv.key.as_str())
+            .collect();
+        assert_eq!(keys, ["first", "second", "third"]);
+        assert_eq!(*first.seen.lock().unwrap(), ["keep", "drop"]);
+        assert_eq!(*second.seen.lock().unwrap(), ["keep", "drop"]);
+        assert_eq!(*third.seen.lock().unwrap(), ["keep"]);
+    }
+}
